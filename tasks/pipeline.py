@@ -1,0 +1,117 @@
+"""The processing pipeline: one ordered, declarative list of small stages.
+
+Each stage has a `predicate` (does it apply to this article?) and an `action` (do it). A stage
+that raises BadInput stops the pipeline and the article is quarantined. Any other failure of a
+stage marked `required = False` is contained: it is noted on the article and the rest go on, in
+the manner of socorro's processor rules. Every stage is timed.
+
+`PIPELINE_VERSION` names the stages' versions and the topic model's version: a record written
+by another pipeline version is stale and the sweep reprocesses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Callable, Iterable, Sequence
+
+import structlog
+
+from .article import Article, BadInput, Source
+
+log = structlog.get_logger("copydesk.pipeline")
+
+
+class Stage:
+    """One step of the pipeline. Subclasses set name and version and implement action."""
+
+    name: str = "stage"
+    #: Bump when the stage's output for the same input changes.
+    version: str = "1"
+    #: A required stage's failure fails the article; an optional one's is noted and skipped.
+    required: bool = True
+
+    def predicate(self, article: Article) -> bool:
+        return True
+
+    def action(self, article: Article) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        return f"{self.name}={self.version}"
+
+
+class Pipeline:
+    def __init__(self, stages: Sequence[Stage]):
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique: {names}")
+        self.stages = tuple(stages)
+
+    @property
+    def version(self) -> str:
+        spec = ";".join(stage.fingerprint() for stage in self.stages)
+        return "1-" + hashlib.sha256(spec.encode()).hexdigest()[:12]
+
+    def run(self, article: Article, on_stage: Callable[[str, float], None] | None = None) -> Article:
+        """Run every stage in order. Raises BadInput for inputs that must be quarantined."""
+        for stage in self.stages:
+            if not stage.predicate(article):
+                continue
+            started = time.perf_counter()
+            try:
+                stage.action(article)
+            except BadInput:
+                raise
+            except Exception as exc:
+                if stage.required:
+                    raise
+                article.notes.append(
+                    {"stage": stage.name, "error": type(exc).__name__, "message": str(exc)[:500]}
+                )
+                log.warning("stage_failed", stage=stage.name, error=type(exc).__name__, message=str(exc)[:500])
+            finally:
+                elapsed = round((time.perf_counter() - started) * 1000, 3)
+                article.timings_ms[stage.name] = elapsed
+                if on_stage is not None:
+                    on_stage(stage.name, elapsed)
+        return article
+
+
+def build_pipeline() -> Pipeline:
+    # Imported here so that importing the pipeline module stays cheap for the CLI.
+    from .stages.classify import ClassifyTopics, DetectLanguage
+    from .stages.clean import Clean
+    from .stages.decode import Decode
+    from .stages.index import BuildIndexDocument
+
+    return Pipeline([Decode(), Clean(), DetectLanguage(), ClassifyTopics(), BuildIndexDocument()])
+
+
+_default: Pipeline | None = None
+
+
+def default_pipeline() -> Pipeline:
+    global _default
+    if _default is None:
+        _default = build_pipeline()
+    return _default
+
+
+def pipeline_version() -> str:
+    return default_pipeline().version
+
+
+def process_bytes(raw: bytes, source: Source, pipeline: Pipeline | None = None) -> Article:
+    """The processing entry point: bytes and metadata in, a filled Article out (no I/O)."""
+    article = Article(source=source, raw=raw)
+    return (pipeline or default_pipeline()).run(article)
+
+
+def process_many(items: Iterable[tuple[bytes, Source]]) -> Iterable[Article | BadInput]:
+    pipeline = default_pipeline()
+    for raw, source in items:
+        try:
+            yield process_bytes(raw, source, pipeline)
+        except BadInput as exc:
+            yield exc

@@ -1,0 +1,150 @@
+"""The one narrow storage interface every backend implements.
+
+Backends translate their own errors into the exceptions below at the boundary, so the rest of
+copydesk never sees botocore or OSError details and can decide on retry vs. quarantine by class.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Iterator
+
+
+class StoreError(Exception):
+    """Base class for storage failures."""
+
+    transient = False
+
+
+class NotFound(StoreError):
+    """The key does not exist."""
+
+
+class AccessDenied(StoreError):
+    """Credentials are missing or not allowed to do this."""
+
+
+class Unreachable(StoreError):
+    """The store did not answer, throttled us or failed on its side (5xx): worth retrying."""
+
+    transient = True
+
+
+class PreconditionFailed(StoreError):
+    """A conditional write lost the race: the object changed since it was read."""
+
+
+class InvalidKey(StoreError, ValueError):
+    """The key is not one copydesk will read or write."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    etag: str
+    size: int
+    version_id: str | None = None
+    last_modified: float | None = None  # POSIX seconds
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    info: ObjectInfo
+    data: bytes
+
+
+def validate_key(key: str) -> str:
+    """Reject keys that could escape a prefix or a folder root."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKey("empty key")
+    if "\x00" in key:
+        raise InvalidKey(f"key contains NUL: {key!r}")
+    if key.startswith("/"):
+        raise InvalidKey(f"key starts with '/': {key!r}")
+    if "\\" in key:
+        raise InvalidKey(f"key contains a backslash: {key!r}")
+    for segment in key.split("/"):
+        if segment in ("..", "."):
+            raise InvalidKey(f"key has a {segment!r} segment: {key!r}")
+    if len(key.encode("utf-8")) > 1024:
+        raise InvalidKey("key longer than 1024 bytes")
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """A prefix is a key that may be empty and should end in '/'."""
+    if prefix == "":
+        return prefix
+    validate_key(prefix.rstrip("/") or "x")
+    return prefix
+
+
+class Store(abc.ABC):
+    """Object storage as copydesk needs it: whole objects, etags, conditional writes."""
+
+    #: Bucket name for S3; the folder's name for the local backend.
+    bucket: str
+    #: A URL that names this store without credentials, for logs and records.
+    url: str
+
+    @abc.abstractmethod
+    def get(self, key: str, *, version_id: str | None = None, max_bytes: int | None = None) -> StoredObject:
+        """Read a whole object. Raises NotFound; raises StoreError subclasses on failure.
+
+        With max_bytes, objects larger than that raise ObjectTooLarge before the body is read.
+        """
+
+    @abc.abstractmethod
+    def head(self, key: str) -> ObjectInfo:
+        """Metadata of an object, or NotFound."""
+
+    @abc.abstractmethod
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> ObjectInfo:
+        """Write a whole object atomically.
+
+        if_match: write only if the current etag equals this one (else PreconditionFailed).
+        if_none_match: write only if no object exists at key (else PreconditionFailed).
+        """
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with prefix, in key order."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object; missing keys are not an error. Never called on input objects."""
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.head(key)
+        except NotFound:
+            return False
+        return True
+
+    def get_or_none(self, key: str) -> StoredObject | None:
+        try:
+            return self.get(key)
+        except NotFound:
+            return None
+
+    def close(self) -> None:  # pragma: no cover - backends with resources override
+        pass
+
+
+class ObjectTooLarge(StoreError):
+    """The object is larger than the caller's limit; its body was not read."""
+
+    def __init__(self, key: str, size: int, limit: int):
+        super().__init__(f"{key}: {size} bytes is over the limit of {limit} bytes")
+        self.key = key
+        self.size = size
+        self.limit = limit

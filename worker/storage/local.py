@@ -1,0 +1,203 @@
+"""A local folder as the store: the embedded default (`file:///path`).
+
+Keys map to files below the root and can never resolve outside it. Writes go to a temporary
+file and are renamed into place, so readers never see half an object. Conditional writes take
+an exclusive `flock` on a per-key lock file, which gives the same compare-and-swap guarantee as
+S3's If-Match / If-None-Match to every process on this machine. Etags are the MD5 of the
+content, as S3 gives for single-part uploads, cached by (inode, mtime, size).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .base import (
+    AccessDenied,
+    InvalidKey,
+    NotFound,
+    ObjectInfo,
+    ObjectTooLarge,
+    PreconditionFailed,
+    Store,
+    StoredObject,
+    StoreError,
+    Unreachable,
+    validate_key,
+)
+
+#: Reserved folder below the root for lock and temporary files; never listed, never a key.
+INTERNAL_DIR = ".copydesk"
+
+
+class LocalStore(Store):
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+        self.bucket = self.root.name or "root"
+        self.url = self.root.as_uri()
+        self._etag_cache: dict[tuple[int, int, int], str] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- paths -----------------------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        validate_key(key)
+        if key.split("/", 1)[0] == INTERNAL_DIR:
+            raise InvalidKey(f"{INTERNAL_DIR}/ is reserved: {key!r}")
+        path = (self.root / key).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise InvalidKey(f"key resolves outside the store root: {key!r}")
+        return path
+
+    def _internal(self, *parts: str) -> Path:
+        path = self.root.joinpath(INTERNAL_DIR, *parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- metadata --------------------------------------------------------------------------
+    def _etag(self, path: Path, st: os.stat_result) -> str:
+        cache_key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._cache_lock:
+            etag = self._etag_cache.get(cache_key)
+        if etag is None:
+            digest = hashlib.md5()
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+            etag = digest.hexdigest()
+            with self._cache_lock:
+                self._etag_cache[cache_key] = etag
+        return etag
+
+    def _info(self, key: str, path: Path) -> ObjectInfo:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise NotFound(key) from None
+        except OSError as exc:
+            raise _translate(exc, key) from exc
+        if not path.is_file():
+            raise NotFound(key)
+        return ObjectInfo(key, self._etag(path, st), st.st_size, None, st.st_mtime)
+
+    # -- Store -----------------------------------------------------------------------------
+    def head(self, key):
+        return self._info(key, self._path(key))
+
+    def get(self, key, *, version_id=None, max_bytes=None):
+        path = self._path(key)
+        info = self._info(key, path)
+        if max_bytes is not None and info.size > max_bytes:
+            raise ObjectTooLarge(key, info.size, max_bytes)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(key) from None
+        except OSError as exc:
+            raise _translate(exc, key) from exc
+        # The file may have changed between stat and read: report what was read.
+        etag = hashlib.md5(data).hexdigest()
+        if etag != info.etag or len(data) != info.size:
+            info = ObjectInfo(key, etag, len(data), None, info.last_modified)
+        return StoredObject(info, data)
+
+    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False):
+        path = self._path(key)
+        data = bytes(data)
+        try:
+            if if_match is None and not if_none_match:
+                self._write(path, data)
+            else:
+                with self._key_lock(key):
+                    current = None
+                    if path.is_file():
+                        current = self._etag(path, path.stat())
+                    if if_none_match and current is not None:
+                        raise PreconditionFailed(f"{key} exists")
+                    if if_match is not None and current != if_match:
+                        raise PreconditionFailed(f"{key} changed (etag {current} != {if_match})")
+                    self._write(path, data)
+        except OSError as exc:
+            raise _translate(exc, key) from exc
+        return self._info(key, path)
+
+    def list(self, prefix="") -> Iterator[ObjectInfo]:
+        # Walk only the deepest folder the prefix names, then filter by the full prefix.
+        base_rel = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = self.root / base_rel if base_rel else self.root
+        if base_rel:
+            validate_key(base_rel)
+        if not base.is_dir():
+            return iter(())
+        keys = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            rel_dir = os.path.relpath(dirpath, self.root)
+            if rel_dir == ".":
+                rel_dir = ""
+                dirnames[:] = [d for d in dirnames if d != INTERNAL_DIR]
+            for name in filenames:
+                key = f"{rel_dir}/{name}" if rel_dir else name
+                if key.startswith(prefix) and not name.startswith(".tmp-"):
+                    keys.append(key)
+        keys.sort()
+
+        def infos():
+            for key in keys:
+                try:
+                    yield self._info(key, self.root / key)
+                except NotFound:
+                    continue  # removed while listing
+
+        return infos()
+
+    def delete(self, key):
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _translate(exc, key) from exc
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    @contextmanager
+    def _key_lock(self, key: str):
+        lock_path = self._internal("locks", hashlib.sha1(key.encode()).hexdigest())
+        with open(lock_path, "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _translate(exc: OSError, key: str) -> StoreError:
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return AccessDenied(f"{key}: {exc.strerror}")
+    if exc.errno == errno.ENOENT:
+        return NotFound(key)
+    if exc.errno in (errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG):
+        return InvalidKey(f"{key}: {exc.strerror}")
+    return Unreachable(f"{key}: {exc.strerror}")
