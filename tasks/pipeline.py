@@ -78,14 +78,23 @@ class Pipeline:
         return article
 
 
-def build_pipeline() -> Pipeline:
+def build_pipeline(model_dir: str | None = None) -> Pipeline:
+    """The stages, in order. model_dir names a topic model other than the shipped one."""
     # Imported here so that importing the pipeline module stays cheap for the CLI.
     from .stages.classify import ClassifyTopics, DetectLanguage
     from .stages.clean import Clean
     from .stages.decode import Decode
     from .stages.index import BuildIndexDocument
 
-    return Pipeline([Decode(), Clean(), DetectLanguage(), ClassifyTopics(), BuildIndexDocument()])
+    return Pipeline(
+        [
+            Decode(),
+            Clean(),
+            DetectLanguage(),
+            ClassifyTopics(model_dir=model_dir),
+            BuildIndexDocument(),
+        ]
+    )
 
 
 _default: Pipeline | None = None

@@ -1,0 +1,157 @@
+"""The dispatcher: every event source goes through the same idempotency check.
+
+An event names (bucket, key, etag). The object is processed once per (key, etag, pipeline
+version) however many events name it:
+1. events outside the input prefix are ignored (outputs can never trigger themselves);
+2. an object whose record (or quarantine record) already has this etag and pipeline version
+   is current and skipped;
+3. otherwise the dispatcher claims (key, etag, pipeline version) for a while — in Redis with
+   SET NX EX for the fleet, in memory for the embedded runner — and only the claimant enqueues,
+   so the same object announced by SQS and by the sweep at once is queued once.
+`force` skips 2 and 3 (backfill, reprocess by hand).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from .events.model import CREATED, ObjectEvent
+from .layout import Layout
+from .logging import get_logger
+from .storage import NotFound, Store
+
+log = get_logger("copydesk.dispatch")
+
+ENQUEUED = "enqueued"
+CURRENT = "current"
+CLAIMED = "already_queued"
+IGNORED = "ignored"
+MISSING = "missing"
+
+
+class TaskQueue(Protocol):
+    def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None: ...
+
+
+class Claims(Protocol):
+    def claim(self, token: str, ttl: int) -> bool: ...
+    def release(self, token: str) -> None: ...
+
+
+class MemoryClaims:
+    """Claims for one process (the embedded runner)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, token: str, ttl: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if self._until.get(token, 0) > now:
+                return False
+            self._until[token] = now + ttl
+            return True
+
+    def release(self, token: str) -> None:
+        with self._lock:
+            self._until.pop(token, None)
+
+
+class RedisClaims:
+    """Claims shared by every listener, sweeper and worker of the fleet."""
+
+    PREFIX = "copydesk:claim:"
+
+    def __init__(self, client) -> None:
+        self._redis = client
+
+    def claim(self, token: str, ttl: int) -> bool:
+        return bool(self._redis.set(self.PREFIX + token, "1", nx=True, ex=max(1, ttl)))
+
+    def release(self, token: str) -> None:
+        self._redis.delete(self.PREFIX + token)
+
+
+@dataclass(frozen=True)
+class OutputState:
+    """What the bucket already says about an input: the etag and pipeline of its outputs."""
+
+    etag: str | None
+    pipeline_version: str | None
+    status: str  # processed | quarantined | none
+
+
+def output_state(store: Store, layout: Layout, key: str) -> OutputState:
+    for record_key, status in ((layout.record_key(key), "processed"), (layout.quarantine_key(key), "quarantined")):
+        try:
+            doc = json.loads(store.get(record_key).data)
+        except NotFound:
+            continue
+        except ValueError:
+            continue  # a damaged record is treated as missing: reprocess
+        source = doc.get("source") or {}
+        return OutputState(source.get("etag"), doc.get("pipeline_version"), status)
+    return OutputState(None, None, "none")
+
+
+def is_current(state: OutputState, etag: str | None, pipeline_version: str) -> bool:
+    return state.status != "none" and state.etag == etag and state.pipeline_version == pipeline_version
+
+
+def claim_token(bucket: str, key: str, etag: str | None, pipeline_version: str) -> str:
+    raw = f"{bucket}\x00{key}\x00{etag}\x00{pipeline_version}"
+    return hashlib.sha1(raw.encode()).hexdigest()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        layout: Layout,
+        queue: TaskQueue,
+        claims: Claims,
+        pipeline_version: str,
+        claim_ttl: int,
+    ) -> None:
+        self.store = store
+        self.layout = layout
+        self.queue = queue
+        self.claims = claims
+        self.pipeline_version = pipeline_version
+        self.claim_ttl = claim_ttl
+
+    def submit(self, event: ObjectEvent, *, force: bool = False) -> str:
+        bound = log.bind(key=event.key, etag=event.etag, origin=event.origin)
+        if event.kind != CREATED or not self.layout.is_input(event.key):
+            bound.debug("event_ignored", kind=event.kind)
+            return IGNORED
+        if event.etag is None:
+            try:
+                info = self.store.head(event.key)
+            except NotFound:
+                bound.info("event_object_missing")
+                return MISSING
+            event = ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)
+            bound = bound.bind(etag=event.etag)
+        token = claim_token(event.bucket, event.key, event.etag, self.pipeline_version)
+        if not force:
+            state = output_state(self.store, self.layout, event.key)
+            if is_current(state, event.etag, self.pipeline_version):
+                bound.info("event_already_processed", status=state.status)
+                return CURRENT
+            if not self.claims.claim(token, self.claim_ttl):
+                bound.info("event_already_queued")
+                return CLAIMED
+        try:
+            self.queue.enqueue(event, force=force)
+        except BaseException:
+            self.claims.release(token)  # let the next event or sweep try again
+            raise
+        bound.info("article_enqueued", force=force)
+        return ENQUEUED

@@ -1,0 +1,158 @@
+"""structlog JSON logging: one line per event on stdout, and the per-article lineage log.
+
+Everything, including Celery's and libraries' stdlib logging, goes through one renderer. Two
+processors run before it:
+- `redact_secrets` masks passwords in URLs (redis://:pw@host), and values of keys that name
+  credentials, so no secret ever reaches a log line;
+- `capture_article_event` copies events bound to an article (an `article_key` in the context)
+  into the active ArticleLog, which the job writes to `logs/R.jsonl`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+SECRET_KEY_RE = re.compile(r"pass(word)?|secret|token|credential|authorization|api[_-]?key|access[_-]?key", re.I)
+URL_PASSWORD_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I)
+BEARER_RE = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+AWS_SECRET_RE = re.compile(r"(aws_secret_access_key\s*[=:]\s*)\S+", re.I)
+REDACTED = "***"
+
+
+def redact_text(text: str) -> str:
+    text = URL_PASSWORD_RE.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+    text = BEARER_RE.sub(rf"\1{REDACTED}", text)
+    return AWS_SECRET_RE.sub(rf"\1{REDACTED}", text)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: (REDACTED if SECRET_KEY_RE.search(str(k)) and v else _redact_value(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def redact_secrets(_logger, _method, event_dict: dict) -> dict:
+    for key, value in list(event_dict.items()):
+        if SECRET_KEY_RE.search(key) and value and key != "event":
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _redact_value(value)
+    return event_dict
+
+
+class ArticleLog:
+    """Collects the events bound to one article during one task run, in order."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, event_dict: dict) -> None:
+        self.lines.append(json.dumps(event_dict, default=str, ensure_ascii=False, sort_keys=False))
+
+    def render(self) -> bytes:
+        return ("\n".join(self.lines) + "\n").encode() if self.lines else b""
+
+
+_article_log: contextvars.ContextVar[ArticleLog | None] = contextvars.ContextVar("article_log", default=None)
+
+
+def start_article_log() -> tuple[ArticleLog, contextvars.Token]:
+    collector = ArticleLog()
+    return collector, _article_log.set(collector)
+
+
+def stop_article_log(token: contextvars.Token) -> None:
+    _article_log.reset(token)
+
+
+def capture_article_event(_logger, _method, event_dict: dict) -> dict:
+    collector = _article_log.get()
+    if collector is not None and event_dict.get("key"):
+        collector.add(dict(event_dict))
+    return event_dict
+
+
+def _shared_processors() -> list:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
+
+
+_configured = False
+
+
+def configure_logging(level: str = "INFO", stream=None) -> None:
+    """Route structlog and stdlib logging through one JSON renderer on stdout."""
+    global _configured
+    stream = stream or sys.stdout
+    shared = _shared_processors()
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            capture_article_event,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, _rename_stdlib_message],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.JSONRenderer(default=str, ensure_ascii=False),
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    _configured = True
+
+
+def _rename_stdlib_message(_logger, _method, event_dict: dict) -> dict:
+    # stdlib records arrive with free text as "event": keep it, but make the name snake_case-safe
+    # by moving free text to "message" and naming the event after the logger.
+    message = event_dict.get("event")
+    if isinstance(message, str) and not re.fullmatch(r"[a-z0-9_]+", message):
+        event_dict["message"] = message
+        event_dict["event"] = "library_log"
+    return event_dict
+
+
+def get_logger(name: str = "copydesk", **bound: Any):
+    return structlog.get_logger(name).bind(**bound) if bound else structlog.get_logger(name)
+
+
+def bind(**values: Any) -> None:
+    structlog.contextvars.bind_contextvars(**values)
+
+
+def unbind(*keys: str) -> None:
+    structlog.contextvars.unbind_contextvars(*keys)
+
+
+def clear() -> None:
+    structlog.contextvars.clear_contextvars()
