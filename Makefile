@@ -1,0 +1,65 @@
+# The two commands of the README: `make demo` and `make test`. Each creates .venv/ from the
+# project's own files (pyproject.toml + uv.lock) on a fresh machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV_ON_PATH := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV_ON_PATH),)
+UV := $(CURDIR)/.tools/bin/uv
+UV_DEP := .tools/bin/uv
+else
+UV := $(UV_ON_PATH)
+UV_DEP :=
+endif
+export UV_PYTHON_DOWNLOADS := never
+# uv would otherwise look for a newer Python; use the one this machine has.
+export UV_PYTHON := $(shell command -v $(PYTHON))
+
+DEMO_DIR := build/demo
+EXAMPLES := $(wildcard examples/*.html examples/*.txt examples/*.xml)
+
+.PHONY: demo test test-unit test-integration quality bench bench-clean bench-classify bench-search lint-compose clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: pyproject.toml uv.lock $(UV_DEP)
+	$(UV) sync --frozen
+	@touch $@
+
+demo: .venv/.synced
+	rm -rf $(DEMO_DIR)
+	mkdir -p $(DEMO_DIR)/incoming
+	cp $(EXAMPLES) $(DEMO_DIR)/incoming/
+	.venv/bin/copydesk run $(DEMO_DIR) --once
+	@echo
+	@echo 'Search what was processed:  COPYDESK_STORE=file://$(CURDIR)/$(DEMO_DIR) .venv/bin/copydesk search "budget"'
+
+test: .venv/.synced
+	.venv/bin/pytest
+
+test-unit: .venv/.synced
+	.venv/bin/pytest -m "not integration"
+
+test-integration: .venv/.synced
+	.venv/bin/pytest -m integration
+
+bench: bench-clean bench-classify bench-search
+
+.venv/.bench: pyproject.toml uv.lock $(UV_DEP)
+	$(UV) sync --frozen --group bench
+	@touch $@ .venv/.synced
+
+bench-clean: .venv/.bench
+	.venv/bin/python bench/clean.py
+
+bench-classify: .venv/.bench
+	.venv/bin/python bench/classify.py
+
+bench-search: .venv/.bench
+	.venv/bin/python bench/search.py
+
+clean:
+	rm -rf .venv .tools build .pytest_cache

@@ -1,0 +1,357 @@
+"""The `copydesk` command.
+
+Exit codes: 0 success; 1 a service or the store failed (message on stderr); 2 usage error;
+3 some inputs were bad and quarantined (their records say why).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from .logging import configure_logging, redact_text
+from .settings import Settings, documentation
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 3
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _fail(message: str) -> None:
+    click.echo(f"copydesk: {message}", err=True)
+    sys.exit(EXIT_FAILURE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="copydesk")
+def cli() -> None:
+    """Clean, classify and index news articles dropped into an object-store bucket."""
+
+
+# -- embedded and local ---------------------------------------------------------------------
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--once", is_flag=True, help="Process what is in FOLDER/incoming/ and exit.")
+@click.option("--force", is_flag=True, help="Reprocess inputs whose records are current.")
+@click.option("--threads", type=int, default=None, help="Worker threads (default: COPYDESK_CONCURRENCY or 2).")
+@click.option("--json", "as_json", is_flag=True, help="Print one outcome per line as JSON instead of the table.")
+def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: bool) -> None:
+    """Embedded mode: FOLDER is the store; process FOLDER/incoming/ with no servers.
+
+    Without --once, keeps watching FOLDER/incoming/ for new files until interrupted.
+    """
+    from .embedded import EmbeddedRunner
+
+    settings = _settings()
+    configure_logging(settings.log_level, stream=sys.stderr)
+    folder.mkdir(parents=True, exist_ok=True)
+    runner = EmbeddedRunner(folder, settings, threads=threads, force=force)
+    if once:
+        report = runner.run_once()
+    else:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        click.echo(f"watching {folder / settings.input_prefix} (Ctrl-C to stop)", err=True)
+        report = runner.watch(stop)
+    _print_outcomes(report.outcomes, folder, runner.settings, as_json)
+    click.echo(
+        f"{len(report.processed)} processed, {len(report.quarantined)} quarantined, "
+        f"{len(report.outcomes) - len(report.processed) - len(report.quarantined)} skipped; "
+        f"{report.indexed} indexed",
+        err=True,
+    )
+    sys.exit(EXIT_BAD_INPUT if report.quarantined else EXIT_OK)
+
+
+def _print_outcomes(outcomes, folder: Path, settings: Settings, as_json: bool) -> None:
+    outcomes = sorted(outcomes, key=lambda o: o.key)
+    if as_json:
+        for outcome in outcomes:
+            click.echo(json.dumps(outcome.as_dict(), ensure_ascii=False))
+        return
+    header = ("file", "title", "lang", "topic", "words", "removed", "result")
+    rows = []
+    for o in outcomes:
+        s = o.summary
+        result = o.output_key or o.reason or ""
+        title = s.get("title") or (f"[{o.reason}] {s.get('message', '')}" if o.reason else "")
+        rows.append(
+            (
+                o.key[len(settings.input_prefix):],
+                _clip(title, 44),
+                s.get("language") or "-",
+                s.get("topic") or ("-" if o.status != "processed" else "uncertain"),
+                str(s.get("words", "-")),
+                str(s.get("removed_lines", "-")),
+                result,
+            )
+        )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    click.echo(line)
+    click.echo("  ".join("-" * w for w in widths))
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def process(files: tuple[Path, ...]) -> None:
+    """Run the stages on local FILES and print each record as JSON (one per line).
+
+    No queue and no store: the quickest way to see what copydesk makes of a file.
+    """
+    from tasks.article import BadInput, Source
+    from tasks.pipeline import build_pipeline
+    from tasks.record import build_quarantine, build_record
+
+    settings = _settings()
+    configure_logging("WARNING", stream=sys.stderr)
+    pipeline = build_pipeline(model_dir=settings.model_dir or None)
+    bad = 0
+    for path in files:
+        raw = path.read_bytes()
+        source = Source("local", str(path), hashlib.md5(raw).hexdigest(), len(raw))
+        if len(raw) > settings.max_bytes:
+            error = BadInput("too_large", f"{len(raw)} bytes is over the limit of {settings.max_bytes} bytes")
+            doc = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=1)
+            bad += 1
+        else:
+            try:
+                from tasks.article import Article
+
+                article = pipeline.run(Article(source=source, raw=raw))
+                doc = build_record(article, pipeline.version)
+            except BadInput as error:
+                doc = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=1)
+                bad += 1
+        if "reason" in doc:
+            click.echo(f"copydesk: {path}: {doc['reason']}: {doc['message']}", err=True)
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=None if len(files) > 1 else 1))
+    sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
+
+
+# -- the fleet --------------------------------------------------------------------------------
+def _startup_checks(settings: Settings, *, store: bool = True, broker: bool = True):
+    from .checks import StartupError, check_broker, check_store
+    from .storage import open_store
+
+    try:
+        opened = open_store(settings.store)
+        if store:
+            check_store(opened, settings)
+        if broker:
+            check_broker(settings.broker_url)
+    except (StartupError, ValueError) as exc:
+        _fail(str(exc))
+    return opened
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--queues", "-Q", default=None, help="Queues to consume (default: all of copydesk's).")
+@click.option("--skip-checks", is_flag=True, help="Start without checking the store and broker first.")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(queues: str | None, skip_checks: bool, celery_args: tuple[str, ...]) -> None:
+    """Start a Celery worker (`celery -A worker.app worker`); extra arguments go to celery."""
+    from .app import QUEUES
+
+    settings = _settings()
+    if not skip_checks:
+        _startup_checks(settings)
+    argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues or ",".join(QUEUES)]
+    if settings.concurrency and not any(a.startswith(("-c", "--concurrency")) for a in celery_args):
+        argv += ["--concurrency", str(settings.concurrency)]
+    argv += ["--loglevel", settings.log_level, *celery_args]
+    os.execv(sys.executable, argv)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def beat(celery_args: tuple[str, ...]) -> None:
+    """Start Celery beat, which runs the reconciling sweep every COPYDESK_SWEEP_INTERVAL seconds."""
+    settings = _settings()
+    _startup_checks(settings, store=False)
+    argv = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", settings.log_level, *celery_args]
+    os.execv(sys.executable, argv)
+
+
+@cli.command()
+@click.option("--sqs", "queue_url", default=None, help="Long-poll this SQS queue URL for S3 notifications.")
+@click.option("--http", "http_address", default=None, metavar="HOST:PORT", help="Accept POSTed S3/MinIO notifications here.")
+@click.option("--until-empty", is_flag=True, help="With --sqs: stop when a long poll returns nothing.")
+def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -> None:
+    """Turn bucket notifications into tasks (SQS queue or HTTP webhook)."""
+    if bool(queue_url) == bool(http_address):
+        raise click.UsageError("give exactly one of --sqs QUEUE_URL or --http HOST:PORT")
+    from .app import app
+    from .jobs.queues import CeleryQueue
+    from .runtime import Runtime
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    store = _startup_checks(settings)
+    runtime = Runtime(settings, store=store)
+    dispatcher = runtime.dispatcher(CeleryQueue(app))
+    if queue_url:
+        from .events.sqs import SqsListener
+
+        listener = SqsListener(queue_url, dispatcher)
+        signal.signal(signal.SIGTERM, lambda *_: listener.stop())
+        try:
+            listener.serve(until_empty=until_empty)
+        except KeyboardInterrupt:
+            pass
+        return
+    from .checks import health
+    from .events.http import make_server
+
+    host, _, port = http_address.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.UsageError(f"--http wants HOST:PORT, not {http_address!r}")
+    server = make_server(host, int(port), dispatcher, token=settings.http_token, health=lambda: health(store, settings))
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    from .logging import get_logger
+
+    get_logger("copydesk.listen.http").info("http_listening", host=host, port=server.server_address[1])
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Enqueue every input, even those whose records are current.")
+@click.option("--prefix", default=None, help="Sweep only below this prefix (default: the input prefix).")
+def sweep(force: bool, prefix: str | None) -> None:
+    """Enqueue every input whose record is missing or stale (other etag or pipeline version)."""
+    from .app import app
+    from .events.sweep import sweep as run_sweep
+    from .jobs.queues import CeleryQueue
+    from .runtime import Runtime
+
+    settings = _settings()
+    configure_logging(settings.log_level, stream=sys.stderr)
+    store = _startup_checks(settings)
+    runtime = Runtime(settings, store=store)
+    counts = run_sweep(store, runtime.layout, runtime.dispatcher(CeleryQueue(app)), force=force, prefix=prefix)
+    click.echo(json.dumps(counts, sort_keys=True))
+
+
+@cli.command()
+@click.argument("keys", nargs=-1)
+@click.option("--prefix", default=None, help="Submit every input below this prefix.")
+@click.option("--force", is_flag=True, help="Reprocess even when the record is current.")
+def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
+    """Enqueue inputs by hand: KEY... or --prefix P (backfill, reprocess)."""
+    if bool(keys) == bool(prefix):
+        raise click.UsageError("give KEY... or --prefix P")
+    from .app import app
+    from .events.model import ObjectEvent
+    from .events.sweep import sweep as run_sweep
+    from .jobs.queues import CeleryQueue
+    from .runtime import Runtime
+
+    settings = _settings()
+    configure_logging(settings.log_level, stream=sys.stderr)
+    store = _startup_checks(settings)
+    runtime = Runtime(settings, store=store)
+    dispatcher = runtime.dispatcher(CeleryQueue(app))
+    if prefix:
+        counts = run_sweep(store, runtime.layout, dispatcher, force=force, prefix=prefix)
+    else:
+        counts: dict[str, int] = {}
+        for key in keys:
+            result = dispatcher.submit(ObjectEvent(store.bucket, key, None, origin="submit"), force=force)
+            counts[result] = counts.get(result, 0) + 1
+    click.echo(json.dumps(counts, sort_keys=True))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--timeout", default=1.5, show_default=True, help="Seconds to wait for workers to answer.")
+def status(as_json: bool, timeout: float) -> None:
+    """Queue depth per queue, workers alive, active and reserved tasks, article counts."""
+    from .app import app
+    from .runtime import Runtime
+    from .status import article_counts, queue_depths, worker_activity
+
+    settings = _settings()
+    configure_logging("WARNING", stream=sys.stderr)
+    store = _startup_checks(settings, store=False)
+    runtime = Runtime(settings, store=store)
+    try:
+        report = {
+            "broker": redact_text(settings.broker_url),
+            "store": store.url,
+            "queues": queue_depths(runtime.redis),
+            **worker_activity(app, timeout=timeout),
+            "articles": article_counts(store, runtime.layout),
+        }
+    except Exception as exc:
+        _fail(f"status failed: {type(exc).__name__}: {redact_text(str(exc))}")
+    if as_json:
+        click.echo(json.dumps(report, indent=1, sort_keys=True))
+        return
+    click.echo(f"store    {report['store']}\nbroker   {report['broker']}")
+    for queue, depth in report["queues"].items():
+        click.echo(f"queue    {queue:<22} {depth} waiting")
+    click.echo(f"workers  {len(report['workers_alive'])} alive: {', '.join(report['workers_alive']) or '-'}")
+    click.echo(f"tasks    {report['active']} active, {report['reserved']} reserved")
+    a = report["articles"]
+    click.echo(f"articles {a['inputs']} inputs, {a['processed']} processed, {a['quarantined']} quarantined")
+
+
+@cli.command("config")
+@click.option("--markdown", is_flag=True, help="Print the table the README carries.")
+def config_cmd(markdown: bool) -> None:
+    """Every COPYDESK_ variable with its default and meaning, and the values in effect."""
+    rows = documentation()
+    if markdown:
+        click.echo("| variable | default | meaning |\n|---|---|---|")
+        for name, default, doc in rows:
+            click.echo(f"| `{name}` | `{default}` | {doc} |")
+        return
+    settings = _settings()
+    for name, _default, doc in rows:
+        value = getattr(settings, name[len("COPYDESK_"):].lower())
+        shown = "***" if "TOKEN" in name and value else redact_text(str(value))
+        click.echo(f"{name}={shown}\n    {doc}")
+
+
+def _register_feature_commands() -> None:
+    from tasks.classification.cli import train
+    from .search.cli import export, reindex, search
+
+    for command in (train, search, reindex, export):
+        cli.add_command(command)
+
+
+def main() -> None:
+    _register_feature_commands()
+    cli(prog_name="copydesk")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Folder events for the embedded runner: watchdog tells us when a file lands in `incoming/`.
+
+A file is announced when it is closed after writing or moved into place (the usual atomic
+upload), never while it is still being written. Its etag comes from the store, like every
+other source's.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from ..logging import get_logger
+
+log = get_logger("copydesk.listen.folder")
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, root: Path, on_key: Callable[[str], None]):
+        self.root = root
+        self.on_key = on_key
+
+    def _announce(self, path: str) -> None:
+        rel = os.path.relpath(path, self.root).replace(os.sep, "/")
+        name = rel.rsplit("/", 1)[-1]
+        if rel.startswith("..") or name.startswith("."):
+            return  # temporary files of editors and of our own atomic writes
+        try:
+            self.on_key(rel)
+        except Exception as exc:  # one bad event must not stop the watcher
+            log.error("folder_event_failed", key=rel, error=type(exc).__name__, message=str(exc)[:300])
+
+    def on_closed(self, event):
+        if isinstance(event, FileClosedEvent) and not event.is_directory:
+            self._announce(event.src_path)
+
+    def on_moved(self, event):
+        if isinstance(event, FileMovedEvent) and not event.is_directory:
+            self._announce(event.dest_path)
+
+
+class FolderWatcher:
+    """Calls on_key(key) for each file that lands below root/watch_prefix."""
+
+    def __init__(self, root: Path, watch_prefix: str, on_key: Callable[[str], None]):
+        self.root = Path(root).resolve()
+        self.watch_dir = self.root / watch_prefix
+        self.watch_dir.mkdir(parents=True, exist_ok=True)
+        self.observer = Observer()
+        self.observer.schedule(_Handler(self.root, on_key), str(self.watch_dir), recursive=True)
+
+    def start(self) -> None:
+        self.observer.start()
+        log.info("folder_watching", path=str(self.watch_dir))
+
+    def stop(self) -> None:
+        self.observer.stop()
+        self.observer.join(timeout=5)

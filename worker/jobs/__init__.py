@@ -1,0 +1,1 @@
+"""Celery tasks: thin entry points that take ids (bucket, key, etag), never documents."""

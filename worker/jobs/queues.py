@@ -1,0 +1,24 @@
+"""The Celery side of the dispatcher's TaskQueue."""
+
+from __future__ import annotations
+
+from ..app import ARTICLES_QUEUE, PROCESS_ARTICLE
+from ..events.model import ObjectEvent
+
+
+class CeleryQueue:
+    def __init__(self, celery_app) -> None:
+        self.app = celery_app
+
+    def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None:
+        self.app.send_task(
+            PROCESS_ARTICLE,
+            kwargs={
+                "bucket": event.bucket,
+                "key": event.key,
+                "etag": event.etag,
+                "version_id": event.version_id,
+                "force": force,
+            },
+            queue=ARTICLES_QUEUE,
+        )
