@@ -1,0 +1,310 @@
+"""The searchable index: query parsing, segments, publishing, newest-wins, merges, removal, export."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tasks.search import Filters, Segment, SegmentWriter, dead_rows, parse_query
+from tasks.search.snippet import highlighted_words, render_html
+from tasks.stages.index import document_id
+from worker.layout import Layout
+from worker.search import indexer
+from worker.search.catalog import Catalog
+from worker.search.export import export_es_bulk
+from worker.search.searcher import Searcher
+from worker.settings import Settings
+from worker.storage import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
+AG_LABELS = {"World": "world", "Sports": "sports", "Business": "business", "Sci/Tech": "scitech"}
+
+
+def ag_news(n: int, offset: int = 0) -> list[dict]:
+    """n real AG News items as (title, text, topic) dicts."""
+    rows = []
+    with open(SHARED / "data" / "ag_news" / "test.jsonl", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i < offset:
+                continue
+            item = json.loads(line)
+            rows.append({"title": item["title"], "text": item["description"], "topic": AG_LABELS[item["label"]]})
+            if len(rows) == n:
+                break
+    return rows
+
+
+def make_doc(bucket: str, key: str, title: str, text: str, *, topic="world", language="en", published=None, etag="e1"):
+    return {
+        "schema": 1,
+        "id": document_id(bucket, key),
+        "title": title,
+        "text": text,
+        "language": language,
+        "topics": [topic] if topic else [],
+        "topic_scores": [{"label": topic, "score": 0.9}] if topic else [],
+        "published": published,
+        "url": None,
+        "site_name": None,
+        "byline": None,
+        "source_key": key,
+        "bucket": bucket,
+        "etag": etag,
+    }
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("COPYDESK_CACHE_DIR", str(tmp_path / "cache"))
+    settings = Settings.from_env({}, store=f"file://{tmp_path / 'bucket'}")
+    store = open_store(settings.store)
+    return store, settings
+
+
+def write_doc(store, settings, doc, enqueue=None):
+    key = Layout.from_settings(settings).index_document_key(doc["source_key"])
+    store.put(key, json.dumps(doc).encode(), content_type="application/json")
+    indexer.document_written(store, settings, key, enqueue=enqueue)
+    return key
+
+
+def load_corpus(store, settings, items, batch=None):
+    docs = []
+    for i, item in enumerate(items):
+        doc = make_doc(store.bucket, f"incoming/ag/{i:05d}.txt", item["title"], item["text"], topic=item["topic"],
+                       published=f"2020-{1 + i % 12:02d}-{1 + i % 28:02d}")
+        write_doc(store, settings, doc)
+        docs.append(doc)
+        if batch and (i + 1) % batch == 0:
+            indexer.index_pending(store, settings)
+    indexer.index_all_pending(store, settings)
+    return docs
+
+
+# -- query parsing ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, match, filters",
+    [
+        ("Kim Jong Un summit", '("Kim" AND "Jong" AND "Un" AND "summit")', {}),
+        ('"North Korea" OR Trump', '("North Korea" OR "Trump")', {}),
+        ("U.S. -trade", '("U.S." NOT "trade")', {}),
+        ("title:Hanoi topic:world", 'title : "Hanoi"', {"topic": "world"}),
+        ("summ*", '"summ"*', {}),
+        ("lang:de Bundesliga since:2019-01-01", '"Bundesliga"', {"language": "de", "since": "2019-01-01"}),
+        ('say "hi', '("say" AND "hi")', {}),
+        ("a AND (b OR c)", '("a" AND (("b" OR "c")))', {}),
+        ("))) OR AND NOT", "", {}),
+    ],
+)
+def test_parse_query(text, match, filters):
+    parsed = parse_query(text)
+    assert parsed.match == match
+    assert parsed.filters == filters
+
+
+def test_every_parsed_query_is_valid_fts5(tmp_path):
+    """Whatever users type, the expression given to FTS5 never raises a syntax error."""
+    path = tmp_path / "s.sqlite"
+    writer = SegmentWriter(path)
+    writer.add(make_doc("b", "incoming/x", "Title", "some words here"), 1.0, 1.0)
+    writer.finish()
+    seg = Segment(path)
+    for text in ['"', "a:b:c", "NEAR(", "col:", "*", "-", "'", "x^2 + y", "AND", "(a", "a) OR (b", "don't stop", "C++ & C#", "über-cool", "a NOT"]:
+        seg.search(parse_query(text).match or '"x"', Filters(), 10)
+
+
+# -- segments ---------------------------------------------------------------------------------
+def test_title_matches_rank_above_body_matches(tmp_path):
+    writer = SegmentWriter(tmp_path / "s.sqlite")
+    body = make_doc("b", "incoming/body", "Markets today", "Analysts talked about volcano risk and other things " * 3)
+    title = make_doc("b", "incoming/title", "Volcano erupts", "Lava flowed for hours and people left their homes " * 3)
+    for doc in (body, title):
+        writer.add(doc, 1.0, 1.0)
+    for i in range(20):
+        writer.add(make_doc("b", f"incoming/f{i}", f"Filler {i}", "nothing to see " * 10), 1.0, 1.0)
+    writer.finish()
+    seg = Segment(tmp_path / "s.sqlite")
+    ranked = [seg.fetch(rowid)["source_key"] for rowid, _ in seg.search('"volcano"', Filters(), 10)]
+    assert ranked == ["incoming/title", "incoming/body"]
+
+
+def test_dead_rows_keeps_newest_copy_and_honours_tombstones():
+    segments = {
+        "a": [(1, "x", 10.0, 10.0, "e1"), (2, "y", 10.0, 10.0, "e1")],
+        "b": [(1, "x", 20.0, 20.0, "e2"), (2, "z", 5.0, 5.0, "e1")],
+    }
+    assert dead_rows(segments, {}) == {"a": {1}, "b": set()}
+    assert dead_rows(segments, {"z": 6.0, "x": 15.0}) == {"a": {1}, "b": {2}}
+    assert dead_rows(segments, {"x": 25.0}) == {"a": {1}, "b": {1}}
+
+
+# -- indexing and search ----------------------------------------------------------------------
+def test_indexed_documents_are_found_with_snippet_and_facets(env):
+    store, settings = env
+    docs = load_corpus(store, settings, ag_news(300))
+    searcher = Searcher(store, settings)
+    target = docs[7]
+    word = max(target["title"].split(), key=len).strip(".,:;'\"()")
+    hits = searcher.search(target["title"], limit=5)
+    assert hits[0].id == target["id"]
+    assert hits[0].title == target["title"] and hits[0].topics == target["topics"] and hits[0].language == "en"
+    assert hits[0].source_key == target["source_key"] and hits[0].published == target["published"]
+    hits = searcher.search(word, limit=300)
+    assert hits and all(h.snippet for h in hits)
+    assert any(highlighted_words(h.snippet) for h in hits)
+    world = searcher.search("said", topic="world", limit=300)
+    assert world and {t for h in world for t in h.topics} == {"world"}
+    march = searcher.search("said", since="2020-03-01", until="2020-03-31", limit=300)
+    assert march and all(h.published.startswith("2020-03") for h in march)
+    assert searcher.search("said", language="de") == []
+    # Inline filters do the same as options.
+    assert [h.id for h in searcher.search("said topic:world", limit=300)] == [h.id for h in world]
+
+
+def test_filter_only_query_lists_newest_first(env):
+    store, settings = env
+    load_corpus(store, settings, ag_news(40))
+    hits = Searcher(store, settings).search("", topic="sports", limit=100)
+    assert hits and all(h.topics == ["sports"] for h in hits)
+    days = [h.published for h in hits]
+    assert days == sorted(days, reverse=True)
+
+
+def test_bad_date_is_a_clear_error(env):
+    store, settings = env
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        Searcher(store, settings).search("x", since="last week")
+
+
+def test_batch_makes_one_segment_and_clears_markers(env):
+    store, settings = env
+    load_corpus(store, settings, ag_news(50))
+    manifest = Catalog(store, settings).read()
+    assert len(manifest.segments) == 1 and manifest.segments[0]["docs"] == 50
+    assert indexer.pending_count(store, settings) == 0
+
+
+def test_batch_requests_are_debounced(env):
+    store, settings = env
+    calls = []
+    for i, item in enumerate(ag_news(5)):
+        write_doc(store, settings, make_doc(store.bucket, f"incoming/{i}", item["title"], item["text"]), enqueue=lambda: calls.append(1))
+    assert len(calls) == 1
+    assert indexer.index_pending(store, settings) == 5
+    write_doc(store, settings, make_doc(store.bucket, "incoming/late", "Late", "late words"), enqueue=lambda: calls.append(1))
+    assert len(calls) == 2
+
+
+def test_reprocessed_article_replaces_old_hit(env):
+    store, settings = env
+    load_corpus(store, settings, ag_news(30))
+    old = make_doc(store.bucket, "incoming/story.txt", "Harbour bridge opens", "The harbour bridge opened to traffic.", etag="v1")
+    write_doc(store, settings, old)
+    indexer.index_all_pending(store, settings)
+    searcher = Searcher(store, settings)
+    assert [(h.id, h.etag) for h in searcher.search("harbour bridge")] == [(old["id"], "v1")]
+    new = dict(old, title="Harbour bridge closes", text="The harbour bridge closed for repairs.", etag="v2")
+    write_doc(store, settings, new)
+    indexer.index_all_pending(store, settings)
+    hits = searcher.search("harbour bridge")
+    assert [(h.id, h.etag, h.title) for h in hits] == [(old["id"], "v2", "Harbour bridge closes")]
+    assert searcher.search("opened traffic") == []
+    assert len(Catalog(store, settings).read().segments) == 3
+
+
+def test_older_copy_published_late_does_not_win(env):
+    """Two indexers raced: the one that read the older document publishes last."""
+    store, settings = env
+    catalog = Catalog(store, settings)
+    doc = make_doc(store.bucket, "incoming/r.txt", "Tram line", "The tram line opens", etag="new")
+    stale = dict(doc, text="The tram line is planned", etag="old")
+    from tasks.search import Row
+
+    indexer.build_and_publish(catalog, [Row(doc["id"], 200.0, 201.0, doc)])
+    indexer.build_and_publish(catalog, [Row(doc["id"], 100.0, 150.0, stale)])
+    hits = Searcher(store, settings).search("tram")
+    assert [(h.etag, h.snippet.count("opens")) for h in hits] == [("new", 1)]
+
+
+def test_merge_returns_same_results(env):
+    store, settings = env
+    load_corpus(store, settings, ag_news(400), batch=40)
+    # Reprocess a few so that the merge has superseded copies to drop.
+    items = ag_news(5)
+    for i, item in enumerate(items):
+        doc = make_doc(store.bucket, f"incoming/ag/{i:05d}.txt", item["title"] + " revised", item["text"], topic=item["topic"], etag="v2")
+        write_doc(store, settings, doc)
+    indexer.index_all_pending(store, settings)
+    queries = ["oil prices", '"prime minister"', "Iraq OR Afghanistan", "game -season", "title:Microsoft", "revised"]
+    searcher = Searcher(store, settings)
+    searcher.refresh()
+    before_segments = len(searcher.manifest.segments)
+    before = {q: [(h.id, h.etag) for h in searcher.search(q, limit=1000)] for q in queries}
+    assert before_segments >= 10 and all(before.values())
+    assert indexer.merge_segments(store, settings) >= indexer.MERGE_FACTOR
+    indexer.merge_segments(store, settings, force=True)  # whatever the tiered merge left
+    after_searcher = Searcher(store, settings)
+    after_searcher.refresh()
+    assert len(after_searcher.manifest.segments) == 1
+    assert after_searcher.manifest.segments[0]["docs"] == 400
+    for q in queries:
+        after = [(h.id, h.etag) for h in after_searcher.search(q, limit=1000)]
+        assert sorted(after) == sorted(before[q]), q
+        assert after[0] == before[q][0], q
+    # The running searcher picks the merge up by itself.
+    assert sorted((h.id, h.etag) for h in searcher.search("revised", limit=100)) == sorted(before["revised"])
+    assert len(searcher.manifest.segments) == 1
+
+
+def test_removed_document_disappears_and_can_come_back(env):
+    store, settings = env
+    docs = load_corpus(store, settings, ag_news(20))
+    target = docs[3]
+    searcher = Searcher(store, settings)
+    assert searcher.search(target["title"])[0].id == target["id"]
+    indexer.remove_document(store, settings, target["source_key"])
+    assert target["id"] not in {h.id for h in searcher.search(target["title"], limit=100)}
+    assert not store.exists(Layout.from_settings(settings).index_document_key(target["source_key"]))
+    # A merge drops it for good; an upload of the same key later is indexed again.
+    indexer.merge_segments(store, settings, force=True)
+    assert target["id"] not in {h.id for h in Searcher(store, settings).search(target["title"], limit=100)}
+    write_doc(store, settings, dict(target, etag="again"))
+    indexer.index_all_pending(store, settings)
+    assert Searcher(store, settings).search(target["title"])[0].etag == "again"
+
+
+def test_reindex_rebuilds_from_documents(env):
+    store, settings = env
+    load_corpus(store, settings, ag_news(60), batch=20)
+    searcher = Searcher(store, settings)
+    before = sorted(h.id for h in searcher.search("the", limit=1000))
+    assert indexer.reindex(store, settings, batch_docs=25) == 60
+    manifest = Catalog(store, settings).read()
+    assert [s["docs"] for s in manifest.segments] == [25, 25, 10]
+    assert sorted(h.id for h in searcher.search("the", limit=1000)) == before
+
+
+def test_export_es_bulk(env):
+    store, settings = env
+    docs = load_corpus(store, settings, ag_news(25))
+    indexer.remove_document(store, settings, docs[0]["source_key"])
+    out = io.StringIO()
+    assert export_es_bulk(store, settings, out, "news") == 24
+    lines = out.getvalue().splitlines()
+    actions, sources = [json.loads(x) for x in lines[::2]], [json.loads(x) for x in lines[1::2]]
+    assert {a["index"]["_index"] for a in actions} == {"news"}
+    assert sorted(a["index"]["_id"] for a in actions) == sorted(d["id"] for d in docs[1:])
+    by_id = {d["id"]: d for d in docs}
+    for action, source in zip(actions, sources):
+        original = by_id[action["index"]["_id"]]
+        assert source["text"] == original["text"] and source["topics"] == original["topics"]
+        assert source["published_day"] == original["published"]
+
+
+def test_snippet_html_is_escaped():
+    assert render_html("a <b> \x02c\x03") == "a &lt;b&gt; <mark>c</mark>"

@@ -1,0 +1,1 @@
+"""The searchable index in the bucket: segments + manifest (catalog), indexing, search, export."""

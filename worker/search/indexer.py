@@ -1,0 +1,382 @@
+"""Indexing: pending index documents → one new segment per batch; merges; removals; reindex.
+
+The flow, with no lock anywhere:
+1. The article job writes `index/docs/R.json` and calls `document_written`, which drops a
+   pending marker `index/pending/R.json~<time>-<random>` (a new object per write, so a
+   rewrite of the document is never folded into an older marker) and asks for a batch run.
+2. `index_pending` (the Celery task `copydesk.index_batch`, run by any number of workers)
+   lists markers, reads the documents they name as they are now, builds ONE segment, uploads
+   it and publishes it in the manifest, then deletes exactly the markers it consumed.
+   Concurrent runs may pick the same documents: the copies carry the same version and search
+   shows one (see tasks/search/resolve.py); a crash before the publish leaves the markers, so
+   the documents are indexed by the next run.
+3. `merge_segments` folds small segments into one, dropping superseded copies and tombstoned
+   documents, and publishes the swap only if all its inputs are still in the manifest.
+
+Asking for a batch is debounced here: the first `document_written` after a batch run started
+creates `index/pending.requested` (If-None-Match) and calls enqueue; later ones see the flag
+and do not. A batch run deletes the flag before listing, so a document written after that
+point re-arms it. A flag older than REQUEST_STALE seconds (its task was lost) re-asks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from tasks.search import Row, Segment, SegmentWriter, dead_rows, newest_rows
+from tasks.stages.index import document_id
+
+from ..logging import get_logger
+from ..settings import Settings
+from ..storage import NotFound, PreconditionFailed, Store
+from .catalog import Catalog, Manifest, new_segment_name
+
+log = get_logger("copydesk.search")
+
+MARKER_SEPARATOR = "~"
+REQUEST_STALE = 60.0
+#: Threads that read documents / delete markers: object stores answer in parallel.
+IO_THREADS = 16
+#: A merge starts once this many segments are below MERGE_SMALL_DOCS documents...
+MERGE_FACTOR = 8
+MERGE_SMALL_DOCS = 50_000
+#: ...and folds at most this many documents into one segment.
+MERGE_MAX_DOCS = 200_000
+
+
+def _prefixes(settings: Settings) -> tuple[str, str, str]:
+    p = settings.index_prefix
+    return f"{p}docs/", f"{p}pending/", f"{p}pending.requested"
+
+
+# -- pending markers ------------------------------------------------------------------------
+def marker_key(settings: Settings, doc_key: str) -> str:
+    docs_prefix, pending_prefix, _ = _prefixes(settings)
+    relative = doc_key[len(docs_prefix):] if doc_key.startswith(docs_prefix) else "@" + doc_key
+    return f"{pending_prefix}{relative}{MARKER_SEPARATOR}{time.time_ns():020d}-{random.getrandbits(32):08x}"
+
+
+def doc_key_of_marker(settings: Settings, key: str) -> str:
+    docs_prefix, pending_prefix, _ = _prefixes(settings)
+    relative = key[len(pending_prefix):].rsplit(MARKER_SEPARATOR, 1)[0]
+    return relative[1:] if relative.startswith("@") else docs_prefix + relative
+
+
+def document_written(store: Store, settings: Settings, doc_key: str, enqueue: Callable[[], Any] | None = None) -> None:
+    """Record that an index document was (re)written, and ask for a batch run once."""
+    body = json.dumps({"doc_key": doc_key, "at": time.time()}).encode()
+    store.put(marker_key(settings, doc_key), body, content_type="application/json")
+    if enqueue is not None and _arm_request(store, settings):
+        enqueue()
+
+
+def _arm_request(store: Store, settings: Settings) -> bool:
+    """True when this caller should enqueue a batch run (no recent request is outstanding)."""
+    _, _, flag = _prefixes(settings)
+    body = json.dumps({"at": time.time()}).encode()
+    try:
+        store.put(flag, body, content_type="application/json", if_none_match=True)
+        return True
+    except PreconditionFailed:
+        pass
+    try:
+        requested_at = json.loads(store.get(flag).data).get("at", 0)
+    except (NotFound, ValueError):
+        requested_at = 0
+    if time.time() - requested_at > REQUEST_STALE:
+        store.put(flag, body, content_type="application/json")
+        return True
+    return False
+
+
+def pending_count(store: Store, settings: Settings) -> int:
+    _, pending_prefix, _ = _prefixes(settings)
+    return sum(1 for _ in store.list(pending_prefix))
+
+
+# -- batches --------------------------------------------------------------------------------
+def _version_of(doc: dict[str, Any], last_modified: float | None, read_at: float) -> float:
+    """When this version of the document was written: processed_at if the job put it there,
+    else the store's modification time of the document object."""
+    stamp = doc.get("processed_at")
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    return last_modified if last_modified is not None else read_at
+
+
+def read_document(store: Store, doc_key: str) -> Row | None:
+    """The document as it is now, with its version; None when it was deleted."""
+    try:
+        obj = store.get(doc_key)
+    except NotFound:
+        return None
+    read_at = time.time()
+    doc = json.loads(obj.data)
+    if not isinstance(doc, dict) or not doc.get("id"):
+        log.warning("index_document_invalid", doc_key=doc_key)
+        return None
+    return Row(doc["id"], _version_of(doc, obj.info.last_modified, read_at), read_at, doc)
+
+
+def _read_many(store: Store, doc_keys: Iterable[str]) -> list[Row]:
+    with ThreadPoolExecutor(IO_THREADS) as pool:
+        return [row for row in pool.map(lambda k: read_document(store, k), doc_keys) if row is not None]
+
+
+def _delete_many(store: Store, keys: Iterable[str]) -> None:
+    with ThreadPoolExecutor(IO_THREADS) as pool:
+        list(pool.map(store.delete, keys))
+
+
+def build_and_publish(catalog: Catalog, rows: list[Row], what: str = "segment") -> dict[str, Any] | None:
+    """Write rows into one new segment, upload it and add it to the manifest."""
+    if not rows:
+        return None
+    name = new_segment_name()
+    path = catalog.scratch_dir() / f"{name}.sqlite"
+    writer = SegmentWriter(path)
+    for row in rows:
+        writer.add_row(row)
+    docs = writer.finish()
+    entry = catalog.upload(name, path, docs)
+
+    def add(manifest: Manifest) -> Manifest:
+        manifest.segments.append(entry)
+        return manifest
+
+    catalog.publish(add, lambda m: name in m.segment_names, what=f"{what} {name} ({docs} docs)")
+    return entry
+
+
+def index_pending(store: Store, settings: Settings, max_docs: int = 1000, catalog: Catalog | None = None) -> int:
+    """Fold up to max_docs pending documents into one new segment; returns how many were indexed."""
+    catalog = catalog or Catalog(store, settings)
+    _, pending_prefix, flag = _prefixes(settings)
+    store.delete(flag)  # documents written from now on ask for another run
+    markers = [info.key for info in islice(store.list(pending_prefix), max_docs * 4)]
+    if not markers:
+        return 0
+    by_doc: dict[str, list[str]] = {}
+    for key in markers:
+        by_doc.setdefault(doc_key_of_marker(settings, key), []).append(key)
+    doc_keys = list(by_doc)
+    if len(doc_keys) > max_docs:
+        # Concurrent runs list the same first markers: take a random slice to overlap less.
+        doc_keys = random.sample(doc_keys, max_docs)
+    rows = _read_many(store, doc_keys)
+    build_and_publish(catalog, rows, what="batch")
+    _delete_many(store, [m for k in doc_keys for m in by_doc[k]])
+    log.info("index_batch", docs=len(rows), markers=len(markers))
+    return len(rows)
+
+
+def index_all_pending(store: Store, settings: Settings, max_docs: int = 1000) -> int:
+    """Run batches until no marker is left (the embedded runner and tests)."""
+    catalog = Catalog(store, settings)
+    total = 0
+    while True:
+        _, pending_prefix, _ = _prefixes(settings)
+        if next(iter(store.list(pending_prefix)), None) is None:
+            return total
+        total += index_pending(store, settings, max_docs, catalog=catalog)
+
+
+# -- merges ---------------------------------------------------------------------------------
+def _merge_candidates(manifest: Manifest, force: bool) -> list[dict[str, Any]]:
+    segments = sorted(manifest.segments, key=lambda s: s.get("docs", 0))
+    if force:
+        return segments if len(segments) > 1 or (segments and manifest.tombstones) else []
+    small = [s for s in segments if s.get("docs", 0) < MERGE_SMALL_DOCS]
+    if len(small) < MERGE_FACTOR:
+        return []
+    chosen, total = [], 0
+    for entry in small:
+        if chosen and total + entry.get("docs", 0) > MERGE_MAX_DOCS:
+            break
+        chosen.append(entry)
+        total += entry.get("docs", 0)
+    return chosen if len(chosen) > 1 else []
+
+
+def merge_segments(store: Store, settings: Settings, force: bool = False, catalog: Catalog | None = None) -> int:
+    """Merge small segments into one (all of them with force); returns how many were merged away."""
+    catalog = catalog or Catalog(store, settings)
+    manifest = catalog.read()
+    _collect_retired(catalog, manifest)
+    inputs = _merge_candidates(manifest, force)
+    if not inputs:
+        return 0
+    tombstones = dict(manifest.tombstones)
+    opened = [Segment(catalog.fetch(entry)) for entry in inputs]
+    try:
+        rows = list(newest_rows((row for seg in opened for row in seg.rows()), tombstones))
+    finally:
+        for seg in opened:
+            seg.close()
+    names = {e["name"] for e in inputs}
+    name = new_segment_name()
+    entry = None
+    if rows:
+        path = catalog.scratch_dir() / f"{name}.sqlite"
+        docs = SegmentWriter(path)
+        for row in rows:
+            docs.add_row(row)
+        count = docs.finish()
+        level = 1 + max(e.get("level", 0) for e in inputs)
+        entry = catalog.upload(name, path, count, level=level)
+    now = time.time()
+
+    def swap(m: Manifest) -> Manifest | None:
+        if not names <= m.segment_names:
+            return None  # another merge took some of the inputs
+        m.segments = [s for s in m.segments if s["name"] not in names]
+        if entry is not None:
+            m.segments.append(entry)
+        m.retired.extend({"key": e["key"], "name": e["name"], "at": now} for e in inputs)
+        return m
+
+    def applied(m: Manifest) -> bool:
+        return not (names & m.segment_names) and (entry is None or entry["name"] in m.segment_names)
+
+    result = catalog.publish(swap, applied, what=f"merge of {len(inputs)} segments")
+    if result is None:
+        if entry is not None:
+            store.delete(entry["key"])
+        return 0
+    log.info("index_merged", segments=len(inputs), docs=len(rows), into=name)
+    return len(inputs)
+
+
+def _collect_retired(catalog: Catalog, manifest: Manifest) -> None:
+    """Delete segments retired longer ago than the grace period, and forget them."""
+    from .catalog import RETIRE_GRACE
+
+    cutoff = time.time() - RETIRE_GRACE
+    old = [r for r in manifest.retired if r["at"] < cutoff]
+    if not old:
+        return
+    old_keys = {r["key"] for r in old}
+
+    def forget(m: Manifest) -> Manifest:
+        m.retired = [r for r in m.retired if r["key"] not in old_keys]
+        return m
+
+    catalog.publish(forget, lambda m: not any(r["key"] in old_keys for r in m.retired), what="retired cleanup")
+    _delete_many(catalog.store, old_keys)
+
+
+# -- removal --------------------------------------------------------------------------------
+def remove_document(store: Store, settings: Settings, input_key: str, catalog: Catalog | None = None) -> None:
+    """Take a deleted input out of the index: its document, its markers, and a tombstone."""
+    from ..layout import Layout
+
+    catalog = catalog or Catalog(store, settings)
+    layout = Layout.from_settings(settings)
+    doc_key = layout.index_document_key(input_key)
+    store.delete(doc_key)
+    _, pending_prefix, _ = _prefixes(settings)
+    marker_prefix = f"{pending_prefix}{doc_key[len(settings.index_prefix) + len('docs/'):]}{MARKER_SEPARATOR}"
+    _delete_many(store, [i.key for i in store.list(marker_prefix)])
+    doc_id = document_id(store.bucket, input_key)
+    deleted_at = time.time()
+
+    def tombstone(m: Manifest) -> Manifest:
+        m.tombstones[doc_id] = max(deleted_at, m.tombstones.get(doc_id, 0.0))
+        return m
+
+    catalog.publish(tombstone, lambda m: m.tombstones.get(doc_id, 0.0) >= deleted_at, what=f"removal of {input_key}")
+    log.info("index_document_removed", key=input_key, id=doc_id)
+
+
+# -- reindex --------------------------------------------------------------------------------
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def documents_from_records(store: Store, settings: Settings) -> Iterator[str]:
+    """Rewrite every index document from its record (for a new index document schema)."""
+    from tasks.article import Article, Source
+    from tasks.stages.index import BuildIndexDocument
+
+    from ..layout import Layout
+
+    layout = Layout.from_settings(settings)
+    stage = BuildIndexDocument()
+
+    def rebuild(record_key: str) -> str | None:
+        try:
+            record = json.loads(store.get(record_key).data)
+        except NotFound:
+            return None
+        src = record.get("source") or {}
+        input_key = src.get("key") or layout.input_key_for_record(record_key)
+        article = Article(source=Source(src.get("bucket") or store.bucket, input_key, src.get("etag")), raw=b"")
+        article.text = record.get("text") or ""
+        for name in ("title", "byline", "published", "url", "site_name", "topic_uncertain"):
+            setattr(article, name, record.get(name))
+        article.language = record.get("language")
+        article.topics = record.get("topics") or []
+        stage.action(article)
+        doc = dict(article.index_document)
+        if record.get("processed_at"):
+            doc.setdefault("processed_at", record["processed_at"])
+        doc_key = layout.index_document_key(input_key)
+        store.put(doc_key, json.dumps(doc, ensure_ascii=False).encode(), content_type="application/json")
+        return doc_key
+
+    record_keys = (i.key for i in store.list(settings.processed_prefix) if i.key.endswith(".json"))
+    with ThreadPoolExecutor(IO_THREADS) as pool:
+        for doc_key in pool.map(rebuild, record_keys):
+            if doc_key:
+                yield doc_key
+
+
+def reindex(store: Store, settings: Settings, from_records: bool = False, batch_docs: int = 20_000) -> int:
+    """Rebuild the whole index; segments published meanwhile by indexers are kept."""
+    catalog = Catalog(store, settings)
+    docs_prefix, pending_prefix, _ = _prefixes(settings)
+    before = catalog.read()
+    old_names = before.segment_names
+    markers = [i.key for i in store.list(pending_prefix)]
+    doc_keys = documents_from_records(store, settings) if from_records else (i.key for i in store.list(docs_prefix))
+    new_entries = []
+    total = 0
+    for chunk in _chunks(doc_keys, batch_docs):
+        rows = list(newest_rows(_read_many(store, chunk)))
+        if not rows:
+            continue
+        name = new_segment_name()
+        path = catalog.scratch_dir() / f"{name}.sqlite"
+        writer = SegmentWriter(path)
+        for row in rows:
+            writer.add_row(row)
+        new_entries.append(catalog.upload(name, path, writer.finish(), level=1))
+        total += len(rows)
+    new_names = {e["name"] for e in new_entries}
+    now = time.time()
+
+    def replace(m: Manifest) -> Manifest:
+        gone = [s for s in m.segments if s["name"] in old_names]
+        m.segments = [s for s in m.segments if s["name"] not in old_names] + new_entries
+        m.retired.extend({"key": s["key"], "name": s["name"], "at": now} for s in gone)
+        return m
+
+    catalog.publish(
+        replace, lambda m: new_names <= m.segment_names and not (old_names & m.segment_names), what=f"reindex ({total} docs)"
+    )
+    _delete_many(store, markers)  # their documents were read after they were written
+    log.info("index_rebuilt", docs=total, segments=len(new_entries))
+    return total
