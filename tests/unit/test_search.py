@@ -233,7 +233,7 @@ def test_older_copy_published_late_does_not_win(env):
 
 def test_merge_returns_same_results(env):
     store, settings = env
-    load_corpus(store, settings, ag_news(400), batch=40)
+    docs = load_corpus(store, settings, ag_news(400), batch=40)
     # Reprocess a few so that the merge has superseded copies to drop.
     items = ag_news(5)
     for i, item in enumerate(items):
@@ -245,6 +245,8 @@ def test_merge_returns_same_results(env):
     searcher.refresh()
     before_segments = len(searcher.manifest.segments)
     before = {q: [(h.id, h.etag) for h in searcher.search(q, limit=1000)] for q in queries}
+    for doc in docs[100:110]:
+        assert searcher.search(doc["title"])[0].id == doc["id"]
     assert before_segments >= 10 and all(before.values())
     assert indexer.merge_segments(store, settings) >= indexer.MERGE_FACTOR
     indexer.merge_segments(store, settings, force=True)  # whatever the tiered merge left
@@ -254,8 +256,11 @@ def test_merge_returns_same_results(env):
     assert after_searcher.manifest.segments[0]["docs"] == 400
     for q in queries:
         after = [(h.id, h.etag) for h in after_searcher.search(q, limit=1000)]
+        # The same documents and versions; their order can shift a little, as BM25 statistics
+        # are per segment (like Elasticsearch's per-shard query_then_fetch).
         assert sorted(after) == sorted(before[q]), q
-        assert after[0] == before[q][0], q
+    for doc in docs[100:110]:
+        assert after_searcher.search(doc["title"])[0].id == doc["id"]
     # The running searcher picks the merge up by itself.
     assert sorted((h.id, h.etag) for h in searcher.search("revised", limit=100)) == sorted(before["revised"])
     assert len(searcher.manifest.segments) == 1
