@@ -1,0 +1,98 @@
+"""The shared article-extraction benchmark: loading pages and scoring bodies with its metric.
+
+Data is read from ../shared/data (or $COPYDESK_SHARED_DIR/data) and never copied into the repo.
+The metric is exactly the one in the data's README (upstream evaluate.py): `\\w+` tokens,
+4-token shingles compared as multisets, per-page tp/fp/fn normalised to sum 1, precision and
+recall averaged over pages, F1 the harmonic mean of the two averages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+SHINGLE_SIZE = 4
+
+
+def shared_dir() -> Path:
+    override = os.environ.get("COPYDESK_SHARED_DIR")
+    return Path(override) if override else PROJECT_ROOT / ".." / "shared"
+
+
+def benchmark_dir() -> Path:
+    return shared_dir() / "data" / "article-extraction-benchmark"
+
+
+@dataclass(frozen=True)
+class Page:
+    id: str
+    html: str
+    body: str
+    url: str | None
+
+
+def load_pages(ids: list[str] | None = None) -> list[Page]:
+    root = benchmark_dir()
+    truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
+    wanted = sorted(truth) if ids is None else ids
+    pages = []
+    for page_id in wanted:
+        with gzip.open(root / "html" / f"{page_id}.html.gz", "rt", encoding="utf-8") as fh:
+            html = fh.read()
+        item = truth[page_id]
+        pages.append(Page(page_id, html, item.get("articleBody") or "", item.get("url")))
+    return pages
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN_RE.findall(text or "")
+
+
+def shingles(text: str) -> Counter:
+    toks = tokens(text)
+    if len(toks) < SHINGLE_SIZE:
+        return Counter([tuple(toks)]) if toks else Counter()
+    return Counter(tuple(toks[i : i + SHINGLE_SIZE]) for i in range(len(toks) - SHINGLE_SIZE + 1))
+
+
+def page_counts(predicted: str, truth: str) -> tuple[float, float, float]:
+    """(tp, fp, fn) of one page, normalised so they sum to 1 (all zero when both are empty)."""
+    pred, gold = shingles(predicted), shingles(truth)
+    tp = sum((pred & gold).values())
+    fp = sum((pred - gold).values())
+    fn = sum((gold - pred).values())
+    total = tp + fp + fn
+    if total == 0:
+        return 0.0, 0.0, 0.0
+    return tp / total, fp / total, fn / total
+
+
+@dataclass
+class Score:
+    precision: float
+    recall: float
+    f1: float
+    accuracy: float
+    pages: int
+
+
+def score(predictions: list[str], truths: list[str]) -> Score:
+    precisions, recalls, exact = [], [], 0
+    for predicted, truth in zip(predictions, truths, strict=True):
+        tp, fp, fn = page_counts(predicted, truth)
+        if tp + fp > 0:
+            precisions.append(tp / (tp + fp))
+        if tp + fn > 0:
+            recalls.append(tp / (tp + fn))
+        exact += tokens(predicted) == tokens(truth)
+    p = sum(precisions) / len(precisions) if precisions else 0.0
+    r = sum(recalls) / len(recalls) if recalls else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return Score(p, r, f1, exact / len(truths) if truths else 0.0, len(truths))

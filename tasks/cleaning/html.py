@@ -1,0 +1,176 @@
+"""HTML → article blocks: trafilatura's fast extraction, then our own block judgement.
+
+trafilatura (fast mode: its own heuristics, no readability/justext fallbacks) finds the main
+content; we keep its XML body, not its text, so that every block keeps its kind (paragraph,
+heading, list item, table row) and how much of it is link text. The judgement of which blocks
+are boilerplate is ours (boilerplate.py) and is shared with the plain-text cleaner.
+"""
+
+from __future__ import annotations
+
+import trafilatura
+from lxml import etree
+
+from ..article import BadInput
+from .boilerplate import filter_blocks
+from .markup import parse_html
+from .metadata import metadata_from_html
+from .normalize import normalize_inline
+from .result import Block, Cleaned
+
+#: trafilatura's output elements and the block kind each becomes.
+BLOCK_KINDS = {"p": "p", "head": "heading", "item": "item", "row": "row", "quote": "quote", "code": "p"}
+#: Elements whose children are blocks of their own.
+CONTAINERS = {"body", "list", "table", "div", "quote", "doc", "main"}
+BREAK_TAG = "lb"
+#: Children that start a new line when they sit inside another block.
+LINE_TAGS = {"lb", "p", "item", "head", "list", "row", "cell", "quote"}
+#: Anchors with fewer words are not worth indexing (menus of one word are caught otherwise).
+ANCHOR_MIN_WORDS = 2
+ANCHOR_KEY_WORDS = 3
+ANCHORS_XPATH = etree.XPath("//a[not(ancestor::a)]")
+
+EXTRACT_OPTIONS = dict(
+    fast=True,
+    favor_recall=True,
+    include_comments=False,
+    include_tables=True,
+    include_links=False,
+    include_images=False,
+    with_metadata=True,
+)
+
+
+def clean_html(markup: str) -> Cleaned:
+    tree = parse_html(markup)
+    if tree is None:
+        raise BadInput("no_text", "the HTML has no parsable content")
+    anchors = AnchorIndex(tree)
+    document = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)
+    metadata = metadata_from_html(tree, document)
+    blocks = body_blocks(document.body) if document is not None and document.body is not None else []
+    for block in blocks:
+        block.link_share = anchors.link_share(block.text)
+    description = document.description if document is not None else None
+    kept, removed = filter_blocks(blocks, title=metadata.title, description=description)
+    if not kept:
+        raise BadInput("no_text", "no article text found in the HTML")
+    return Cleaned([b.text for b in kept], metadata, [b.text for b in removed])
+
+
+def body_blocks(body: etree._Element) -> list[Block]:
+    blocks: list[Block] = []
+    _collect(body, blocks)
+    return blocks
+
+
+def _collect(element: etree._Element, blocks: list[Block]) -> None:
+    if element.text and element.text.strip():
+        blocks.extend(_text_blocks([(element.text, False)], "p"))
+    for child in element:
+        _collect_child(child, blocks)
+        # Text trafilatura left between blocks (after a heading, say) is a paragraph of its own.
+        if child.tail and child.tail.strip():
+            blocks.extend(_text_blocks([(child.tail, False)], "p"))
+
+
+def _collect_child(child: etree._Element, blocks: list[Block]) -> None:
+    if True:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == "quote" and any(isinstance(c.tag, str) and c.tag in BLOCK_KINDS for c in child):
+            _collect(child, blocks)
+        elif tag == "row":
+            blocks.extend(_row_blocks(child))
+        elif tag in BLOCK_KINDS and not (tag == "item" and child.find("list") is not None):
+            blocks.extend(_element_blocks(child, BLOCK_KINDS[tag]))
+        elif tag in CONTAINERS or tag == "item":
+            _collect(child, blocks)
+        else:
+            blocks.extend(_element_blocks(child, "p"))
+
+
+def _row_blocks(row: etree._Element) -> list[Block]:
+    """A table row is one block: its cells' texts side by side."""
+    pieces: list[tuple[str, bool]] = []
+    for cell in row:
+        pieces.extend(_pieces(cell))
+        pieces.append((" ", False))
+    return _text_blocks(pieces, "row", split_lines=False)
+
+
+def _element_blocks(element: etree._Element, kind: str) -> list[Block]:
+    return _text_blocks(_pieces(element), kind)
+
+
+def _pieces(element: etree._Element) -> list[tuple[str, bool]]:
+    """The element's text as (text, False) pieces, line breaks and nested blocks as "\\n"."""
+    pieces: list[tuple[str, bool]] = []
+
+    def walk(node: etree._Element) -> None:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag in LINE_TAGS:
+            pieces.append(("\n", False))
+        if node.text:
+            pieces.append((node.text, False))
+        for child in node:
+            walk(child)
+            if child.tail:
+                pieces.append((child.tail, False))
+
+    walk(element)
+    return pieces
+
+
+def _text_blocks(pieces: list[tuple[str, bool]], kind: str, split_lines: bool = True) -> list[Block]:
+    lines: list[list[tuple[str, bool]]] = [[]]
+    for text, in_link in pieces:
+        parts = text.split("\n") if split_lines else [text.replace("\n", " ")]
+        for i, part in enumerate(parts):
+            if i:
+                lines.append([])
+            lines[-1].append((part, in_link))
+    blocks = []
+    for line in lines:
+        text = normalize_inline("".join(t for t, _ in line))
+        if not text:
+            continue
+        linked = sum(len(t.strip()) for t, in_link in line if in_link)
+        total = sum(len(t.strip()) for t, _ in line) or 1
+        blocks.append(Block(text, kind, min(1.0, linked / total)))
+    return blocks
+
+
+class AnchorIndex:
+    """The page's link texts, to tell how much of an extracted block is a link.
+
+    trafilatura's link-preserving mode changes what it extracts, so links are looked up in the
+    parsed page instead: a block that is, or starts or ends with, the text of a link.
+    """
+
+    def __init__(self, tree: etree._Element):
+        self.texts: set[str] = set()
+        self.by_head: dict[tuple[str, ...], list[str]] = {}
+        for anchor in ANCHORS_XPATH(tree):
+            text = normalize_inline(anchor.text_content())
+            words = text.split()
+            if len(words) < ANCHOR_MIN_WORDS or text in self.texts:
+                continue
+            self.texts.add(text)
+            self.by_head.setdefault(tuple(words[:ANCHOR_KEY_WORDS]), []).append(text)
+
+    def link_share(self, text: str) -> float:
+        if text in self.texts:
+            return 1.0
+        best = 0
+        words = text.split()
+        # "Read more: <link>", "SEE ALSO: <link>": a short lead-in before a link.
+        for cut in range(1, min(4, len(words) - 1)):
+            rest = " ".join(words[cut:])
+            if rest in self.texts:
+                best = max(best, len(rest))
+                break
+        # "<link> summary of the linked story": a link followed by its teaser.
+        for candidate in self.by_head.get(tuple(words[:ANCHOR_KEY_WORDS]), ()):
+            if text.startswith(candidate):
+                best = max(best, len(candidate))
+        return best / len(text) if text else 0.0

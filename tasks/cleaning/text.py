@@ -1,0 +1,55 @@
+"""Plain text → article paragraphs, with the same boilerplate judgement as HTML.
+
+Lines are the unit: scraped text keeps one paragraph per line, while hard-wrapped text (lines
+cut near a fixed width inside blank-line-separated paragraphs) is rejoined first. Blank lines
+do not break a boilerplate run: a subscription box is often spread over several blocks.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+from ..article import BadInput
+from .boilerplate import filter_blocks
+from .normalize import normalize_line
+from .result import Block, Cleaned, Metadata
+
+#: In plain text a boilerplate run also swallows longer non-sentence lines (feature lists of a
+#: subscription box: "Over 30 premium stories daily, handpicked by our editors").
+TEXT_SHARD_MAX_WORDS = 14
+BLANK_SPLIT_RE = re.compile(r"\n[^\S\n]*\n")
+SENTENCE_END_RE = re.compile(r"[.!?…:;\"”»)]\s*$")
+#: Hard wrapping: most lines of a paragraph end without punctuation and have similar widths.
+WRAPPED_MIN_LINES = 4
+WRAPPED_MAX_WIDTH_SPREAD = 0.25
+
+
+def clean_text(content: str) -> Cleaned:
+    blocks = [Block(line, "line") for line in text_lines(content)]
+    kept, removed = filter_blocks(blocks, shard_max_words=TEXT_SHARD_MAX_WORDS)
+    if not kept:
+        raise BadInput("no_text", "no article text found in the plain text")
+    return Cleaned([b.text for b in kept], Metadata(), [b.text for b in removed])
+
+
+def text_lines(content: str) -> list[str]:
+    content = content.replace("\r\n", "\n").replace("\r", "\n")
+    raw_lines = [line for line in content.split("\n") if line.strip()]
+    if looks_hard_wrapped(raw_lines):
+        paragraphs = [" ".join(chunk.split("\n")) for chunk in BLANK_SPLIT_RE.split(content)]
+    else:
+        paragraphs = raw_lines
+    return [line for line in (normalize_line(p) for p in paragraphs) if line]
+
+
+def looks_hard_wrapped(lines: list[str]) -> bool:
+    """Lines cut at a fixed width: many lines, similar lengths, most not ending a sentence."""
+    long_lines = [line.rstrip() for line in lines if len(line.strip()) > 40]
+    if len(long_lines) < WRAPPED_MIN_LINES:
+        return False
+    widths = [len(line) for line in long_lines]
+    median = statistics.median(widths)
+    similar = sum(abs(w - median) <= WRAPPED_MAX_WIDTH_SPREAD * median for w in widths) / len(widths)
+    open_ended = sum(not SENTENCE_END_RE.search(line) for line in long_lines) / len(long_lines)
+    return median <= 100 and similar >= 0.8 and open_ended >= 0.5
