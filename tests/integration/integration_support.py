@@ -1,0 +1,327 @@
+"""Helpers of the integration tests: subprocesses with their output in files, polling with a
+deadline, and `Stack`, one bucket with its queue and the copydesk processes serving it.
+
+The fixtures that build them are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
+SAMPLE = SHARED / "samples" / "business-standard-paywalled.txt"
+REDIS_TEST_URL = os.environ.get("COPYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REGION = "us-east-1"
+ARTICLES_QUEUE = "copydesk.articles"
+
+#: Every subprocess still running, for the failure report.
+RUNNING: list["Service"] = []
+
+
+# -- processes ------------------------------------------------------------------------------
+class Service:
+    """A subprocess in its own process group, its stdout+stderr in a file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Service":
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        RUNNING.append(self)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_group(self.proc.pid, signal.SIGKILL)  # the group: pool children too
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._log.close()
+        if self in RUNNING:
+            RUNNING.remove(self)
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def events(self) -> list[dict]:
+        """The JSON log lines this process printed (other lines are skipped)."""
+        return list(json_lines(self.text()))
+
+    def tail(self, lines: int = 40) -> str:
+        state = "running" if self.alive() else f"exited {self.proc.returncode if self.proc else '-'}"
+        body = "\n".join(self.text().splitlines()[-lines:])
+        return f"--- {self.name} ({state}; {self.log_path}) ---\n{body}"
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def json_lines(text: str) -> Iterable[dict]:
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
+def tails(services: Iterable[Service] | None = None, lines: int = 40) -> str:
+    return "\n".join(s.tail(lines) for s in (RUNNING if services is None else services))
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, services: Iterable[Service] = ()) -> Any:
+    """Poll `predicate` until it returns something truthy; fail with the processes' output."""
+    services = list(services)
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        value = predicate()
+        if value:
+            return value
+        dead = [s for s in services if not s.alive()]
+        if dead:
+            # The processes' output is attached to the report (conftest.py).
+            pytest.fail(f"{', '.join(s.name for s in dead)} exited while waiting for {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- services -------------------------------------------------------------------------------
+def redis_client_or_fail(url: str = REDIS_TEST_URL):
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        pytest.fail(
+            f"Redis at {url} does not answer ({type(exc).__name__}: {exc}). The integration tests "
+            "need a real Redis: start `redis-server` on 127.0.0.1:6379 (.ci/run does)."
+        )
+    return client
+
+
+def base_env(moto_url: str, broker_url: str, bucket: str, **extra: str) -> dict[str, str]:
+    """The environment of every copydesk subprocess: ours, minus any COPYDESK_/AWS_ leftovers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COPYDESK_", "AWS_"))}
+    env.update(
+        AWS_ENDPOINT_URL=moto_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        COPYDESK_STORE=f"s3://{bucket}",
+        COPYDESK_BROKER_URL=broker_url,
+        COPYDESK_LOG_LEVEL="INFO",
+        COPYDESK_SWEEP_INTERVAL="0",
+        PYTHONUNBUFFERED="1",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    if "COPYDESK_SHARED_DIR" in os.environ:
+        env["COPYDESK_SHARED_DIR"] = os.environ["COPYDESK_SHARED_DIR"]
+    env.update(extra)
+    return env
+
+
+class Stack:
+    """One bucket (versioned, so "written once" can be counted), optionally wired to an SQS
+    queue by a real bucket notification, and the copydesk processes that serve it."""
+
+    def __init__(self, name: str, moto_url: str, redis_client, log_dir: Path) -> None:
+        import boto3
+
+        self.name = name
+        self.moto_url = moto_url
+        self.redis = redis_client
+        self.log_dir = log_dir
+        self.bucket = f"cd-{name}-{uuid.uuid4().hex[:8]}"
+        self.s3 = boto3.client("s3", endpoint_url=moto_url, region_name=REGION,
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.sqs = boto3.client("sqs", endpoint_url=moto_url, region_name=REGION,
+                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.queue_url: str | None = None
+        self.services: list[Service] = []
+        self.env = base_env(moto_url, REDIS_TEST_URL, self.bucket)
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    # -- wiring ----------------------------------------------------------------------------
+    def notify_sqs(self, prefix: str = "incoming/") -> str:
+        """S3 → SQS: the standard AWS wiring, with moto delivering the events itself."""
+        self.queue_url = self.sqs.create_queue(QueueName=f"{self.bucket}-events")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "Id": "copydesk-incoming",
+                        "QueueArn": arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                    }
+                ]
+            },
+        )
+        return self.queue_url
+
+    # -- processes -------------------------------------------------------------------------
+    def service(self, name: str, argv: list[str], **env: str) -> Service:
+        service = Service(f"{self.name}-{name}", argv, {**self.env, **env}, self.log_dir).start()
+        self.services.append(service)
+        return service
+
+    def start_worker(self, name: str = "w1", concurrency: int = 2, **env: str) -> Service:
+        node = f"{self.name}-{name}-{uuid.uuid4().hex[:6]}@copydesk-test"
+        argv = [
+            str(BIN / "celery"), "-A", "worker.app", "worker",
+            "--pool", "prefork", "-c", str(concurrency), "-n", node,
+            "-Q", "copydesk.articles,copydesk.index,copydesk.maintenance",
+            "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+        ]
+        worker = self.service(name, argv, **env)
+        worker.node = node
+        return worker
+
+    def wait_worker_ready(self, worker: Service, timeout: float = 60) -> None:
+        app = self.control_app()
+        wait_until(lambda: app.control.ping(destination=[worker.node], timeout=0.5),
+                   timeout, f"worker {worker.node} to answer a ping", [worker])
+
+    def control_app(self):
+        """A bare Celery client on the same broker, for ping/inspect (not the app under test)."""
+        if not hasattr(self, "_control"):
+            from celery import Celery
+
+            self._control = Celery("copydesk-tests", broker=REDIS_TEST_URL)
+        return self._control
+
+    def start_sqs_listener(self) -> Service:
+        assert self.queue_url, "notify_sqs() first"
+        return self.service("listen-sqs", [str(BIN / "copydesk"), "listen", "--sqs", self.queue_url])
+
+    def copydesk(self, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+        """Run one `copydesk` command to completion."""
+        return subprocess.run(
+            [str(BIN / "copydesk"), *args],
+            env={**self.env, **env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        if hasattr(self, "_control"):
+            self._control.close()
+
+    # -- bucket ----------------------------------------------------------------------------
+    def put(self, key: str, data: bytes) -> dict:
+        resp = self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return {"etag": resp["ETag"].strip('"'), "version_id": resp.get("VersionId")}
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def get_json(self, key: str) -> dict | None:
+        data = self.get(key)
+        return None if data is None else json.loads(data)
+
+    def log_events(self, key: str) -> list[dict]:
+        data = self.get(key)
+        return [] if data is None else [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+
+    def versions(self, key: str) -> list[dict]:
+        """Every stored version of exactly `key` (the bucket is versioned)."""
+        resp = self.s3.list_object_versions(Bucket=self.bucket, Prefix=key)
+        return [v for v in resp.get("Versions", []) if v["Key"] == key]
+
+    def keys(self, prefix: str) -> list[str]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return [o["Key"] for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix) for o in page.get("Contents", [])]
+
+    def wait_json(self, key: str, timeout: float = 90, until: Callable[[dict], bool] = lambda doc: True,
+                  what: str | None = None) -> dict:
+        def ready():
+            doc = self.get_json(key)
+            return doc if doc is not None and until(doc) else None
+
+        return wait_until(ready, timeout, what or f"s3://{self.bucket}/{key}", self.services)
+
+    def queue_depth(self, queue: str = ARTICLES_QUEUE) -> int:
+        return int(self.redis.llen(queue))
+
+    def sqs_drained(self) -> bool:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def sample_paragraphs(data: bytes) -> list[str]:
+    """The article's paragraphs in the sample, found from its README's first and last words."""
+    lines = [line.strip() for line in data.decode("utf-8").splitlines()]
+    first = next(i for i, line in enumerate(lines) if line.startswith("North Korean and US officials are holding"))
+    last = next(i for i, line in enumerate(lines) if line.endswith('resume dialogue at an early stage."'))
+    return [line for line in lines[first : last + 1] if line]

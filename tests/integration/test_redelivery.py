@@ -1,0 +1,75 @@
+"""kill -9 of a worker's pool child in the middle of a task: the task is redelivered (acks_late +
+reject_on_worker_lost) and its record is written exactly once.
+
+The worker runs with COPYDESK_TEST_STAGE_DELAY (a test-only pause between fetch and the stages,
+worker/processing.py) so the task is reliably mid-flight when the child is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from integration_support import wait_until
+
+pytestmark = pytest.mark.integration
+
+STAGE_DELAY = 5.0
+
+
+@pytest.fixture(scope="module")
+def stack(make_stack):
+    stack = make_stack("kill")
+    stack.worker = stack.start_worker("w1", concurrency=2, COPYDESK_TEST_STAGE_DELAY=str(STAGE_DELAY))
+    stack.wait_worker_ready(stack.worker)
+    return stack
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def worker_events(stack, key: str, name: str) -> list[dict]:
+    return [e for e in stack.worker.events() if e.get("event") == name and e.get("key") == key]
+
+
+def test_killed_child_task_is_redelivered_and_written_once(stack, sample):
+    key = "incoming/kill/article.txt"
+    record_key = "processed/kill/article.txt.json"
+    stack.put(key, sample)
+    submitted = stack.copydesk("submit", key)
+    assert submitted.returncode == 0, submitted.stderr[-3000:]
+    assert json.loads(submitted.stdout.strip().splitlines()[-1]) == {"enqueued": 1}
+
+    inspect = stack.control_app().control.inspect([stack.worker.node], timeout=1.0)
+
+    def running_task():
+        for task in (inspect.active() or {}).get(stack.worker.node, []):
+            if task.get("name") == "copydesk.process_article" and key in json.dumps(task.get("kwargs")):
+                return task
+        return None
+
+    task = wait_until(running_task, 60, "the task to be active on the worker", [stack.worker])
+    wait_until(lambda: worker_events(stack, key, "article_started"), 30, "the task to start", [stack.worker])
+    assert stack.get_json(record_key) is None, "the task finished before it could be killed"
+    child = task["worker_pid"]
+    assert child != stack.worker.pid and parent_pid(child) == stack.worker.pid, "not a pool child of the worker"
+
+    os.kill(child, signal.SIGKILL)
+
+    record = stack.wait_json(record_key, timeout=120, what="the record after the redelivered task")
+    assert record["task"]["id"] == task["id"], "the record was not written by the redelivered message"
+    assert len(worker_events(stack, key, "article_started")) == 2, "the task did not run a second time"
+    assert stack.worker.alive(), "the worker's main process died with its child"
+    assert len(stack.versions(record_key)) == 1, "the record was written more than once"
+    assert stack.get_json("quarantine/kill/article.txt.json") is None
+    log = stack.log_events("logs/kill/article.txt.jsonl")
+    assert [e["event"] for e in log].count("article_processed") == 1
+    wait_until(lambda: stack.queue_depth() == 0, 30, "the task queue to drain", [stack.worker])
+    # Nothing left unacknowledged for kombu to restore later (which would run it a third time).
+    wait_until(lambda: stack.redis.hlen("unacked") == 0, 30, "no unacked messages", [stack.worker])
