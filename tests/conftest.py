@@ -105,3 +105,11 @@ def redis_url():
 def sample_bytes() -> bytes:
     assert SAMPLE.is_file(), f"the shared sample is missing at {SAMPLE}"
     return SAMPLE.read_bytes()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def json_logging():
+    """Configure logging as every copydesk entry point does (the lineage log depends on it)."""
+    from worker.logging import configure_logging
+
+    configure_logging("INFO")

@@ -58,6 +58,9 @@ XML_ROOT_RE = re.compile(r"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCT
 
 #: Share of control characters (other than whitespace) above which decoded text is binary.
 MAX_CONTROL_SHARE = 0.02
+#: Highest "chaos" (charset-normalizer's measure of mess) accepted from detection; real text in
+#: the right legacy charset scores near 0, bytes forced through the wrong one well above this.
+MAX_DETECTED_CHAOS = 0.1
 #: Share of bytes that may be invalid in a declared charset before we stop trusting it.
 MAX_INVALID_SHARE = 0.01
 
@@ -135,7 +138,7 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(raw[: 1 << 20]).best()
+    best = charset_normalizer.from_bytes(raw[: 1 << 20], threshold=MAX_DETECTED_CHAOS).best()
     if best is None:
         raise BadInput("undecodable", "no character set decodes this object as text")
     try:

@@ -46,7 +46,11 @@ def open_store(url: str) -> Store:
     if parsed.scheme == "file":
         from .local import LocalStore
 
-        return LocalStore(Path(unquote(parsed.path)))
+        # file:///abs/path, file://relative/path and file://./path all name a folder.
+        path = unquote(url[len("file://"):])
+        if path.startswith("localhost/"):
+            path = path[len("localhost"):]
+        return LocalStore(Path(path))
     if parsed.scheme == "memory":
         from .memory import MemoryStore
 

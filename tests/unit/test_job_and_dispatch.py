@@ -1,0 +1,152 @@
+"""The article job and the dispatcher on the in-memory store: outputs, idempotency, quarantine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tasks.pipeline import build_pipeline
+from worker.dispatch import CLAIMED, CURRENT, ENQUEUED, IGNORED, Dispatcher, MemoryClaims, RedisClaims
+from worker.events.model import ObjectEvent
+from worker.layout import Layout
+from worker.processing import PROCESSED, QUARANTINED, SKIPPED, ArticleJob
+from worker.storage import Unreachable
+from worker.storage.memory import MemoryStore
+
+LAYOUT = Layout("incoming/", "processed/", "logs/", "quarantine/", "index/")
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return build_pipeline()
+
+
+@pytest.fixture
+def store():
+    return MemoryStore("news")
+
+
+def make_job(store, pipeline, **kwargs) -> ArticleJob:
+    return ArticleJob(store, LAYOUT, pipeline, max_bytes=kwargs.pop("max_bytes", 1 << 20), **kwargs)
+
+
+def log_lines(store, key):
+    return [json.loads(line) for line in store.get(LAYOUT.log_key(key)).data.decode().splitlines()]
+
+
+def test_processed_article_writes_record_log_and_index_document(store, pipeline, sample_bytes):
+    key = "incoming/2026/bs story.txt"
+    etag = store.put(key, sample_bytes).etag
+    written = []
+    outcome = make_job(store, pipeline, on_document_written=written.append).run(key, etag, task_id="t1")
+    assert outcome.status == PROCESSED
+    record = json.loads(store.get("processed/2026/bs story.txt.json").data)
+    assert record["source"]["etag"] == etag and record["source"]["key"] == key
+    assert record["source"]["sha256"] and record["source"]["size"] == len(sample_bytes)
+    assert record["pipeline_version"] == pipeline.version
+    assert record["task"] == {"id": "t1", "attempts": 1}
+    assert record["text"].startswith("North Korean and US officials are holding")
+    for field in ("title", "byline", "published", "url", "language", "topics", "removed", "timings_ms", "processed_at"):
+        assert field in record
+    assert {"fetch", "decode", "clean", "language", "topics", "index", "write"} <= set(record["timings_ms"])
+    assert written == ["index/docs/2026/bs story.txt.json"]
+    events = [line["event"] for line in log_lines(store, key)]
+    assert events[0] == "article_started" and events[-1] == "article_processed"
+    assert all(line["key"] == key and line["task_id"] == "t1" for line in log_lines(store, key))
+    assert store.get(key).data == sample_bytes  # the source is never touched
+
+
+def test_same_version_twice_is_processed_once(store, pipeline, sample_bytes):
+    key = "incoming/a.txt"
+    etag = store.put(key, sample_bytes).etag
+    job = make_job(store, pipeline)
+    assert job.run(key, etag).status == PROCESSED
+    assert job.run(key, etag).status == SKIPPED
+    assert sum(1 for line in log_lines(store, key) if line["event"] == "article_started") == 1
+    store.put(key, sample_bytes + b"\nOne more paragraph of real news text arrives in an update today.")
+    new_etag = store.head(key).etag
+    assert job.run(key, new_etag).status == PROCESSED
+    assert json.loads(store.get(LAYOUT.record_key(key)).data)["source"]["etag"] == new_etag
+
+
+@pytest.mark.parametrize(
+    "payload,reason",
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "binary"),
+        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "entity_declaration"),
+        (b"x" * 2048, "too_large"),
+    ],
+)
+def test_bad_input_is_quarantined_with_reason(store, pipeline, payload, reason):
+    key = "incoming/bad.bin"
+    etag = store.put(key, payload).etag
+    outcome = make_job(store, pipeline, max_bytes=1024).run(key, etag, task_id="t9")
+    assert outcome.status == QUARANTINED and outcome.reason == reason
+    doc = json.loads(store.get("quarantine/bad.bin.json").data)
+    assert doc["reason"] == reason and doc["source_etag"] == etag and doc["attempts"] == 1
+    assert doc["error_class"] and doc["message"] and doc["time"]
+    assert not store.exists("processed/bad.bin.json")
+    assert store.get(key).data == payload
+
+
+def test_transient_store_error_propagates_for_retry_and_is_logged(store, pipeline, sample_bytes):
+    key = "incoming/a.txt"
+    etag = store.put(key, sample_bytes).etag
+
+    class FlakyStore(MemoryStore):
+        fail = True
+
+        def get(self, k, **kw):
+            if k == key and self.fail:
+                raise Unreachable("503 SlowDown")
+            return super().get(k, **kw)
+
+    flaky = FlakyStore("news")
+    flaky._objects = store._objects
+    job = make_job(flaky, pipeline)
+    with pytest.raises(Unreachable):
+        job.run(key, etag, attempt=1)
+    flaky.fail = False
+    assert job.run(key, etag, attempt=2).status == PROCESSED
+    events = [(line["event"], line["attempt"]) for line in log_lines(flaky, key)]
+    assert events[0] == ("article_started", 1) and ("article_retryable_error", 1) in events
+    assert ("article_processed", 2) == events[-1]  # both attempts, in order, in one log
+
+
+class ListQueue:
+    def __init__(self):
+        self.events = []
+
+    def enqueue(self, event, *, force=False):
+        self.events.append((event, force))
+
+
+def test_dispatcher_deduplicates_and_skips_current(store, pipeline, sample_bytes):
+    key = "incoming/a.txt"
+    etag = store.put(key, sample_bytes).etag
+    queue = ListQueue()
+    dispatcher = Dispatcher(store, LAYOUT, queue, MemoryClaims(), pipeline.version, 60)
+    event = ObjectEvent("news", key, etag, origin="sqs")
+    assert dispatcher.submit(event) == ENQUEUED
+    assert dispatcher.submit(ObjectEvent("news", key, etag, origin="sweep")) == CLAIMED
+    assert dispatcher.submit(ObjectEvent("news", "processed/a.txt.json", "x")) == IGNORED
+    make_job(store, pipeline).run(key, etag)
+    assert Dispatcher(store, LAYOUT, queue, MemoryClaims(), pipeline.version, 60).submit(event) == CURRENT
+    # Another pipeline version makes the record stale.
+    assert Dispatcher(store, LAYOUT, queue, MemoryClaims(), "other", 60).submit(event) == ENQUEUED
+    assert dispatcher.submit(event, force=True) == ENQUEUED
+    assert len(queue.events) == 3
+
+
+def test_redis_claims_are_shared_and_expire(redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    first, second = RedisClaims(client), RedisClaims(redis.Redis.from_url(redis_url))
+    assert first.claim("token", 5) is True
+    assert second.claim("token", 5) is False
+    assert 0 < client.ttl(RedisClaims.PREFIX + "token") <= 5
+    second.release("token")
+    assert first.claim("token", 5) is True

@@ -1,0 +1,113 @@
+"""Settings, layout, log redaction and the shape of the code base."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import structlog
+
+from worker.layout import Layout
+from worker.logging import configure_logging, redact_text
+from worker.settings import Settings, documentation
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_settings_from_env_and_defaults():
+    s = Settings.from_env({"COPYDESK_STORE": "s3://news", "COPYDESK_MAX_BYTES": "1000", "COPYDESK_INPUT_PREFIX": "in"})
+    assert (s.store, s.max_bytes, s.input_prefix) == ("s3://news", 1000, "in/")
+    assert Settings.from_env({}).max_bytes == 20 * 1024 * 1024
+    assert s.visibility_timeout > s.time_limit
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"COPYDESK_MAX_BYTES": "lots"},
+        {"COPYDESK_PROCESSED_PREFIX": "incoming/processed/"},
+        {"COPYDESK_SOFT_TIME_LIMIT": "500", "COPYDESK_TIME_LIMIT": "100"},
+    ],
+)
+def test_bad_settings_are_refused(env):
+    with pytest.raises(ValueError):
+        Settings.from_env(env)
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for name, _default, doc in documentation():
+        assert doc.strip()
+        assert f"`{name}`" in readme, f"{name} is missing from the README's configuration table"
+
+
+def test_layout_maps_input_keys_to_outputs():
+    layout = Layout.from_settings(Settings.from_env({}))
+    key = "incoming/2026/03/story one.html"
+    assert layout.record_key(key) == "processed/2026/03/story one.html.json"
+    assert layout.log_key(key) == "logs/2026/03/story one.html.jsonl"
+    assert layout.quarantine_key(key) == "quarantine/2026/03/story one.html.json"
+    assert layout.input_key_for_record(layout.record_key(key)) == key
+    assert not layout.is_input("processed/x.json") and not layout.is_input("incoming/")
+
+
+@pytest.mark.parametrize(
+    "text,secret",
+    [
+        ("redis://:hunter2@redis:6379/0", "hunter2"),
+        ("redis://user:hunter2@redis:6379/0", "hunter2"),
+        ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
+        ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG", "wJalrXUtnFEMI"),
+    ],
+)
+def test_redaction(text, secret):
+    assert secret not in redact_text(text)
+
+
+def test_no_secret_reaches_a_log_line_from_structlog_or_stdlib():
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    try:
+        structlog.get_logger("t").info("broker_connecting", url="redis://:pw-123@h:6379/0", password="pw-123", token="tok-9")
+        logging.getLogger("celery.worker").error("Cannot connect to redis://:pw-123@h:6379/0: refused")
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        configure_logging("INFO")
+    assert len(lines) == 2
+    assert "pw-123" not in stream.getvalue() and "tok-9" not in stream.getvalue()
+    assert lines[0]["event"] == "broker_connecting" and lines[1]["logger"] == "celery.worker"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_tasks_never_import_worker():
+    """Processing (tasks) is pure; the runtime (worker) depends on it, never the reverse."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tasks").rglob("*.py")
+        if any(name == "worker" or name.startswith("worker.") for name in _imports(path))
+    ]
+    assert offenders == []
+
+
+def test_stages_never_touch_celery_or_storage_libraries():
+    forbidden = ("celery", "kombu", "boto3", "botocore", "redis")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tasks").rglob("*.py")
+        if any(name.split(".")[0] in forbidden for name in _imports(path))
+    ]
+    assert offenders == []

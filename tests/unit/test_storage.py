@@ -1,0 +1,143 @@
+"""Every storage backend honours the same contract; the S3 one through moto's real HTTP API."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from worker.storage import (
+    InvalidKey,
+    NotFound,
+    ObjectTooLarge,
+    PreconditionFailed,
+    Unreachable,
+    open_store,
+)
+from worker.storage.local import LocalStore
+from worker.storage.memory import MemoryStore
+from worker.storage.s3 import S3Store
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        return MemoryStore()
+    if request.param == "local":
+        return LocalStore(tmp_path / "bucket")
+    bucket = request.getfixturevalue("s3_bucket")
+    return S3Store(bucket)
+
+
+def test_put_get_head_list_delete(store):
+    info = store.put("incoming/a b/one.txt", b"hello")
+    assert info.size == 5
+    got = store.get("incoming/a b/one.txt")
+    assert got.data == b"hello"
+    assert got.info.etag == info.etag == store.head("incoming/a b/one.txt").etag
+    store.put("incoming/two.txt", b"x")
+    store.put("processed/two.txt.json", b"{}")
+    assert [i.key for i in store.list("incoming/")] == ["incoming/a b/one.txt", "incoming/two.txt"]
+    store.delete("incoming/two.txt")
+    store.delete("incoming/two.txt")  # deleting a missing key is not an error
+    assert not store.exists("incoming/two.txt")
+
+
+def test_etag_changes_with_content_and_not_without(store):
+    first = store.put("k.txt", b"one").etag
+    assert store.put("k.txt", b"one").etag == first
+    assert store.put("k.txt", b"two").etag != first
+
+
+def test_missing_key_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.get("nope.txt")
+    with pytest.raises(NotFound):
+        store.head("nope.txt")
+
+
+@pytest.mark.parametrize("key", ["../escape", "a/../../b", "/abs", "nul\x00byte", "", "a/./b"])
+def test_bad_keys_are_refused(store, key):
+    with pytest.raises(InvalidKey):
+        store.put(key, b"x")
+    with pytest.raises(InvalidKey):
+        store.get(key)
+
+
+def test_max_bytes_refuses_before_reading(store):
+    store.put("big.txt", b"x" * 100)
+    with pytest.raises(ObjectTooLarge):
+        store.get("big.txt", max_bytes=99)
+    assert store.get("big.txt", max_bytes=100).data == b"x" * 100
+
+
+def test_conditional_writes(store):
+    first = store.put("index/manifest.json", b"v1", if_none_match=True)
+    with pytest.raises(PreconditionFailed):
+        store.put("index/manifest.json", b"v1-again", if_none_match=True)
+    second = store.put("index/manifest.json", b"v2", if_match=first.etag)
+    with pytest.raises(PreconditionFailed):
+        store.put("index/manifest.json", b"v3", if_match=first.etag)
+    assert store.get("index/manifest.json").data == b"v2"
+    assert second.etag != first.etag
+
+
+def test_concurrent_compare_and_swap_loses_no_update(store):
+    """Eight writers each add one line with If-Match and retry on conflict: all 8 lines land."""
+    store.put("counter", b"", if_none_match=True)
+
+    def add(line: bytes):
+        while True:
+            current = store.get("counter")
+            try:
+                store.put("counter", current.data + line + b"\n", if_match=current.info.etag)
+                return
+            except PreconditionFailed:
+                continue
+
+    threads = [threading.Thread(target=add, args=(f"w{i}".encode(),)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(store.get("counter").data.split()) == sorted(f"w{i}".encode() for i in range(8))
+
+
+def test_local_store_stays_inside_its_root(tmp_path):
+    root = tmp_path / "root"
+    store = LocalStore(root)
+    (tmp_path / "secret.txt").write_text("outside")
+    (root).mkdir()
+    (root / "link").symlink_to(tmp_path)
+    with pytest.raises(InvalidKey):
+        store.get("link/secret.txt")
+    with pytest.raises(InvalidKey):
+        store.put(".copydesk/locks/x", b"reserved")
+    store.put("a.txt", b"a")
+    assert [i.key for i in store.list("")] == ["a.txt"]  # internal files are never listed
+
+
+def test_open_store_urls(tmp_path):
+    assert isinstance(open_store(f"file://{tmp_path}"), LocalStore)
+    assert isinstance(open_store("memory://x"), MemoryStore)
+    assert open_store("s3://bucket-name").bucket == "bucket-name"
+    with pytest.raises(ValueError):
+        open_store("ftp://nope")
+
+
+def test_s3_unreachable_endpoint_is_transient(monkeypatch):
+    from conftest import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    store = S3Store("nobucket", connect_timeout=1, read_timeout=1)
+    with pytest.raises(Unreachable) as info:
+        store.get("incoming/x.txt")
+    assert info.value.transient
+
+
+def test_s3_missing_bucket_is_access_error(moto_server, monkeypatch):
+    from worker.storage import AccessDenied
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    with pytest.raises(AccessDenied):
+        S3Store("bucket-that-does-not-exist").put("k", b"x")
