@@ -88,6 +88,15 @@ CTA_PATTERNS = [
     r"\ban error has occurred,? please try again\b",
 ]
 CTA_RE = re.compile("|".join(f"(?:{p})" for p in CTA_PATTERNS), re.IGNORECASE)
+#: Cheap pre-check: every pattern above contains one of these; most body lines contain none.
+CTA_TRIGGERS = (
+    "subscri", "newsletter", "inbox", "sign", "regist", "click", "tap here", "app", "share", "follow",
+    "like us", "like our", "email", "write to", "tip", "cookie", "site", "rights", "©", "copyright",
+    "(c)", "reprint", "print", "text size", "personal", "presentation", "comment", "tell us", "homepage",
+    "also like", "error", "disclaimer", "included", "access", "issues for", "letterbox", "door",
+    "renews", "billed", "cancel", "{{", "already", "reached", "used your", "used the", "free", "continue",
+    "thank", "@",
+)
 
 #: A call to action is a short line; a long paragraph that contains one of the phrases is prose.
 CTA_MAX_WORDS = 40
@@ -129,7 +138,10 @@ def words(text: str) -> list[str]:
 
 def is_call_to_action(text: str) -> bool:
     """A short line addressing the reader with a newsletter/paywall/app/share/legal prompt."""
-    if len(text.split()) > CTA_MAX_WORDS or not CTA_RE.search(text):
+    if len(text.split()) > CTA_MAX_WORDS:
+        return False
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in CTA_TRIGGERS) or not CTA_RE.search(text):
         return False
     return not SPEECH_RE.search(text)
 
@@ -157,9 +169,11 @@ def repeats(text: str, reference: str | None) -> bool:
     return mine == theirs or (len(mine) >= 3 and theirs[: len(mine)] == mine)
 
 
-def judge(block: Block, index: int, title: str | None, description: str | None) -> Verdict:
+def judge(
+    block: Block, index: int, title: str | None, description: str | None, headline: str | None = None
+) -> Verdict:
     text = block.text
-    if index < HEAD_ZONE and repeats(text, title):
+    if index < HEAD_ZONE and (repeats(text, title) or repeats(text, headline)):
         return Verdict(False, "headline")
     if index < HEAD_ZONE and block.kind == "heading" and description and words(text) == words(description):
         return Verdict(False, "standfirst")
@@ -177,9 +191,10 @@ def filter_blocks(
     title: str | None = None,
     description: str | None = None,
     shard_max_words: int = SHARD_MAX_WORDS,
+    headline: str | None = None,
 ) -> tuple[list[Block], list[Block]]:
     """Split blocks into (kept, removed), in document order."""
-    verdicts = explain(blocks, title, description, shard_max_words)
+    verdicts = explain(blocks, title, description, shard_max_words, headline)
     kept = [b for b, v in zip(blocks, verdicts) if v.keep]
     removed = [b for b, v in zip(blocks, verdicts) if not v.keep]
     return kept, removed
@@ -190,9 +205,10 @@ def explain(
     title: str | None = None,
     description: str | None = None,
     shard_max_words: int = SHARD_MAX_WORDS,
+    headline: str | None = None,
 ) -> list[Verdict]:
     """The verdict on every block, for the bench and for debugging."""
-    verdicts = [judge(block, i, title, description) for i, block in enumerate(blocks)]
+    verdicts = [judge(block, i, title, description, headline) for i, block in enumerate(blocks)]
     return _extend_boilerplate_runs(blocks, verdicts, shard_max_words)
 
 

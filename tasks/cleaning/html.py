@@ -37,7 +37,7 @@ EXTRACT_OPTIONS = dict(
     include_tables=True,
     include_links=False,
     include_images=False,
-    with_metadata=True,
+    with_metadata=False,
 )
 
 
@@ -46,13 +46,14 @@ def clean_html(markup: str) -> Cleaned:
     if tree is None:
         raise BadInput("no_text", "the HTML has no parsable content")
     anchors = AnchorIndex(tree)
+    metadata, hints = metadata_from_html(tree)
     document = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)
-    metadata = metadata_from_html(tree, document)
     blocks = body_blocks(document.body) if document is not None and document.body is not None else []
     for block in blocks:
         block.link_share = anchors.link_share(block.text)
-    description = document.description if document is not None else None
-    kept, removed = filter_blocks(blocks, title=metadata.title, description=description)
+    kept, removed = filter_blocks(
+        blocks, title=metadata.title, description=hints["description"], headline=hints["h1"]
+    )
     if not kept:
         raise BadInput("no_text", "no article text found in the HTML")
     return Cleaned([b.text for b in kept], metadata, [b.text for b in removed])
