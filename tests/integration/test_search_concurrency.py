@@ -25,8 +25,8 @@ from worker.storage import PreconditionFailed, open_store
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
 INDEXERS = 4
-FIRST_WAVE = 160
-SECOND_WAVE = 40
+FIRST_WAVE = 100
+SECOND_WAVE = 30
 
 
 def texts(n: int) -> list[tuple[str, str]]:
@@ -72,7 +72,7 @@ def run_indexer(store_url: str, cache_dir: str, rounds_without_work: int = 3) ->
     store = open_store(store_url)
     total, idle = 0, 0
     while idle < rounds_without_work:
-        done = indexer.index_pending(store, settings, max_docs=15)
+        done = indexer.index_pending(store, settings, max_docs=10)
         total += done
         idle = 0 if done else idle + 1
         if not done:
