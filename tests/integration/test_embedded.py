@@ -59,6 +59,9 @@ def test_run_once_processes_a_folder(tmp_path, sample):
     quarantine = json.loads((store / "quarantine" / "empty.txt.json").read_text())
     assert quarantine["reason"] == "empty"
 
+    records_mtime = {p: p.stat().st_mtime_ns for p in (store / "processed").rglob("*.json")}
+    assert len(records_mtime) == len(EXAMPLES) + 1
+
     # Inputs are untouched, and nothing was written under incoming/.
     assert {p: p.read_bytes() for p in incoming.rglob("*") if p.is_file()} == sources
 
@@ -66,7 +69,9 @@ def test_run_once_processes_a_folder(tmp_path, sample):
     again = run_once(store, "--json")
     assert again.returncode == 0, again.stderr[-3000:]
     outcomes = [json.loads(line) for line in again.stdout.splitlines() if line.startswith("{")]
-    assert outcomes and all(o["status"] == "skipped" for o in outcomes), outcomes
+    assert not [o for o in outcomes if o["status"] != "skipped"], outcomes
+    assert "0 processed, 0 quarantined" in again.stderr, again.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in (store / "processed").rglob("*.json")} == records_mtime
 
 
 def test_make_demo():

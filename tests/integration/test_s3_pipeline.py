@@ -60,7 +60,8 @@ def test_upload_is_processed_end_to_end(stack, sample):
     assert len(paragraphs) == 11
     assert record["text"] == "\n\n".join(paragraphs)
     assert record["removed"]["lines"] > 0 and record["removed"]["chars"] > 0
-    assert {"decode", "clean", "classify"} <= set(record["timings_ms"]), record["timings_ms"]
+    timed = set(record["timings_ms"])
+    assert {"fetch", "decode", "clean", "index"} <= timed and timed & {"classify", "language", "topics"}, timed
     assert record["task"]["id"] and record["task"]["attempts"] == 1
 
     # The listener turned the SQS notification into the task (not some other source).
@@ -78,7 +79,7 @@ def test_upload_is_processed_end_to_end(stack, sample):
         assert event["key"] == key and event["etag"] == put["etag"], event
         assert event["task_id"] == record["task"]["id"], event
     stages = [e["stage"] for e in events if e.get("event") == "stage_finished"]
-    assert stages[:1] == ["fetch"] and "clean" in stages and "classify" in stages, stages
+    assert stages[:3] == ["fetch", "decode", "clean"] and "index" in stages, stages
     assert all(isinstance(e.get("duration_ms"), (int, float)) for e in events if e.get("event") == "stage_finished")
     assert events[-1]["event"] == "article_processed"
 
