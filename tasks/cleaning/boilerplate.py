@@ -61,6 +61,9 @@ CTA_PATTERNS = [
     r"\bshare this information\b",
     r"\bfollow (us|me|him|her|them|@\w+|\w+) on (twitter|facebook|instagram|youtube|linkedin|tiktok)\b",
     r"\bfollow @\w+",
+    r"\bfollow [\w .'’@()-]{0,60} on (twitter|facebook|instagram|youtube|linkedin|tiktok)\b",
+    r"\b(reach|contact) (the )?(reporters?|writers?|authors?|us) (on twitter|at|via)\b",
+    r"^[\w'’ -]{0,40}\bnewsletters?\s*$",
     r"\blike (us|our page) on facebook\b",
     r"\b(email|write to) [\w .]{0,40} at \S+@\S+",
     r"\bhave a (news )?tip\?",
@@ -70,8 +73,11 @@ CTA_PATTERNS = [
     r"\bby (continuing|using) (to (use|browse) )?(this|our) (site|website)\b",
     r"\bcookie (policy|settings|preferences)\b",
     r"\ball rights reserved\b",
-    r"^\s*(copyright|\(c\)|©)\s*(©\s*)?\d{4}\b",
+    r"^\s*(copyright\s*)?(©|ⓒ|\(c\))",
+    r"^\s*copyright\b.{0,60}\b(19|20)\d\d\b",
+    r"(©|ⓒ)\s*[\w .,&-]{0,40}\b(19|20)\d\d\b\W*$",
     r"©\s*\d{4}\b.{0,80}$",
+    r"\b(order|contact)\b[^.]{0,60}\breprints\b",
     r"\b(order|buy) reprints\b",
     r"^\s*print (article|this)\s*$",
     r"^\s*text size\s*$",
@@ -95,11 +101,14 @@ CTA_TRIGGERS = (
     "(c)", "reprint", "print", "text size", "personal", "presentation", "comment", "tell us", "homepage",
     "also like", "error", "disclaimer", "included", "access", "issues for", "letterbox", "door",
     "renews", "billed", "cancel", "{{", "already", "reached", "used your", "used the", "free", "continue",
-    "thank", "@",
+    "thank", "@", "ⓒ", "reach", "contact",
 )
 
 #: A call to action is a short line; a long paragraph that contains one of the phrases is prose.
 CTA_MAX_WORDS = 40
+#: ... or a block of a few sentences that opens with the prompt.
+CTA_BLOCK_MAX_WORDS = 80
+SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
 #: Reported speech: a sentence that quotes or attributes a phrase is the article talking.
 SPEECH_RE = re.compile(r"\b(said|says|told|according to|announced|wrote|tweeted)\b|^[\"“«„]", re.IGNORECASE)
 
@@ -137,9 +146,18 @@ def words(text: str) -> list[str]:
 
 
 def is_call_to_action(text: str) -> bool:
-    """A short line addressing the reader with a newsletter/paywall/app/share/legal prompt."""
-    if len(text.split()) > CTA_MAX_WORDS:
-        return False
+    """A short line addressing the reader with a newsletter/paywall/app/share/legal prompt.
+
+    A longer block counts when its first sentence is the prompt and the block stays short
+    ("This copy is for your personal use only. Distribution ... governed by ...").
+    """
+    length = len(text.split())
+    if length > CTA_MAX_WORDS:
+        if length > CTA_BLOCK_MAX_WORDS:
+            return False
+        text = SENTENCE_SPLIT_RE.split(text, maxsplit=1)[0]
+        if len(text.split()) > CTA_MAX_WORDS:
+            return False
     lowered = text.lower()
     if not any(trigger in lowered for trigger in CTA_TRIGGERS) or not CTA_RE.search(text):
         return False

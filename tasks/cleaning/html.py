@@ -30,6 +30,9 @@ ANCHOR_MIN_WORDS = 2
 ANCHOR_KEY_WORDS = 3
 ANCHORS_XPATH = etree.XPath("//a[not(ancestor::a)]")
 
+#: Fewer words than this is a menu or a placeholder, not an article.
+MIN_ARTICLE_WORDS = 5
+
 EXTRACT_OPTIONS = dict(
     fast=True,
     favor_recall=True,
@@ -54,7 +57,7 @@ def clean_html(markup: str) -> Cleaned:
     kept, removed = filter_blocks(
         blocks, title=metadata.title, description=hints["description"], headline=hints["h1"]
     )
-    if not kept:
+    if sum(len(b.text.split()) for b in kept) < MIN_ARTICLE_WORDS:
         raise BadInput("no_text", "no article text found in the HTML")
     return Cleaned([b.text for b in kept], metadata, [b.text for b in removed])
 

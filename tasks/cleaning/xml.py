@@ -27,9 +27,15 @@ BYLINE_XPATH = etree.XPath(
     "//*[local-name()='byline']/*[local-name()='person'] | //*[local-name()='byline']"
     " | //*[local-name()='contentMeta']/*[local-name()='by'] | //*[local-name()='creator']/*[local-name()='name']"
 )
-DATE_XPATH = etree.XPath(
-    "//*[local-name()='date.issue']/@norm | //*[local-name()='contentCreated'] | //*[local-name()='firstCreated']"
-    " | //*[local-name()='versionCreated']"
+#: Publication date sources, most specific first (an XPath union would return document order).
+DATE_XPATHS = tuple(
+    etree.XPath(path)
+    for path in (
+        "//*[local-name()='date.issue']/@norm",
+        "//*[local-name()='contentCreated']",
+        "//*[local-name()='firstCreated']",
+        "//*[local-name()='versionCreated']",
+    )
 )
 URL_XPATH = etree.XPath(
     "//*[local-name()='link'][@rel='canonical' or @rel='alternate' or @rel='irel:seeAlso']/@href"
@@ -105,7 +111,7 @@ def xml_metadata(root: etree._Element) -> Metadata:
     return Metadata(
         title=_first_text(HEADLINE_XPATH(root)),
         byline=bylines or None,
-        published=normalise_date(_first_text(DATE_XPATH(root))),
+        published=next(filter(None, (normalise_date(_first_text(x(root))) for x in DATE_XPATHS)), None),
         url=_first_text(URL_XPATH(root)),
         site_name=_first_text(SITE_XPATH(root)),
     )

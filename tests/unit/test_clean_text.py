@@ -1,0 +1,106 @@
+"""The plain-text cleaner: the shared sample and the boilerplate judgement on lines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tasks.article import Article, BadInput, Source
+from tasks.cleaning.boilerplate import is_call_to_action
+from tasks.cleaning.text import clean_text
+from tasks.stages.clean import Clean
+
+import pytest
+
+
+def shared_dir() -> Path:
+    override = os.environ.get("COPYDESK_SHARED_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / ".." / "shared"
+
+
+SAMPLE = shared_dir() / "samples" / "business-standard-paywalled.txt"
+
+
+def test_sample_comes_out_as_exactly_its_eleven_paragraphs():
+    content = SAMPLE.read_text(encoding="utf-8")
+    cleaned = clean_text(content)
+    expected = [line.strip() for line in content.splitlines()[:11]]
+    assert cleaned.paragraphs == expected
+    assert cleaned.text.startswith("North Korean and US officials are holding")
+    assert cleaned.text.endswith('resume dialogue at an early stage."')
+    assert "{{" not in cleaned.text and "₹" not in cleaned.text and "Disclaimer" not in cleaned.text
+
+
+def test_sample_through_the_stage_sets_removed_counts():
+    article = Article(Source("b", "k"), b"", media_type="text", content=SAMPLE.read_text(encoding="utf-8"))
+    Clean().action(article)
+    assert article.text.count("\n\n") == 10
+    assert article.removed_lines >= 30
+    assert article.removed_chars > 500
+    assert article.removed_samples[0].startswith("Disclaimer:")
+    assert len(article.removed_samples) == 20
+    assert article.title is None and article.url is None
+
+
+def test_body_sentences_about_subscriptions_and_prices_are_kept():
+    body = [
+        "Disney+ will cost $6.99 a month when it launches, undercutting Netflix's standard plan.",
+        "Subscribers who sign up for a year pay $69.99, the company said on Tuesday.",
+        "Analysts expect the streaming service to reach 60 million subscribers by 2024.",
+        "The newsletter industry has boomed as writers leave newsrooms for paid subscriptions.",
+        "Apple Arcade costs $4.99 per month and includes more than 100 games.",
+    ]
+    cleaned = clean_text("\n".join(body))
+    assert cleaned.paragraphs == body
+    assert cleaned.removed == []
+
+
+def test_calls_to_action_are_dropped_around_the_body():
+    text = "\n".join(
+        [
+            "Sign up for our newsletter",
+            "The council approved the new budget on Monday after a long debate over school funding.",
+            "Opponents argued the plan would raise property taxes for most homeowners in the city.",
+            "Click here to download our app",
+            "Copyright © 2024 Example Media. All rights reserved.",
+            "We use cookies to improve your experience.",
+        ]
+    )
+    cleaned = clean_text(text)
+    assert len(cleaned.paragraphs) == 2
+    assert all("council" in p or "Opponents" in p for p in cleaned.paragraphs)
+    assert len(cleaned.removed) == 4
+
+
+def test_reported_speech_is_not_a_call_to_action():
+    assert not is_call_to_action('"Subscribe to our newsletter," the company said in a statement.')
+    assert is_call_to_action("Subscribe to our newsletter for the latest updates")
+    assert not is_call_to_action("subscription")  # a keyword alone never decides
+
+
+def test_hard_wrapped_paragraphs_are_rejoined():
+    para1 = (
+        "The river rose faster than anyone in the valley had expected, and by\n"
+        "midnight the bridge on the old road was under water, cutting off the\n"
+        "farms on the east bank from the town and its small hospital clinic."
+    )
+    para2 = (
+        "Volunteers worked through the night to fill sandbags along the main\n"
+        "street, where shop owners had moved their stock to upper floors in\n"
+        "the afternoon after the first warnings from the weather service."
+    )
+    cleaned = clean_text(para1 + "\n\n" + para2)
+    assert len(cleaned.paragraphs) == 2
+    assert cleaned.paragraphs[0].startswith("The river rose") and "\n" not in cleaned.paragraphs[0]
+
+
+def test_only_boilerplate_is_no_text():
+    with pytest.raises(BadInput) as info:
+        clean_text("Subscribe now for unlimited access.\nAlready subscribed? Log in\n")
+    assert info.value.reason == "no_text"
+
+
+def test_normalisation_of_invisible_characters_and_nfc():
+    text = "Caf\u0065\u0301 owners in the old town said the new\u00a0rules were unfair\u00ad and costly\u200b for them."
+    cleaned = clean_text(text)
+    assert cleaned.text == "Café owners in the old town said the new rules were unfair and costly for them."
