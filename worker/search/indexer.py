@@ -148,7 +148,8 @@ def build_and_publish(catalog: Catalog, rows: list[Row], what: str = "segment") 
     writer = SegmentWriter(path)
     for row in rows:
         writer.add_row(row)
-    docs = writer.finish()
+    # No FTS5 'optimize' here: batches are small and short-lived; the merge writes optimized segments.
+    docs = writer.finish(optimize=False)
     entry = catalog.upload(name, path, docs)
 
     def add(manifest: Manifest) -> Manifest:
