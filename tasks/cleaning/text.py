@@ -20,6 +20,8 @@ from .result import Block, Cleaned, Metadata
 TEXT_SHARD_MAX_WORDS = 14
 BLANK_SPLIT_RE = re.compile(r"\n[^\S\n]*\n")
 SENTENCE_END_RE = re.compile(r"[.!?…:;\"”»)]\s*$")
+#: A line of prose has at least this many words and ends like a sentence.
+BODY_LINE_MIN_WORDS = 10
 #: Hard wrapping: most lines of a paragraph end without punctuation and have similar widths.
 WRAPPED_MIN_LINES = 4
 WRAPPED_MAX_WIDTH_SPREAD = 0.25
@@ -28,9 +30,34 @@ WRAPPED_MAX_WIDTH_SPREAD = 0.25
 def clean_text(content: str) -> Cleaned:
     blocks = [Block(line, "line") for line in text_lines(content)]
     kept, removed = filter_blocks(blocks, shard_max_words=TEXT_SHARD_MAX_WORDS)
+    kept, trimmed = trim_edges(kept)
+    removed = [b for b in blocks if any(b is r for r in removed) or any(b is t for t in trimmed)]
     if not kept:
         raise BadInput("no_text", "no article text found in the plain text")
     return Cleaned([b.text for b in kept], Metadata(), [b.text for b in removed])
+
+
+def is_body_line(text: str) -> bool:
+    """A line that reads as prose: enough words and a sentence ending."""
+    return len(text.split()) >= BODY_LINE_MIN_WORDS and bool(SENTENCE_END_RE.search(text))
+
+
+def trim_edges(blocks: list[Block]) -> tuple[list[Block], list[Block]]:
+    """Drop the non-sentence lines before the first and after the last line of prose.
+
+    Scraped text keeps the page's menus, section names, bylines and related-story headlines
+    around the article; none of them is a sentence. Inside the body such lines (subheadings)
+    are kept.
+    """
+    prose = [i for i, b in enumerate(blocks) if is_body_line(b.text)]
+    if not prose:
+        return blocks, []
+    first, last = prose[0], prose[-1]
+    kept, trimmed = [], []
+    for i, block in enumerate(blocks):
+        at_edge = i < first or i > last
+        (trimmed if at_edge and not SENTENCE_END_RE.search(block.text) else kept).append(block)
+    return kept, trimmed
 
 
 def text_lines(content: str) -> list[str]:
