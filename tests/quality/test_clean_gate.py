@@ -27,12 +27,12 @@ from tasks.cleaning import clean_document  # noqa: E402
 pytestmark = pytest.mark.quality
 
 GATE_PAGES = 30
-#: Recorded 2026-11-28 on this slice: P 0.9751, R 0.9808, F1 0.9779 (full set F1 0.974).
+#: Recorded 2026-11-28 on this slice: P 0.9660, R 0.9913, F1 0.9785 (full set F1 0.9747).
 F1_FLOOR = 0.965
-PRECISION_FLOOR = 0.960
+PRECISION_FLOOR = 0.955
 RECALL_FLOOR = 0.965
 #: Lines of a known boilerplate kind (newsletter, paywall, app, share, cookie, copyright) kept.
-MAX_BOILERPLATE_KEPT = 1
+MAX_BOILERPLATE_KEPT = 0
 
 
 def gate_ids() -> list[str]:
