@@ -25,6 +25,9 @@ INDEX_BATCH = "copydesk.index_batch"
 INDEX_MERGE = "copydesk.index_merge"
 INDEX_REMOVE = "copydesk.index_remove"
 
+#: Seconds between beat's runs of the index batch, in case a batch request was lost.
+INDEX_SAFETY_NET_SECONDS = 60.0
+
 #: Seconds between kombu's scans for unacked messages whose visibility timeout has passed.
 UNACKED_RESTORE_INTERVAL = 5
 
@@ -59,11 +62,15 @@ def celery_config(settings: Settings) -> dict:
             INDEX_REMOVE: {"queue": INDEX_QUEUE},
             SWEEP: {"queue": MAINTENANCE_QUEUE},
         },
-        "beat_schedule": (
-            {"reconciling-sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval)}}
-            if settings.sweep_interval > 0
-            else {}
-        ),
+        "beat_schedule": {
+            **(
+                {"reconciling-sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval)}}
+                if settings.sweep_interval > 0
+                else {}
+            ),
+            # A safety net for batch requests lost with a worker: pending documents get indexed.
+            "index-pending": {"task": INDEX_BATCH, "schedule": INDEX_SAFETY_NET_SECONDS},
+        },
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from .events.model import CREATED, ObjectEvent
+from .events.model import CREATED, REMOVED, ObjectEvent
 from .layout import Layout
 from .logging import get_logger
 from .storage import NotFound, Store
@@ -28,6 +28,7 @@ from .storage import NotFound, Store
 log = get_logger("copydesk.dispatch")
 
 ENQUEUED = "enqueued"
+REMOVAL_ENQUEUED = "removal_enqueued"
 CURRENT = "current"
 CLAIMED = "already_queued"
 IGNORED = "ignored"
@@ -36,6 +37,9 @@ MISSING = "missing"
 
 class TaskQueue(Protocol):
     def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None: ...
+
+    def enqueue_removal(self, event: ObjectEvent) -> None:
+        """An input was deleted: take it out of the search index (its outputs stay)."""
 
 
 class Claims(Protocol):
@@ -128,6 +132,10 @@ class Dispatcher:
 
     def submit(self, event: ObjectEvent, *, force: bool = False) -> str:
         bound = log.bind(key=event.key, etag=event.etag, origin=event.origin)
+        if event.kind == REMOVED and self.layout.is_input(event.key):
+            self.queue.enqueue_removal(event)
+            bound.info("article_removal_enqueued")
+            return REMOVAL_ENQUEUED
         if event.kind != CREATED or not self.layout.is_input(event.key):
             bound.debug("event_ignored", kind=event.kind)
             return IGNORED

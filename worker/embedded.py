@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .dispatch import Dispatcher, MemoryClaims
 from .events.folder import FolderWatcher
-from .events.model import ObjectEvent
+from .events.model import REMOVED, ObjectEvent
 from .events.sweep import sweep
 from .jobs.base import backoff_seconds
 from .logging import get_logger
@@ -29,10 +29,11 @@ log = get_logger("copydesk.run")
 class InProcessQueue:
     """A TaskQueue whose workers are threads of this process."""
 
-    def __init__(self, job: ArticleJob, threads: int, max_retries: int, backoff_cap: int):
+    def __init__(self, job: ArticleJob, settings: Settings, threads: int):
         self.job = job
-        self.max_retries = max_retries
-        self.backoff_cap = backoff_cap
+        self._settings = settings
+        self.max_retries = settings.max_retries
+        self.backoff_cap = settings.retry_backoff_max
         self._queue: queue.Queue = queue.Queue()
         self.outcomes: list[Outcome] = []
         self._lock = threading.Lock()
@@ -45,6 +46,11 @@ class InProcessQueue:
 
     def join(self) -> None:
         self._queue.join()
+
+    def enqueue_removal(self, event: ObjectEvent) -> None:
+        from .search.indexer import remove_document
+
+        remove_document(self.job.store, self._settings, event.key)
 
     @property
     def pending(self) -> int:
@@ -100,7 +106,7 @@ class EmbeddedRunner:
             on_document_written=lambda doc_key: document_written(self.store, self.settings, doc_key, enqueue=None)
         )
         threads = threads or self.settings.concurrency or 2
-        self.queue = InProcessQueue(self.job, threads, self.settings.max_retries, self.settings.retry_backoff_max)
+        self.queue = InProcessQueue(self.job, self.settings, threads)
         self.dispatcher = Dispatcher(
             self.store,
             self.runtime.layout,
@@ -134,7 +140,11 @@ class EmbeddedRunner:
             if self.runtime.layout.is_input(key):
                 self.dispatcher.submit(ObjectEvent(self.store.bucket, key, None, origin="folder"))
 
-        watcher = FolderWatcher(self.folder, self.settings.input_prefix, on_key)
+        def on_removed(key: str) -> None:
+            if self.runtime.layout.is_input(key):
+                self.dispatcher.submit(ObjectEvent(self.store.bucket, key, None, kind=REMOVED, origin="folder"))
+
+        watcher = FolderWatcher(self.folder, self.settings.input_prefix, on_key, on_removed)
         watcher.start()
         seen = 0
         try:

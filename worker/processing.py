@@ -161,9 +161,7 @@ class ArticleJob:
             "index_document": self.layout.index_document_key(key),
         }
         write_started = time.perf_counter()
-        if article.index_document is not None:
-            self.store.put(outputs["index_document"], _json(article.index_document), content_type="application/json")
-        else:
+        if article.index_document is None:
             outputs.pop("index_document")
         record = build_record(
             article,
@@ -172,6 +170,10 @@ class ArticleJob:
             outputs=outputs,
             extra_timings={"fetch": fetch_ms},
         )
+        if article.index_document is not None:
+            # The index keeps the newest version of an article: processed_at orders them.
+            index_document = {**article.index_document, "processed_at": record["processed_at"], "pipeline_version": self.pipeline_version}
+            self.store.put(outputs["index_document"], _json(index_document), content_type="application/json")
         write_ms = round((time.perf_counter() - write_started) * 1000, 3)
         record["timings_ms"]["write"] = write_ms
         record["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
@@ -182,7 +184,7 @@ class ArticleJob:
             words=record["words"],
             removed_lines=article.removed_lines,
             language=(article.language or {}).get("code"),
-            topic=article.topics[0]["label"] if article.topics else None,
+            topic=_best_topic(article),
             notes=len(article.notes),
         )
         self._flush_log(key, collector)
@@ -201,7 +203,7 @@ class ArticleJob:
             summary={
                 "title": article.title,
                 "language": (article.language or {}).get("code"),
-                "topic": article.topics[0]["label"] if article.topics and not article.topic_uncertain else None,
+                "topic": _best_topic(article),
                 "words": record["words"],
                 "removed_lines": article.removed_lines,
             },
@@ -239,6 +241,10 @@ class ArticleJob:
             existing = b""
         self.store.put(log_key, existing + lines, content_type="application/x-ndjson")
         collector.lines.clear()
+
+
+def _best_topic(article: Article) -> str | None:
+    return article.topics[0]["label"] if article.topics and not article.topic_uncertain else None
 
 
 def _json(doc: dict) -> bytes:

@@ -49,6 +49,7 @@ class Settings:
     concurrency: int = _setting(0, "Worker processes per `copydesk worker` (0: one per CPU) and threads for `copydesk run`.", int)
     claim_ttl: int = _setting(0, "Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 2 x time limit).", int)
     http_token: str = _setting("", "Bearer token the HTTP listener requires (empty: none). Never logged.")
+    cache_dir: str = _setting("", "Folder for cached index segments (empty: `$XDG_CACHE_HOME/copydesk`, else `~/.cache/copydesk`).")
     model_dir: str = _setting("", "Folder of the topic model to load (empty: the model shipped in the package).")
     log_level: str = _setting("INFO", "Log level of the JSON log on stdout.", str.upper)
 

@@ -150,3 +150,22 @@ def test_redis_claims_are_shared_and_expire(redis_url):
     assert 0 < client.ttl(RedisClaims.PREFIX + "token") <= 5
     second.release("token")
     assert first.claim("token", 5) is True
+
+
+def test_removed_input_is_routed_to_index_removal(store, pipeline):
+    from worker.dispatch import REMOVAL_ENQUEUED
+    from worker.events.model import REMOVED
+
+    class RemovalQueue(ListQueue):
+        def __init__(self):
+            super().__init__()
+            self.removed = []
+
+        def enqueue_removal(self, event):
+            self.removed.append(event.key)
+
+    queue = RemovalQueue()
+    dispatcher = Dispatcher(store, LAYOUT, queue, MemoryClaims(), pipeline.version, 60)
+    assert dispatcher.submit(ObjectEvent("news", "incoming/gone.txt", None, kind=REMOVED)) == REMOVAL_ENQUEUED
+    assert dispatcher.submit(ObjectEvent("news", "logs/gone.txt.jsonl", None, kind=REMOVED)) == IGNORED
+    assert queue.removed == ["incoming/gone.txt"] and queue.events == []

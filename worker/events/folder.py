@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEventHandler
+from watchdog.events import FileClosedEvent, FileDeletedEvent, FileMovedEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from ..logging import get_logger
@@ -20,17 +20,22 @@ log = get_logger("copydesk.listen.folder")
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, root: Path, on_key: Callable[[str], None]):
+    def __init__(self, root: Path, on_key: Callable[[str], None], on_removed: Callable[[str], None] | None):
         self.root = root
         self.on_key = on_key
+        self.on_removed = on_removed
 
-    def _announce(self, path: str) -> None:
+    def _announce(self, path: str, removed: bool = False) -> None:
         rel = os.path.relpath(path, self.root).replace(os.sep, "/")
         name = rel.rsplit("/", 1)[-1]
         if rel.startswith("..") or name.startswith("."):
             return  # temporary files of editors and of our own atomic writes
         try:
-            self.on_key(rel)
+            if removed:
+                if self.on_removed is not None:
+                    self.on_removed(rel)
+            else:
+                self.on_key(rel)
         except Exception as exc:  # one bad event must not stop the watcher
             log.error("folder_event_failed", key=rel, error=type(exc).__name__, message=str(exc)[:300])
 
@@ -41,17 +46,28 @@ class _Handler(FileSystemEventHandler):
     def on_moved(self, event):
         if isinstance(event, FileMovedEvent) and not event.is_directory:
             self._announce(event.dest_path)
+            self._announce(event.src_path, removed=True)
+
+    def on_deleted(self, event):
+        if isinstance(event, FileDeletedEvent) and not event.is_directory:
+            self._announce(event.src_path, removed=True)
 
 
 class FolderWatcher:
     """Calls on_key(key) for each file that lands below root/watch_prefix."""
 
-    def __init__(self, root: Path, watch_prefix: str, on_key: Callable[[str], None]):
+    def __init__(
+        self,
+        root: Path,
+        watch_prefix: str,
+        on_key: Callable[[str], None],
+        on_removed: Callable[[str], None] | None = None,
+    ):
         self.root = Path(root).resolve()
         self.watch_dir = self.root / watch_prefix
         self.watch_dir.mkdir(parents=True, exist_ok=True)
         self.observer = Observer()
-        self.observer.schedule(_Handler(self.root, on_key), str(self.watch_dir), recursive=True)
+        self.observer.schedule(_Handler(self.root, on_key, on_removed), str(self.watch_dir), recursive=True)
 
     def start(self) -> None:
         self.observer.start()

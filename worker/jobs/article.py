@@ -10,9 +10,12 @@ from .base import CopydeskTask
 
 log = get_logger("copydesk.task")
 
+INDEX_BATCH_DELAY_SECONDS = 2
+
 
 def _request_index_batch() -> None:
-    app.send_task(INDEX_BATCH)
+    # A short delay lets a burst of articles share one segment.
+    app.send_task(INDEX_BATCH, countdown=INDEX_BATCH_DELAY_SECONDS)
 
 
 @app.task(bind=True, base=CopydeskTask, name=PROCESS_ARTICLE)

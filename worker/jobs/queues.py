@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..app import ARTICLES_QUEUE, PROCESS_ARTICLE
+from ..app import ARTICLES_QUEUE, INDEX_QUEUE, INDEX_REMOVE, PROCESS_ARTICLE
 from ..events.model import ObjectEvent
 
 
@@ -22,3 +22,6 @@ class CeleryQueue:
             },
             queue=ARTICLES_QUEUE,
         )
+
+    def enqueue_removal(self, event: ObjectEvent) -> None:
+        self.app.send_task(INDEX_REMOVE, kwargs={"bucket": event.bucket, "key": event.key}, queue=INDEX_QUEUE)

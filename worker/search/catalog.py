@@ -230,7 +230,7 @@ class Catalog:
 
 def default_cache_dir(store: Store, settings: Settings) -> Path:
     """One folder per store under COPYDESK_CACHE_DIR, else $XDG_CACHE_HOME/copydesk."""
-    base = getattr(settings, "cache_dir", "") or os.environ.get("COPYDESK_CACHE_DIR", "")
+    base = settings.cache_dir
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         base = os.path.join(xdg, "copydesk")
