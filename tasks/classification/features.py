@@ -37,7 +37,10 @@ def words(text: str) -> list[str]:
 
 
 def features(text: str) -> list[str]:
-    tokens = words(text)
+    return features_of_words(words(text))
+
+
+def features_of_words(tokens: list[str]) -> list[str]:
     out = list(tokens)
     out.extend([first + " " + second for first, second in zip(tokens, tokens[1:])])
     out.extend([STEM_MARK + token[:STEM_LENGTH] for token in tokens if len(token) > STEM_LENGTH])
@@ -52,6 +55,9 @@ def document(title: str | None, text: str) -> str:
     return text
 
 
-def display_term(feature: str) -> str:
-    """How a feature reads in an explanation: stems end with an asterisk."""
-    return feature[len(STEM_MARK):] + "*" if feature.startswith(STEM_MARK) else feature
+def display_term(feature: str, tokens: list[str] = ()) -> str:
+    """How a feature reads in an explanation: a stem as the article's first word that has it."""
+    if not feature.startswith(STEM_MARK):
+        return feature
+    stem = feature[len(STEM_MARK):]
+    return next((token for token in tokens if len(token) > STEM_LENGTH and token.startswith(stem)), stem + "*")

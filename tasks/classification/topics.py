@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import display_term, features
+from .features import display_term, features_of_words, words
 from .labels import TOPIC_LABELS
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "topics"
@@ -137,10 +137,10 @@ class TopicModel:
         )
 
     # -- inference ---------------------------------------------------------------------------
-    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Indices and TF-IDF values of the known features of text (sublinear tf, L2 norm)."""
+    def _vector(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and TF-IDF values of the known features of the words (sublinear tf, L2 norm)."""
         index = self.index
-        counts = Counter(feature for feature in features(text) if feature in index)
+        counts = Counter(feature for feature in features_of_words(tokens) if feature in index)
         if not counts:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
         ids = np.fromiter((index[f] for f in counts), dtype=np.intp, count=len(counts))
@@ -149,16 +149,18 @@ class TopicModel:
         values /= np.sqrt(np.dot(values, values))
         return ids, values
 
-    def probabilities(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(probabilities over self.labels, feature ids, feature values)."""
-        ids, values = self._vector(text)
+    def probabilities(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probabilities over self.labels, feature ids, feature values) for the words of a text."""
+        ids, values = self._vector(tokens)
         scores = values @ self.weights[ids] + self.bias if len(ids) else self.bias.copy()
         scores = scores * self.temperature
         scores = np.exp(scores - scores.max())
         return scores / scores.sum(), ids, values
 
-    def explain(self, ids: np.ndarray, values: np.ndarray, label_index: int, n: int = EXPLANATION_TERMS) -> list[str]:
-        """The terms that pushed most towards label_index rather than the other labels."""
+    def explain(
+        self, ids: np.ndarray, values: np.ndarray, label_index: int, tokens: list[str], n: int = EXPLANATION_TERMS
+    ) -> list[str]:
+        """The terms that pushed most towards label_index rather than towards the other labels."""
         if not len(ids):
             return []
         rows = self.weights[ids]
@@ -169,7 +171,7 @@ class TopicModel:
         for position in top:
             if contribution[position] <= 0:
                 break
-            term = display_term(self.vocabulary[ids[position]])
+            term = display_term(self.vocabulary[ids[position]], tokens)
             if term not in terms:
                 terms.append(term)
             if len(terms) == n:
@@ -177,7 +179,8 @@ class TopicModel:
         return terms
 
     def predict(self, text: str) -> Prediction:
-        probs, ids, values = self.probabilities(text)
+        tokens = words(text)
+        probs, ids, values = self.probabilities(tokens)
         order = np.argsort(-probs)
         scores = [(self.labels[i], float(probs[i])) for i in order]
         scores.extend((label, 0.0) for label in self._missing)
@@ -185,7 +188,7 @@ class TopicModel:
         return Prediction(
             scores=scores,
             uncertain=bool(probs[best] < self.threshold) or not len(ids),
-            terms=self.explain(ids, values, best),
+            terms=self.explain(ids, values, best, tokens),
         )
 
     def supports(self, language_code: str | None) -> bool:

@@ -67,7 +67,7 @@ def _fit(texts: Sequence[str], labels: Sequence[str], weights: np.ndarray):
         analyzer=feature_module.features, sublinear_tf=True, min_df=MIN_DF, dtype=np.float32
     )
     matrix = vectorizer.fit_transform(texts)
-    classifier = LinearSVC(C=SVM_C, class_weight="balanced")
+    classifier = LinearSVC(C=SVM_C, class_weight="balanced", random_state=0)
     classifier.fit(matrix, labels, sample_weight=weights)
     return vectorizer, classifier
 

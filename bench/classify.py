@@ -1,0 +1,210 @@
+"""Benchmark of the classify stages (topic and language), side by side with baselines.
+
+Run:  .venv/bin/python bench/classify.py [--model DIR] [--train] [--rounds N]
+
+Topics: the model (shipped by default) against a TF-IDF + logistic-regression baseline that is
+trained, in this run, on each set's own training data (AG News 20k subset, BBC fixed train
+split, the German training half of 10kGNAD). For each test set: accuracy, macro-F1 and the
+confusion matrix. AG News has no politics class (its World holds politics), so it is scored
+with world and politics as one class, as the held-out set of recent news will be; the strict
+figure is printed too. BBC: the 27 test articles that duplicate training ones are left out.
+Speed: full BBC articles per second on one core (one article per call, as the stage does),
+median over rounds, ours and the baseline in alternation. --train also rebuilds the shipped
+model in a temporary folder, prints the training time and checks that it reproduces the
+shipped model's version.
+
+Language: accuracy on full articles and on their first 100 characters for AG News test (en),
+BBC (en), 10kGNAD (de) and the 181 pages of the article-extraction benchmark (languages of
+the 20 non-English ones read by hand, the rest English), ours against raw py3langid.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core: the figures are per core.
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tasks.classification import labels as data  # noqa: E402
+from tasks.classification.evaluation import format_confusion, merge_world_politics, same, scores  # noqa: E402
+from tasks.classification.language import detect  # noqa: E402
+from tasks.classification.topics import MODEL_FILE, TopicModel  # noqa: E402
+
+#: Languages of the non-English pages of the article-extraction benchmark, read by hand from
+#: their text (script, words) and URL. Every other page there is in English.
+EXTRACTION_NON_ENGLISH = {
+    "0ec95c72": "ko", "9da36ae4": "ko",  # entermedia.co.kr, Hangul
+    "11ea381a": "pt", "23aaecd1": "pt", "3252222e": "pt", "b3c19dd5": "pt", "cc03ddb5": "pt", "f6ac15a4": "pt",
+    "20b2b649": "it", "b6fb53e9": "it",  # remember8090.it
+    "21486419": "id", "7837c9d6": "id",  # kabarislamia.com, Indonesian
+    "3c6d3381": "ru", "c4a3637c": "ru", "c82b3d1d": "ru", "ff0f958a": "ru",  # Cyrillic, Russian
+    "57b4dafd": "de", "ba07d1e6": "de",  # blog.comwrap.com
+    "85439e26": "ja", "f105de6e": "ja",  # kana and kanji
+}
+
+
+def baseline_factory():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000))
+
+
+TOPIC_SETS = {
+    # name: (train loader, test loader, mapper)
+    "ag_news": (lambda: data.ag_news("train"), lambda: data.ag_news("test"), merge_world_politics),
+    "bbc_news": (lambda: data.bbc_news("train"), lambda: data.bbc_news("test"), same),
+    "10kgnad_de": (lambda: data.gnad_de("train"), lambda: data.gnad_de("test"), same),
+}
+
+
+def topic_section(model: TopicModel) -> dict:
+    results = {}
+    for name, (train_loader, test_loader, mapper) in TOPIC_SETS.items():
+        train, test = train_loader(), test_loader()
+        texts, truth = [t for t, _ in test], [label for _, label in test]
+        started = time.perf_counter()
+        baseline = baseline_factory().fit([t for t, _ in train], [label for _, label in train])
+        baseline_seconds = time.perf_counter() - started
+        predicted = [model.predict(text).label for text in texts]
+        base_predicted = list(baseline.predict(texts))
+        ours, base = scores(truth, predicted, mapper), scores(truth, base_predicted, mapper)
+        strict = scores(truth, predicted)
+        print(f"\n== {name} test: n={len(test)} (baseline trained on {len(train)} in {baseline_seconds:.1f} s)")
+        note = " (world+politics as one class)" if mapper is merge_world_politics else ""
+        print(f"  copydesk : accuracy {ours['accuracy']:.4f}  macro-F1 {ours['macro_f1']:.4f}{note}; strict labels {strict['accuracy']:.4f}")
+        print(f"  baseline : accuracy {base['accuracy']:.4f}  macro-F1 {base['macro_f1']:.4f}")
+        print(f"  ratio    : {ours['accuracy'] / base['accuracy']:.4f}")
+        if mapper is same and name == "bbc_news":
+            merged = scores(truth, predicted, merge_world_politics)
+            print(f"  copydesk with world+politics as one class (the held-out set's mapping): {merged['accuracy']:.4f}")
+        print("  copydesk confusion:")
+        print("    " + format_confusion(ours["confusion"]).replace("\n", "\n    "))
+        uncertain = [model.predict(text).uncertain for text in texts]
+        certain_correct = [p == t for p, t, u in zip(map(mapper, predicted), map(mapper, truth), uncertain) if not u]
+        print(
+            f"  flagged uncertain: {sum(uncertain) / len(uncertain):.1%}; accuracy of the rest "
+            f"{sum(certain_correct) / max(1, len(certain_correct)):.4f}"
+        )
+        results[name] = {"ours": ours, "baseline": base, "strict": strict, "baseline_model": baseline}
+    return results
+
+
+def speed_section(model: TopicModel, baseline, rounds: int) -> None:
+    articles = [t for t, _ in data.bbc_news("test")] + [t for t, _ in data.bbc_news("train")][:600]
+    chars = statistics.mean(len(a) for a in articles)
+
+    def ours() -> float:
+        started = time.perf_counter()
+        for text in articles:
+            model.predict(text)
+        return len(articles) / (time.perf_counter() - started)
+
+    def base() -> float:
+        started = time.perf_counter()
+        for text in articles:
+            baseline.predict([text])
+        return len(articles) / (time.perf_counter() - started)
+
+    def language() -> float:
+        started = time.perf_counter()
+        for text in articles:
+            detect(text)
+        return len(articles) / (time.perf_counter() - started)
+
+    measured = {"ours": [], "base": [], "language": []}
+    for _ in range(rounds):
+        measured["ours"].append(ours())
+        measured["base"].append(base())
+        measured["language"].append(language())
+    o, b, lang = (statistics.median(measured[k]) for k in ("ours", "base", "language"))
+    print(f"\n== speed: {len(articles)} full BBC articles (mean {chars:.0f} chars), one per call, one core, median of {rounds}")
+    print(f"  copydesk topics : {o:,.0f} articles/s")
+    print(f"  baseline (sklearn TF-IDF+LR, BBC-trained) : {b:,.0f} articles/s   ratio {o / b:.2f}")
+    print(f"  language detection : {lang:,.0f} articles/s")
+
+
+def language_sets() -> dict[str, list[tuple[str, str]]]:
+    sets = {
+        "ag_news test": [(t, "en") for t, _ in data.ag_news("test")],
+        "bbc_news all": [(t, "en") for t, _ in data.bbc_news("train") + data.bbc_news("test")],
+        "10kgnad_de all": [(t, "de") for t, _ in data.gnad_de("train") + data.gnad_de("test")],
+    }
+    gnad_all = [json.loads(line)["text"] for line in open(data.shared_dir() / "data" / "10kgnad_de" / "test.jsonl", encoding="utf-8")]
+    sets["10kgnad_de all"] = [(t, "de") for t in gnad_all]
+    truth = json.loads((data.shared_dir() / "data" / "article-extraction-benchmark" / "ground-truth.json").read_text(encoding="utf-8"))
+    sets["extraction pages"] = [
+        (page["articleBody"], EXTRACTION_NON_ENGLISH.get(page_id[:8], "en")) for page_id, page in sorted(truth.items())
+    ]
+    return sets
+
+
+def language_section() -> None:
+    from py3langid.langid import MODEL_FILE as LANGID_MODEL
+    from py3langid.langid import LanguageIdentifier
+
+    raw = LanguageIdentifier.from_model_file(LANGID_MODEL, norm_probs=True)
+    print("\n== language: accuracy (ours = py3langid, ISO 639-1 languages, normalised; raw = py3langid, all 140 labels)")
+    print(f"  {'set':18} {'n':>6} {'full ours':>10} {'full raw':>9} {'100ch ours':>11} {'100ch raw':>10}  errors (ours, first 100 chars)")
+    for name, examples in language_sets().items():
+        row = []
+        errors: dict[str, int] = {}
+        for limit in (None, 100):
+            ours = raw_ok = 0
+            for text, code in examples:
+                sample = text if limit is None else text[:limit]
+                found = detect(sample).code
+                ours += found == code
+                raw_ok += raw.classify(sample[:600])[0] == code
+                if limit == 100 and found != code:
+                    errors[found] = errors.get(found, 0) + 1
+            row += [ours / len(examples), raw_ok / len(examples)]
+        print(f"  {name:18} {len(examples):>6} {row[0]:>10.4f} {row[1]:>9.4f} {row[2]:>11.4f} {row[3]:>10.4f}  {dict(sorted(errors.items(), key=lambda kv: -kv[1])[:5])}")
+    print("  (ours reads the first 600 characters of a full article; 'full' = whole article handed to the detector)")
+
+
+def training_section(shipped: TopicModel) -> None:
+    from tasks.classification.build_shipped import SHIPPED_DATA_DESCRIPTION, SOURCE_WEIGHTS, shipped_examples
+    from tasks.classification.training import train
+
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        result = train(shipped_examples(), Path(folder), SHIPPED_DATA_DESCRIPTION, SOURCE_WEIGHTS)
+        seconds = time.perf_counter() - started
+    same_version = result.model.version == shipped.version
+    print(f"\n== training from the shipped data: {seconds:.1f} s wall (limit 300 s on 2 cores); "
+          f"rebuilt version {result.model.version} {'==' if same_version else '!='} shipped {shipped.version}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped model)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--train", action="store_true", help="also time a rebuild of the shipped model")
+    args = parser.parse_args()
+    model = TopicModel.load(args.model)
+    folder = args.model or Path(data.__file__).resolve().parents[1] / "models" / "topics"
+    size = (folder / MODEL_FILE).stat().st_size
+    print(f"model {model.version} from {folder}: {size / 1e6:.2f} MB ({len(model.vocabulary):,} features), "
+          f"labels {model.labels}, languages {model.languages}, uncertain below {model.threshold}")
+    results = topic_section(model)
+    speed_section(model, results["bbc_news"]["baseline_model"], args.rounds)
+    language_section()
+    if args.train:
+        training_section(model)
+
+
+if __name__ == "__main__":
+    main()

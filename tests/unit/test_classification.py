@@ -1,0 +1,232 @@
+"""Topic and language classification: features, training command, model loading, explanation,
+calibration and thresholds, and the classify stages on the shared sample (issue 4, issue 2)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tasks.article import Article, Source
+from tasks.classification import features as F
+from tasks.classification.cli import train
+from tasks.classification.labels import TOPIC_LABELS
+from tasks.classification.language import detect
+from tasks.classification.topics import ModelError, TopicModel, load_model
+from tasks.classification.training import fit_temperature, fit_threshold
+from tasks.stages.classify import ClassifyTopics, DetectLanguage
+
+# Small English vocabularies per topic for generated training data.
+TOPIC_WORDS = {
+    "sports": "match goal striker league coach season team score referee cup final stadium fans injury".split(),
+    "business": "shares profit market investors bank quarter revenue company economy prices growth deal".split(),
+    "scitech": "software researchers computer scientists internet chip data study space network phone".split(),
+}
+COMMON = "the a of and to in on with for after said that was is at by this from have".split()
+
+
+def generated_text(label: str, rng: random.Random, n: int = 40) -> str:
+    words = [rng.choice(TOPIC_WORDS[label]) if rng.random() < 0.4 else rng.choice(COMMON) for _ in range(n)]
+    return " ".join(words).capitalize() + "."
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory) -> Path:
+    rng = random.Random(7)
+    path = tmp_path_factory.mktemp("data") / "tiny.jsonl"
+    with open(path, "w", encoding="utf-8") as handle:
+        for label in TOPIC_WORDS:
+            for _ in range(60):
+                handle.write(json.dumps({"text": generated_text(label, rng), "label": label}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset, tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("model")
+    result = CliRunner().invoke(train, ["--data", str(tiny_dataset), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+# -- features ----------------------------------------------------------------------------------
+def test_features_normalise_feed_quirks_and_numbers():
+    words = F.words("Oil hits \\$50 as OPEC#39;s output &lt;b&gt;falls&lt;/b&gt; in 2004")
+    # The escaped tags go, the words between them stay.
+    assert words == ["oil", "hits", "0", "as", "opec's", "output", "falls", "in", "0"]
+
+
+def test_features_hold_unigrams_bigrams_and_stems():
+    feats = F.features("Elections tomorrow")
+    assert {"elections", "tomorrow", "elections tomorrow", "~elect", "~tomor"} == set(feats)
+
+
+def test_document_puts_the_title_first_once():
+    assert F.document("Title here", "Body text.") == "Title here\n\nBody text."
+    assert F.document("Title here", "Title here\n\nBody text.") == "Title here\n\nBody text."
+    assert F.document(None, "Body") == "Body"
+
+
+# -- training command --------------------------------------------------------------------------
+def test_train_command_prints_evaluation_and_writes_model_and_card(trained):
+    out, output = trained
+    assert "held back" in output and "accuracy" in output and "truth \\ predicted" in output
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["counts"]["examples"] == 180
+    assert card["counts"]["by_label"] == {"business": 60, "scitech": 60, "sports": 60}
+    assert card["labels"] == ["business", "scitech", "sports"]
+    assert card["languages"] == ["en"]
+    assert card["metrics_held_back"]["accuracy"] >= 0.9
+    assert card["version"] and card["created"].startswith("20")
+    assert (out / "MODEL_CARD.md").read_text().startswith("# copydesk topic model " + card["version"])
+
+
+def test_trained_model_classifies_new_text_and_scores_every_label(trained):
+    model = TopicModel.load(trained[0])
+    rng = random.Random(99)
+    for label in TOPIC_WORDS:
+        prediction = model.predict(generated_text(label, rng, 60))
+        assert prediction.label == label
+        assert [name for name, _ in prediction.scores if _ == 0.0] == ["world", "politics", "entertainment", "health"]
+        assert sorted(name for name, _ in prediction.scores) == sorted(TOPIC_LABELS)
+        assert abs(sum(score for _, score in prediction.scores) - 1) < 1e-5
+        assert [s for _, s in prediction.scores] == sorted((s for _, s in prediction.scores), reverse=True)
+
+
+def test_train_command_rejects_unknown_labels(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "some text", "label": "weather"}) + "\n")
+    result = CliRunner().invoke(train, ["--data", str(bad), "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0
+    assert "weather" in result.output and not (tmp_path / "m" / "model.npz").exists()
+
+
+def test_train_command_rejects_lines_without_text(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"label": "sports"}) + "\n")
+    result = CliRunner().invoke(train, ["--data", str(bad), "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0 and "bad.jsonl:1" in result.output
+
+
+# -- loading -----------------------------------------------------------------------------------
+def test_shipped_model_loads_once_per_process():
+    first = load_model()
+    assert load_model(None) is first
+    assert len(first.version) == 12 and first.labels and set(first.labels) <= set(TOPIC_LABELS)
+    assert "en" in first.languages and "de" in first.languages
+    card = first.card
+    assert card["version"] == first.version and card["rebuild_command"]
+    assert (Path(F.__file__).resolve().parents[1] / "models" / "topics" / "model.npz").stat().st_size <= 20_000_000
+
+
+def test_loading_a_missing_model_fails_clearly(tmp_path):
+    with pytest.raises(ModelError, match="no topic model"):
+        TopicModel.load(tmp_path)
+
+
+def test_model_version_is_part_of_the_stage_fingerprint(trained):
+    shipped, other = ClassifyTopics(), ClassifyTopics(model_dir=str(trained[0]))
+    assert shipped.fingerprint() != other.fingerprint()
+    assert TopicModel.load(trained[0]).version in other.fingerprint()
+    assert load_model().version in shipped.fingerprint()
+
+
+def test_saved_model_round_trips_its_version(trained, tmp_path):
+    model = TopicModel.load(trained[0])
+    model.save(tmp_path)
+    again = TopicModel.load(tmp_path)
+    assert again.version == model.version == again.content_hash()
+
+
+# -- explanation and thresholds ----------------------------------------------------------------
+def hand_model(threshold: float = 0.6) -> TopicModel:
+    vocabulary = ["goal", "match", "profit", "shares", "the"]
+    weights = np.array([[2.0, -1.0], [1.5, -1.0], [-1.0, 2.0], [-1.0, 1.5], [0.0, 0.0]], dtype=np.float32)
+    return TopicModel(vocabulary, np.ones(5, np.float32), weights, np.zeros(2, np.float32),
+                      ["sports", "business"], temperature=4.0, threshold=threshold, languages=["en"])
+
+
+def test_explanation_names_the_terms_that_pushed_towards_the_topic():
+    prediction = hand_model().predict("The match ended with a late goal, the profit was small")
+    assert prediction.label == "sports"
+    assert prediction.terms[:2] == ["goal", "match"]
+    assert "profit" not in prediction.terms and "the" not in prediction.terms
+
+
+def test_uncertain_when_best_probability_is_below_the_threshold():
+    model = hand_model(threshold=0.6)
+    clear = model.predict("goal match goal")
+    mixed = model.predict("goal profit")
+    assert not clear.uncertain and clear.scores[0][1] > 0.9
+    assert mixed.uncertain and mixed.scores[0][1] < 0.6
+    assert model.predict("nothing known here").uncertain
+
+
+def test_fit_threshold_finds_where_predictions_stop_being_right():
+    confidence = np.array([0.3] * 10 + [0.45] * 10 + [0.9] * 50)
+    correct = np.array([False] * 8 + [True] * 2 + [False] * 6 + [True] * 4 + [True] * 50)
+    # Below 0.35: 2/10 right; below 0.5: 6/20 right; below 0.9: still 6/20 → largest cut with ≤ 50 %.
+    assert fit_threshold(confidence, correct) == 0.9
+    assert fit_threshold(np.full(20, 0.95), np.ones(20, bool)) == 0.4  # nothing to learn from: the default
+
+
+def test_fit_temperature_recovers_the_sharpness_of_the_data():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(4000, 3))
+    true_temperature = 3.0
+    z = np.exp(scores * true_temperature)
+    probs = z / z.sum(axis=1, keepdims=True)
+    truth = np.array([rng.choice(3, p=p) for p in probs])
+    assert abs(fit_temperature(scores, truth) - true_temperature) < 0.5
+
+
+# -- language ----------------------------------------------------------------------------------
+def test_language_is_iso_639_1_with_a_confidence():
+    en = detect("The minister said on Tuesday that the talks would resume next week.")
+    de = detect("Die Regierung hat am Dienstag angekündigt, die Gespräche fortzusetzen.")
+    assert (en.code, de.code) == ("en", "de")
+    assert 0.5 < en.score <= 1 and 0.5 < de.score <= 1
+    assert detect("12 345 -- 678").code == "und" and detect("").score == 0.0
+
+
+# -- stages ------------------------------------------------------------------------------------
+def article(text: str, title: str | None = None) -> Article:
+    item = Article(source=Source("bucket", "incoming/x.txt"), raw=text.encode())
+    item.text, item.title = text, title
+    return item
+
+
+def test_topics_for_a_language_without_training_data_are_uncertain_not_a_guess():
+    item = article("Le gouvernement a annoncé mardi une nouvelle réforme des retraites, contestée par les syndicats.")
+    DetectLanguage().action(item)
+    ClassifyTopics().action(item)
+    assert item.language["code"] == "fr"
+    assert item.topic_uncertain is True and item.topic_terms == []
+    assert len({t["score"] for t in item.topics}) == 1 and len(item.topics) == len(TOPIC_LABELS)
+
+
+def test_classify_stages_fill_the_record_fields():
+    item = article(
+        "The striker scored twice in the second half as the home team won the league match 3-1, "
+        "lifting the club to second in the table before the cup final.",
+        title="Late goals win it for the leaders",
+    )
+    DetectLanguage().action(item)
+    ClassifyTopics().action(item)
+    assert item.language["code"] == "en" and 0 < item.language["score"] <= 1
+    assert item.topics[0]["label"] == "sports" and item.topic_uncertain is False
+    assert len(item.topics) == len(TOPIC_LABELS)
+    assert set(item.topic_terms) & {"striker", "league", "goals", "scored", "cup", "match"}
+
+
+def test_shared_sample_is_world_news_in_english(sample_bytes):
+    from tasks.pipeline import build_pipeline, process_bytes
+
+    item = process_bytes(sample_bytes, Source("bucket", "incoming/business-standard-paywalled.txt"), build_pipeline())
+    assert item.language["code"] == "en" and item.language["score"] > 0.9
+    assert item.topics[0]["label"] == "world" and item.topic_uncertain is False
+    assert item.topic_terms
