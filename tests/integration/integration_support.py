@@ -41,6 +41,8 @@ class Service:
         self.env = env
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
+        #: Seconds a SIGTERM gets before SIGKILL.
+        self.stop_timeout = 15.0
 
     def start(self) -> "Service":
         self._log = open(self.log_path, "ab")
@@ -64,13 +66,13 @@ class Service:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self) -> None:
         if self.proc is None:
             return
         if self.proc.poll() is None:
             _signal_group(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=timeout)
+                self.proc.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 pass
         _signal_group(self.proc.pid, signal.SIGKILL)  # the group: pool children too
@@ -252,7 +254,11 @@ class Stack:
 
     def start_sqs_listener(self) -> Service:
         assert self.queue_url, "notify_sqs() first"
-        return self.service("listen-sqs", [str(BIN / "copydesk"), "listen", "--sqs", self.queue_url])
+        listener = self.service("listen-sqs", [str(BIN / "copydesk"), "listen", "--sqs", self.queue_url])
+        # It finishes its 20 s long poll before it stops; killing it loses nothing (an
+        # undeleted message comes back after its visibility timeout).
+        listener.stop_timeout = 3.0
+        return listener
 
     def copydesk(self, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
         """Run one `copydesk` command to completion."""

@@ -41,10 +41,10 @@ def stack(make_stack, sample):
         uploads[f"incoming/batch/{name}"] = (data, stack.put(f"incoming/batch/{name}", data))
     uploads["incoming/batch/sample.txt"] = (sample, stack.put("incoming/batch/sample.txt", sample))
     stack.uploads = uploads
-    stack.wait_worker_ready(stack.worker)
-    result = stack.copydesk("sweep", COPYDESK_MAX_BYTES=str(MAX_BYTES))
+    result = stack.copydesk("sweep", COPYDESK_MAX_BYTES=str(MAX_BYTES))  # while the worker starts
     assert result.returncode == 0, f"copydesk sweep failed:\n{result.stdout}\n{result.stderr[-3000:]}"
     stack.sweep_counts = json.loads(result.stdout.strip().splitlines()[-1])
+    stack.wait_worker_ready(stack.worker)
     return stack
 
 

@@ -155,7 +155,10 @@ def test_celery_commands_name_the_real_app(services):
     flower = command(services["flower"])
     assert flower[:4] == ["celery", "-A", "worker.app", "flower"]
     health = " ".join(services["worker"]["healthcheck"]["test"])
-    assert "celery -A worker.app inspect ping" in health
+    assert "celery -A worker.app inspect ping --destination celery@$HOSTNAME" in health
+    # ... which is the worker's node name only while nothing renames it.
+    worker = parse_copydesk(command(services["worker"]))
+    assert not {"-n", "--hostname"} & set(worker.params["celery_args"])
 
 
 def test_flower_is_installable_from_the_lock(services):
@@ -181,6 +184,8 @@ def test_listener_health_and_webhook_point_at_the_listener(services):
     assert token, "the webhook must not be open"
     assert minio_env[f"MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_{target}"] == token
     assert environment(services["minio-setup"])["WEBHOOK_ARN"] == f"arn:minio:sqs::{target}:webhook"
+    for role in COPYDESK_ROLES[1:]:
+        assert "COPYDESK_HTTP_TOKEN" not in environment(services[role]), f"{role} does not need the webhook token"
 
 
 def test_minio_setup_makes_the_bucket_the_app_uses(services):
