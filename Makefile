@@ -33,7 +33,7 @@ demo: .venv/.synced
 	rm -rf $(DEMO_DIR)
 	mkdir -p $(DEMO_DIR)/incoming
 	cp $(EXAMPLES) $(DEMO_DIR)/incoming/
-	.venv/bin/copydesk run $(DEMO_DIR) --once
+	COPYDESK_LOG_LEVEL=WARNING .venv/bin/copydesk run $(DEMO_DIR) --once
 	@echo
 	@echo 'Search what was processed:  COPYDESK_STORE=file://$(CURDIR)/$(DEMO_DIR) .venv/bin/copydesk search "budget"'
 

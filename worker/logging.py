@@ -102,9 +102,10 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
     global _configured
     stream = stream or sys.stdout
     shared = _shared_processors()
+    # No level filter before capture_article_event: the lineage log keeps every article event
+    # whatever COPYDESK_LOG_LEVEL says; the level applies to the stdout handler only.
     structlog.configure(
         processors=[
-            structlog.stdlib.filter_by_level,
             *shared,
             capture_article_event,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
@@ -122,11 +123,13 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    handler.setLevel(level)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("copydesk").setLevel(logging.DEBUG)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     _configured = True

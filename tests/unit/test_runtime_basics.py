@@ -111,3 +111,18 @@ def test_stages_never_touch_celery_or_storage_libraries():
         if any(name.split(".")[0] in forbidden for name in _imports(path))
     ]
     assert offenders == []
+
+
+def test_lineage_log_keeps_info_events_when_stdout_level_is_warning():
+    from worker.logging import get_logger, start_article_log, stop_article_log
+
+    stream = io.StringIO()
+    configure_logging("WARNING", stream=stream)
+    collector, token = start_article_log()
+    try:
+        get_logger("copydesk.job").info("stage_finished", key="incoming/a.txt", stage="clean", duration_ms=1.0)
+    finally:
+        stop_article_log(token)
+        configure_logging("INFO")
+    assert stream.getvalue() == ""
+    assert [json.loads(line)["event"] for line in collector.lines] == ["stage_finished"]
