@@ -34,6 +34,9 @@ CTA_PATTERNS = [
     r"\bthanks? (you )?for (signing up|subscribing|registering)\b",
     r"\berror processing your subscription\b",
     r"\bkeep an eye on your inbox\b",
+    r"\b(get|receive) (our|the) [\w -]{0,30}\bnewsletters?\b",
+    r"\bsign up (here|now|today|for free)\b",
+    r"^\s*(enjoyed|liked) (this|the) (article|story|piece)\?",
     # subscriptions and paywalls
     r"\bsubscribe (now|today|here)\b",
     r"\bsubscribe (to|for) (read|continue|unlimited|full|get|access|the full)",
@@ -113,7 +116,7 @@ CTA_TRIGGERS = (
     "like us", "like our", "email", "write to", "tip", "cookie", "site", "rights", "©", "copyright",
     "(c)", "reprint", "print", "text size", "personal", "presentation", "comment", "tell us", "homepage",
     "also like", "error", "disclaimer", "included", "access", "issues for", "letterbox", "door",
-    "renews", "billed", "cancel", "{{", "already", "reached", "used your", "used the", "free", "continue",
+    "renews", "billed", "enjoyed", "liked", "cancel", "{{", "already", "reached", "used your", "used the", "free", "continue",
     "thank", "@", "ⓒ", "reach", "contact", "log", "agree", "opt-in", "succ", "activation", "subscribed", "follow us", "inbox",
 )
 

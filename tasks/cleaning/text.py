@@ -25,16 +25,39 @@ BODY_LINE_MIN_WORDS = 10
 #: Hard wrapping: most lines of a paragraph end without punctuation and have similar widths.
 WRAPPED_MIN_LINES = 4
 WRAPPED_MAX_WIDTH_SPREAD = 0.25
+#: A plain-text headline: a short line, not a sentence, not a menu ("Home | Sport | ...").
+HEADLINE_MIN_WORDS = 3
+HEADLINE_MAX_WORDS = 25
+MENU_SEPARATOR_RE = re.compile(r"\s[|•·»›/]\s")
 
 
 def clean_text(content: str) -> Cleaned:
     blocks = [Block(line, "line") for line in text_lines(content)]
     kept, removed = filter_blocks(blocks, shard_max_words=TEXT_SHARD_MAX_WORDS)
     kept, trimmed = trim_edges(kept)
+    title = headline(blocks, kept, trimmed)
     removed = [b for b in blocks if any(b is r for r in removed) or any(b is t for t in trimmed)]
     if not kept:
         raise BadInput("no_text", "no article text found in the plain text")
-    return Cleaned([b.text for b in kept], Metadata(), [b.text for b in removed])
+    return Cleaned([b.text for b in kept], Metadata(title=title), [b.text for b in removed if b.text != title])
+
+
+def headline(blocks: list[Block], kept: list[Block], trimmed: list[Block]) -> str | None:
+    """The title of a plain-text article: the last line trimmed before the first kept line,
+    when it reads as a headline (a short line that is not a sentence and not a menu)."""
+    if not kept:
+        return None
+    position = {id(b): i for i, b in enumerate(blocks)}
+    first = position[id(kept[0])]
+    leading = [b for b in trimmed if position[id(b)] < first]
+    if not leading:
+        return None
+    candidate = leading[-1].text
+    if not HEADLINE_MIN_WORDS <= len(candidate.split()) <= HEADLINE_MAX_WORDS:
+        return None
+    if MENU_SEPARATOR_RE.search(candidate) or candidate.rstrip().endswith((".", ":", ";", ",")):
+        return None
+    return candidate if candidate[:1].isupper() or candidate[:1].isdigit() else None
 
 
 def is_body_line(text: str) -> bool:

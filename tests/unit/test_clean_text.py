@@ -104,3 +104,27 @@ def test_normalisation_of_invisible_characters_and_nfc():
     text = "Caf\u0065\u0301 owners in the old town said the new\u00a0rules were unfair\u00ad and costly\u200b for them."
     cleaned = clean_text(text)
     assert cleaned.text == "Café owners in the old town said the new rules were unfair and costly for them."
+
+
+def test_plain_text_headline_becomes_the_title_and_not_a_paragraph():
+    from tasks.cleaning.text import clean_text
+
+    text = (
+        "Home | News | Sport\n"
+        "Late winner settles river derby as Rovers go top\n"
+        "Substitute Jonah Mbeki scored in the 89th minute to give Eastbridge Rovers a 2-1 win over Westford City on Saturday.\n"
+        "City remain third, two points behind Rovers, with a game in hand against bottom club Harlow on Tuesday.\n"
+        "Enjoyed this article? Get our sport newsletter every Friday. Sign up here.\n"
+    )
+    cleaned = clean_text(text)
+    assert cleaned.metadata.title == "Late winner settles river derby as Rovers go top"
+    assert len(cleaned.paragraphs) == 2 and cleaned.paragraphs[0].startswith("Substitute")
+    assert any(line.startswith("Enjoyed this article?") for line in cleaned.removed)
+
+
+def test_menu_or_sentence_before_the_body_is_not_a_title():
+    from tasks.cleaning.text import clean_text
+
+    body = "The council approved the budget on Thursday after a long debate that lasted well into the night.\n"
+    assert clean_text("Home | News | Sport | Weather\n" + body).metadata.title is None
+    assert clean_text(body).metadata.title is None
