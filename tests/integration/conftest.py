@@ -40,8 +40,8 @@ def make_stack(moto_server, redis_db, tmp_path_factory):
     """Stack factory for one module; stops every process it started at the end."""
     stacks: list[Stack] = []
 
-    def make(name: str) -> Stack:
-        stack = Stack(name, moto_server, redis_db, tmp_path_factory.mktemp(f"{name}-logs"))
+    def make(name: str, **options) -> Stack:
+        stack = Stack(name, moto_server, redis_db, tmp_path_factory.mktemp(f"{name}-logs"), **options)
         stacks.append(stack)
         return stack
 

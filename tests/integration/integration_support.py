@@ -25,6 +25,8 @@ SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
 SAMPLE = SHARED / "samples" / "business-standard-paywalled.txt"
 REDIS_TEST_URL = os.environ.get("COPYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REGION = "us-east-1"
+#: moto accepts any credentials; a distinctive secret lets a test look for it in the logs.
+AWS_KEY_ID, AWS_SECRET = "moto-test-key", "moto-secret-3b7f0e2a91"
 ARTICLES_QUEUE = "copydesk.articles"
 
 #: Every subprocess still running, for the failure report.
@@ -43,6 +45,8 @@ class Service:
         self.proc: subprocess.Popen | None = None
         #: Seconds a SIGTERM gets before SIGKILL.
         self.stop_timeout = 15.0
+        #: Stopped or killed on purpose: its death is not a failure.
+        self.stopped = False
 
     def start(self) -> "Service":
         self._log = open(self.log_path, "ab")
@@ -66,7 +70,13 @@ class Service:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def kill(self) -> None:
+        """kill -9 of the process and everything in its group (a worker and its pool)."""
+        self.stopped = True
+        _signal_group(self.pid, signal.SIGKILL)
+
     def stop(self) -> None:
+        self.stopped = True
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -163,8 +173,8 @@ def base_env(moto_url: str, broker_url: str, bucket: str, **extra: str) -> dict[
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COPYDESK_", "AWS_"))}
     env.update(
         AWS_ENDPOINT_URL=moto_url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_ACCESS_KEY_ID=AWS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=AWS_SECRET,
         AWS_DEFAULT_REGION=REGION,
         COPYDESK_STORE=f"s3://{bucket}",
         COPYDESK_BROKER_URL=broker_url,
@@ -183,7 +193,7 @@ class Stack:
     """One bucket (versioned, so "written once" can be counted), optionally wired to an SQS
     queue by a real bucket notification, and the copydesk processes that serve it."""
 
-    def __init__(self, name: str, moto_url: str, redis_client, log_dir: Path) -> None:
+    def __init__(self, name: str, moto_url: str, redis_client, log_dir: Path, broker_url: str = REDIS_TEST_URL) -> None:
         import boto3
 
         self.name = name
@@ -192,12 +202,12 @@ class Stack:
         self.log_dir = log_dir
         self.bucket = f"cd-{name}-{uuid.uuid4().hex[:8]}"
         self.s3 = boto3.client("s3", endpoint_url=moto_url, region_name=REGION,
-                               aws_access_key_id="testing", aws_secret_access_key="testing")
+                               aws_access_key_id=AWS_KEY_ID, aws_secret_access_key=AWS_SECRET)
         self.sqs = boto3.client("sqs", endpoint_url=moto_url, region_name=REGION,
-                                aws_access_key_id="testing", aws_secret_access_key="testing")
+                                aws_access_key_id=AWS_KEY_ID, aws_secret_access_key=AWS_SECRET)
         self.queue_url: str | None = None
         self.services: list[Service] = []
-        self.env = base_env(moto_url, REDIS_TEST_URL, self.bucket)
+        self.env = base_env(moto_url, broker_url, self.bucket)
         self.s3.create_bucket(Bucket=self.bucket)
         self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
 
@@ -312,7 +322,10 @@ class Stack:
             doc = self.get_json(key)
             return doc if doc is not None and until(doc) else None
 
-        return wait_until(ready, timeout, what or f"s3://{self.bucket}/{key}", self.services)
+        return wait_until(ready, timeout, what or f"s3://{self.bucket}/{key}", self.live_services())
+
+    def live_services(self) -> list[Service]:
+        return [s for s in self.services if not s.stopped]
 
     def queue_depth(self, queue: str = ARTICLES_QUEUE) -> int:
         return int(self.redis.llen(queue))
@@ -323,6 +336,13 @@ class Stack:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def with_password(url: str, password: str) -> str:
+    """The Redis URL with credentials in it (Redis' default user without a password accepts any),
+    to check that no log line ever shows them."""
+    scheme, rest = url.split("://", 1)
+    return url if "@" in rest else f"{scheme}://default:{password}@{rest}"
 
 
 def sample_paragraphs(data: bytes) -> list[str]:

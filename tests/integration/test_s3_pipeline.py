@@ -11,16 +11,17 @@ import threading
 
 import pytest
 
-from integration_support import sample_paragraphs, wait_until
+from integration_support import REDIS_TEST_URL, sample_paragraphs, wait_until, with_password
 
 pytestmark = pytest.mark.integration
 
 TOPIC_LABELS = {"world", "politics", "business", "sports", "scitech", "entertainment", "health"}
+BROKER_PASSWORD = "pw-9d41e7c0-never-logged"
 
 
 @pytest.fixture(scope="module")
 def stack(make_stack):
-    stack = make_stack("sqs")
+    stack = make_stack("sqs", broker_url=with_password(REDIS_TEST_URL, BROKER_PASSWORD))
     stack.notify_sqs("incoming/")
     stack.worker = stack.start_worker("w1", concurrency=2)
     stack.listener = stack.start_sqs_listener()
@@ -180,3 +181,16 @@ def notification(bucket: str, key: str, etag: str, size: int) -> str:
             },
         }]
     })
+
+
+def test_no_credential_reaches_any_log(stack):
+    """Last in the module: everything above ran with a password in the broker URL and AWS keys."""
+    assert BROKER_PASSWORD in stack.env["COPYDESK_BROKER_URL"]
+    outputs = {service.name: service.text() for service in stack.services}
+    for key in stack.keys("logs/"):
+        outputs[key] = stack.get(key).decode("utf-8", "replace")
+    assert len(outputs) > len(stack.services), "no lineage log to look at"
+    for name, text in outputs.items():
+        assert text, f"{name} printed nothing"
+        for secret in (BROKER_PASSWORD, stack.env["AWS_SECRET_ACCESS_KEY"]):
+            assert secret not in text, f"{name} shows a credential"
