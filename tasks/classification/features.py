@@ -2,7 +2,7 @@
 
 Features: lower-cased word unigrams and bigrams over the first MAX_WORDS words, plus 5-letter
 prefix "stems" of longer words (a cheap stand-in for a stemmer that also helps German compounds
-and inflections). Numbers collapse to "0". Training and inference must call the same function,
+and inflections). Every digit reads "0". Training and inference must call the same function,
 so the vocabulary, the idf and the model stay in step.
 """
 
@@ -10,14 +10,27 @@ from __future__ import annotations
 
 import html
 import re
+import string
 
 #: The lead of an article carries its topic; capping keeps inference fast on very long texts.
+MAX_CHARS = 4000
 MAX_WORDS = 600
 STEM_LENGTH = 5
 STEM_MARK = "~"
 
-WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-DIGITS_RE = re.compile(r"^\d+$")
+# Words are what is left between punctuation, symbols and spaces; every digit reads "0" (so a
+# year is "0000" and a score "0"). The work is done in C: a few str.replace calls for non-ASCII
+# separators, then bytes.translate and bytes.split on the UTF-8 text (several times faster than
+# a regex tokeniser; the stage must do thousands of articles a second). Only ASCII bytes are
+# mapped or split on, so multi-byte characters always stay whole.
+NON_ASCII_SEPARATORS = (
+    "’ʼ“”‘«»‹›„‚–—―…·•¡¿£€¥¢§©®°±×÷¬¦¶†‡‰′″№™→←"
+    "\u00a0\u0085\u200b\u2028\u2029\u3000、。，：；！？（）「」『』【】"
+)
+ASCII_TABLE = bytes.maketrans(
+    (string.punctuation + string.digits).encode(), (" " * len(string.punctuation) + "0" * 10).encode()
+)
+
 # AG News keeps escapes of its source feeds: "#39;" (apostrophe), " quot;", "&lt;b&gt;", and a
 # literal backslash for a line break. Real cleaned articles have none of these; removing them
 # keeps the artefacts from becoming "words".
@@ -31,9 +44,18 @@ def normalise(text: str) -> str:
     return text
 
 
+def word_bytes(text: str) -> list[bytes]:
+    """Lower-cased words (UTF-8) of the first MAX_CHARS characters, at most MAX_WORDS of them."""
+    text = normalise(text[:MAX_CHARS]).lower()
+    if not text.isascii():
+        for separator in NON_ASCII_SEPARATORS:
+            if separator in text:
+                text = text.replace(separator, " ")
+    return text.encode("utf-8", "replace").translate(ASCII_TABLE).split()[:MAX_WORDS]
+
+
 def words(text: str) -> list[str]:
-    tokens = WORD_RE.findall(normalise(text).lower(), 0)[:MAX_WORDS]
-    return ["0" if token.isdigit() else token for token in tokens]
+    return [word.decode() for word in word_bytes(text)]
 
 
 def features(text: str) -> list[str]:
@@ -55,9 +77,13 @@ def document(title: str | None, text: str) -> str:
     return text
 
 
-def display_term(feature: str, tokens: list[str] = ()) -> str:
+def display_term(feature: str, tokens: list[bytes] = ()) -> str:
     """How a feature reads in an explanation: a stem as the article's first word that has it."""
     if not feature.startswith(STEM_MARK):
         return feature
     stem = feature[len(STEM_MARK):]
-    return next((token for token in tokens if len(token) > STEM_LENGTH and token.startswith(stem)), stem + "*")
+    prefix = stem.encode()
+    for token in tokens:
+        if token.startswith(prefix) and token != prefix:
+            return token.decode()
+    return stem + "*"

@@ -42,6 +42,7 @@ GNAD_TRAIN_PERCENT = 50
 WORLD_POLITICS = "world/politics"
 
 HEALTH_DATA = Path(__file__).resolve().parent / "data" / "health_en.jsonl"
+HEALTH_TEST_DATA = Path(__file__).resolve().parent / "data" / "health_en_test.jsonl"
 
 
 def shared_dir() -> Path:
@@ -95,11 +96,10 @@ def gnad_de(split: str) -> list[Example]:
     return out
 
 
-def health_en() -> list[Example]:
-    """The small hand-written health set (see data/README.md); empty when absent."""
-    if not HEALTH_DATA.is_file():
-        return []
-    return [(row["text"], row["label"]) for row in _rows(HEALTH_DATA)]
+def health_en(split: str = "train") -> list[Example]:
+    """The small hand-written health set (see data/README.md)."""
+    path = HEALTH_DATA if split == "train" else HEALTH_TEST_DATA
+    return [(row["text"], row["label"]) for row in _rows(path)]
 
 
 def shipped_training_data() -> list[tuple[str, str, str]]:

@@ -55,9 +55,9 @@ def trained(tiny_dataset, tmp_path_factory) -> tuple[Path, str]:
 
 # -- features ----------------------------------------------------------------------------------
 def test_features_normalise_feed_quirks_and_numbers():
-    words = F.words("Oil hits \\$50 as OPEC#39;s output &lt;b&gt;falls&lt;/b&gt; in 2004")
-    # The escaped tags go, the words between them stay.
-    assert words == ["oil", "hits", "0", "as", "opec's", "output", "falls", "in", "0"]
+    words = F.words("Oil hits \\$50 as OPEC#39;s output &lt;b&gt;falls&lt;/b&gt; in 2004 – “quoted”")
+    # The escaped tags go, the words between them stay; apostrophes and quotes separate words.
+    assert words == ["oil", "hits", "00", "as", "opec", "s", "output", "falls", "in", "0000", "quoted"]
 
 
 def test_features_hold_unigrams_bigrams_and_stems():
@@ -230,3 +230,18 @@ def test_shared_sample_is_world_news_in_english(sample_bytes):
     assert item.language["code"] == "en" and item.language["score"] > 0.9
     assert item.topics[0]["label"] == "world" and item.topic_uncertain is False
     assert item.topic_terms
+
+
+def test_fast_feature_lookup_equals_the_plain_tf_idf_vector():
+    """The inference tables (word ids, bigram codes, stem table) give exactly sklearn's features."""
+    from tasks.classification.labels import bbc_news, gnad_de
+
+    model = load_model()
+    texts = [t for t, _ in bbc_news("test")[:40]] + [t for t, _ in gnad_de("test")[:40]]
+    texts.append("Ünïcode words, rare-wordsthatnobodyknows and 1990s numbers – “quoted” don’t")
+    for text in texts:
+        tokens = F.word_bytes(text)
+        fast_ids, fast_values = model._vector(tokens)
+        plain_ids, plain_values = model._vector_reference(tokens)
+        assert np.array_equal(fast_ids, plain_ids)
+        assert np.allclose(fast_values, plain_values, atol=1e-6)
