@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from pathlib import Path
 
 import click
@@ -62,7 +61,11 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
         source_weights = SOURCE_WEIGHTS
     if not examples:
         raise click.UsageError("give --data FILE.jsonl and/or --base shipped")
-    command = "copydesk train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else None
+    command = " ".join(
+        ["copydesk", "train"]
+        + [part for path in data_files for part in ("--data", shlex.quote(str(path)))]
+        + ["--base", base, "--out", shlex.quote(str(out_dir))]
+    )
     try:
         result = train_model(examples, out_dir, described, source_weights, rebuild_command=command)
     except TrainingError as exc:

@@ -276,7 +276,12 @@ def card_markdown(card: dict) -> str:
         "",
     ]
     if card.get("test_sets"):
-        lines += ["## Test sets", *[f"- {name}: {text}" for name, text in card["test_sets"].items()], ""]
+        lines += ["## Test sets", *[f"- {name}: {text}" for name, text in card["test_sets"].items()]]
+        if card.get("test_sets_note"):
+            lines.append(f"\n{card['test_sets_note']}.")
+        lines.append("")
+    env = card.get("environment", {})
+    lines += [f"Built with Python {env.get('python')}, numpy {env.get('numpy')}, scikit-learn {env.get('scikit-learn')}.", ""]
     if card.get("rebuild_command"):
         lines += ["## Rebuild", "```", card["rebuild_command"], "```", ""]
     return "\n".join(lines)

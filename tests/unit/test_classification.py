@@ -45,9 +45,14 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return path
 
 
+def trained_data_path(out: Path) -> str:
+    return (out.parent / "tiny.txt").read_text()
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_dataset, tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("model")
+    (out.parent / "tiny.txt").write_text(str(tiny_dataset))
     result = CliRunner().invoke(train, ["--data", str(tiny_dataset), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -82,6 +87,7 @@ def test_train_command_prints_evaluation_and_writes_model_and_card(trained):
     assert card["languages"] == ["en"]
     assert card["metrics_held_back"]["accuracy"] >= 0.9
     assert card["version"] and card["created"].startswith("20")
+    assert card["rebuild_command"] == f"copydesk train --data {trained_data_path(out)} --base none --out {out}"
     assert (out / "MODEL_CARD.md").read_text().startswith("# copydesk topic model " + card["version"])
 
 
