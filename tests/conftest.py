@@ -2,51 +2,26 @@
 
 - `moto_server`: moto's standalone S3+SQS server, started as a subprocess on a free loopback
   port for the whole session; boto3 reaches it through AWS_ENDPOINT_URL as it would AWS/MinIO.
-- `redis_url`: a real Redis at 127.0.0.1:6379 (database 15, flushed per test). When Redis does
+- `redis_url`: a real Redis at 127.0.0.1:6379 (database 14, flushed per test). When Redis does
   not answer, the test FAILS with a message — it never skips.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
-SAMPLE = SHARED / "samples" / "business-standard-paywalled.txt"
-REDIS_TEST_URL = os.environ.get("COPYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from support import REDIS_TEST_URL, SAMPLE, free_port, wait_for_port
 
 # boto3 must never reach a real AWS account from the tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory):

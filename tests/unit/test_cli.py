@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE, free_port
+from support import SAMPLE, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COPYDESK = [sys.executable, "-m", "worker.cli"]

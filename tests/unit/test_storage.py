@@ -126,7 +126,7 @@ def test_open_store_urls(tmp_path):
 
 
 def test_s3_unreachable_endpoint_is_transient(monkeypatch):
-    from conftest import free_port
+    from support import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     store = S3Store("nobucket", connect_timeout=1, read_timeout=1)
