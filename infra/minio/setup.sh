@@ -5,7 +5,7 @@
 #   2. the app's own user, limited to that bucket by a policy (the app never uses the root account)
 #      that also forbids it to write or delete under the input prefix: sources are read-only to it;
 #   3. the bucket notification: object created under the input prefix -> the webhook target
-#      (configured on the server by the MINIO_NOTIFY_WEBHOOK_*_COPYDESK variables) -> listener.
+#      (configured on the server by the MINIO_NOTIFY_WEBHOOK_*_copydesk variables) -> listener.
 set -eu
 
 : "${MINIO_URL:?}" "${MINIO_ROOT_USER:?}" "${MINIO_ROOT_PASSWORD:?}"

@@ -179,6 +179,7 @@ def test_listener_health_and_webhook_point_at_the_listener(services):
                if k.startswith("MINIO_NOTIFY_WEBHOOK_ENABLE_") and v == "on"}
     assert len(targets) == 1, targets
     target = targets.pop()
+    assert target == target.lower(), "an upper-case target id may be lower-cased by MinIO, breaking the ARN"
     assert minio_env[f"MINIO_NOTIFY_WEBHOOK_ENDPOINT_{target}"].startswith(f"http://listener:{port}/")
     token = environment(services["listener"])["COPYDESK_HTTP_TOKEN"]
     assert token, "the webhook must not be open"
