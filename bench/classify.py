@@ -173,12 +173,12 @@ def language_section() -> None:
                 sample = text if limit is None else text[:limit]
                 found = detect(sample).code
                 ours += found == code
-                raw_ok += raw.classify(sample[:600])[0] == code
+                raw_ok += raw.classify(sample[:400])[0] == code
                 if limit == 100 and found != code:
                     errors[found] = errors.get(found, 0) + 1
             row += [ours / len(examples), raw_ok / len(examples)]
         print(f"  {name:18} {len(examples):>6} {row[0]:>10.4f} {row[1]:>9.4f} {row[2]:>11.4f} {row[3]:>10.4f}  {dict(sorted(errors.items(), key=lambda kv: -kv[1])[:5])}")
-    print("  (ours reads the first 600 characters of a full article; 'full' = whole article handed to the detector)")
+    print("  (ours reads the first 400 characters of a full article; 'full' = whole article handed to the detector)")
 
 
 def training_section(shipped: TopicModel) -> None:
