@@ -15,7 +15,7 @@ from ..classification.language import detect
 from ..classification.topics import TopicModel, load_model
 from ..pipeline import Stage
 
-__all__ = ["DetectLanguage", "ClassifyTopics", "TOPIC_LABELS"]
+__all__ = ["DetectLanguage", "ClassifyTopics", "TOPIC_LABELS", "warm_up"]
 
 
 class DetectLanguage(Stage):
@@ -59,3 +59,10 @@ class ClassifyTopics(Stage):
 
 def uniform_scores() -> list[dict]:
     return [{"label": label, "score": round(1 / len(TOPIC_LABELS), 4)} for label in TOPIC_LABELS]
+
+
+def warm_up(model_dir: str | None = None) -> None:
+    """Load the language model (~1 s: py3langid decompresses it) and the topic model now rather
+    than on the first article; for a worker process to call at start."""
+    detect("warm up")
+    load_model(model_dir)

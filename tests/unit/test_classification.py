@@ -129,6 +129,15 @@ def test_shipped_model_loads_once_per_process():
     assert (Path(F.__file__).resolve().parents[1] / "models" / "topics" / "model.npz").stat().st_size <= 20_000_000
 
 
+def test_warm_up_loads_both_models_once(trained):
+    from tasks.classification import language
+    from tasks.stages.classify import warm_up
+
+    warm_up(str(trained[0]))
+    assert language._identifier is not None
+    assert load_model(str(trained[0])) is load_model(trained[0])
+
+
 def test_loading_a_missing_model_fails_clearly(tmp_path):
     with pytest.raises(ModelError, match="no topic model"):
         TopicModel.load(tmp_path)
