@@ -175,8 +175,12 @@ def run_index_pending(args) -> int:
 
     store, settings = _env(store_dir, cache_dir)
     total = 0
-    while (done := index_pending(store, settings, max_docs=BATCH)):
+    # Until no marker is left: a run that finds every non-empty shard claimed waits a little.
+    while next(iter(store.list(f"{settings.index_prefix}pending/")), None) is not None:
+        done = index_pending(store, settings, max_docs=BATCH)
         total += done
+        if not done:
+            time.sleep(0.01)
     return total
 
 

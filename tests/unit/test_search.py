@@ -189,6 +189,51 @@ def test_batch_makes_one_segment_and_clears_markers(env):
     assert indexer.pending_count(store, settings) == 0
 
 
+def test_concurrent_runs_claim_disjoint_shards(env):
+    store, settings = env
+    assert indexer.claim_shard(store, settings, 3, "a") is not None
+    assert indexer.claim_shard(store, settings, 3, "b") is None  # held
+    assert indexer.claim_shard(store, settings, 4, "b") is not None  # another shard is free
+
+
+def test_shard_claimed_by_another_run_is_left_to_it(env):
+    store, settings = env
+    docs = [make_doc(store.bucket, f"incoming/c/{i}.txt", item["title"], item["text"]) for i, item in enumerate(ag_news(40))]
+    for doc in docs:
+        write_doc(store, settings, doc)
+    held = {s: indexer.claim_shard(store, settings, s, "other") for s in range(0, indexer.PENDING_SHARDS, 2)}
+    in_held = sum(1 for d in docs if indexer.shard_of(Layout.from_settings(settings).index_document_key(d["source_key"])) in held)
+    assert 0 < in_held < len(docs)
+    assert indexer.index_pending(store, settings) == len(docs) - in_held
+    assert indexer.pending_count(store, settings) == in_held  # not touched
+    assert indexer.index_pending(store, settings) == 0
+    for shard, etag in held.items():
+        indexer.release_shard(store, settings, shard, etag)
+    assert indexer.index_pending(store, settings) == in_held
+    assert indexer.pending_count(store, settings) == 0
+    assert len(Searcher(store, settings).search("", topic="world", limit=100)) == len(docs)
+
+
+def test_claim_of_a_dead_run_expires_and_nothing_is_lost(env):
+    store, settings = env
+    doc = make_doc(store.bucket, "incoming/dead.txt", "Ferry strike", "The ferry crews went on strike.")
+    key = write_doc(store, settings, doc)
+    shard = indexer.shard_of(key)
+    dead = indexer.claim_shard(store, settings, shard, "dead", lease=0.2)
+    assert indexer.index_pending(store, settings) == 0  # held by the dead run
+    import time
+
+    time.sleep(0.3)
+    assert indexer.index_pending(store, settings) == 1  # lease expired: taken over
+    assert [h.id for h in Searcher(store, settings).search("ferry strike")] == [doc["id"]]
+    # The dead run waking up must not delete the claim of whoever holds the shard now.
+    taker = indexer.claim_shard(store, settings, shard, "taker")
+    indexer.release_shard(store, settings, shard, dead)
+    assert indexer.claim_shard(store, settings, shard, "third") is None
+    indexer.release_shard(store, settings, shard, taker)
+    assert indexer.claim_shard(store, settings, shard, "third") is not None
+
+
 def test_batch_requests_are_debounced(env):
     store, settings = env
     calls = []

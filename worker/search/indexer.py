@@ -5,11 +5,16 @@ The flow, with no lock anywhere:
    pending marker `index/pending/R.json~<time>-<random>` (a new object per write, so a
    rewrite of the document is never folded into an older marker) and asks for a batch run.
 2. `index_pending` (the Celery task `copydesk.index_batch`, run by any number of workers)
-   lists markers, reads the documents they name as they are now, builds ONE segment, uploads
-   it and publishes it in the manifest, then deletes exactly the markers it consumed.
-   Concurrent runs may pick the same documents: the copies carry the same version and search
-   shows one (see tasks/search/resolve.py); a crash before the publish leaves the markers, so
-   the documents are indexed by the next run.
+   claims whole shards of markers (markers live in PENDING_SHARDS folders by a hash of their
+   document key), reads the documents they name as they are now, builds ONE segment, uploads
+   it and publishes it in the manifest, deletes exactly the markers it consumed, then releases
+   its claims. A claim is an object `index/claims/<shard>.json` created with If-None-Match and
+   holding a lease time: concurrent runs take disjoint shards, so they read disjoint documents.
+   A run that dies keeps its shards claimed until the lease expires (LEASE_SECONDS); then any
+   run takes them over by a conditional write on the claim's etag, and since markers are
+   deleted only after the publish, nothing is lost. If a lease expires under a slow run, two
+   runs may index the same documents: the copies carry the same version and search shows one
+   (see tasks/search/resolve.py).
 3. `merge_segments` folds small segments into one, dropping superseded copies and tombstoned
    documents, and publishes the swap only if all its inputs are still in the manifest.
 
@@ -21,10 +26,11 @@ point re-arms it. A flag older than REQUEST_STALE seconds (its task was lost) re
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 import random
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
@@ -42,6 +48,12 @@ from .catalog import Catalog, Manifest, new_segment_name
 log = get_logger("copydesk.search")
 
 MARKER_SEPARATOR = "~"
+#: Markers are spread over this many folders, each claimed by one indexing run at a time.
+PENDING_SHARDS = 16
+#: Folder names of the shards: '~' cannot start a relative document path of our layout.
+SHARD_MARK = "~"
+#: How long a claim holds a shard; a run normally takes a few seconds.
+LEASE_SECONDS = 120.0
 REQUEST_STALE = 60.0
 #: Threads that read documents / delete markers: object stores answer in parallel.
 IO_THREADS = 16
@@ -58,16 +70,70 @@ def _prefixes(settings: Settings) -> tuple[str, str, str]:
 
 
 # -- pending markers ------------------------------------------------------------------------
-def marker_key(settings: Settings, doc_key: str) -> str:
-    docs_prefix, pending_prefix, _ = _prefixes(settings)
+def shard_of(doc_key: str) -> int:
+    return int(hashlib.sha1(doc_key.encode()).hexdigest()[:8], 16) % PENDING_SHARDS
+
+
+def shard_prefix(settings: Settings, shard: int) -> str:
+    _, pending_prefix, _ = _prefixes(settings)
+    return f"{pending_prefix}{SHARD_MARK}{shard:02d}/"
+
+
+def _marker_prefix(settings: Settings, doc_key: str) -> str:
+    """Every marker of doc_key starts with this (the key, then the separator)."""
+    docs_prefix, _, _ = _prefixes(settings)
     relative = doc_key[len(docs_prefix):] if doc_key.startswith(docs_prefix) else "@" + doc_key
-    return f"{pending_prefix}{relative}{MARKER_SEPARATOR}{time.time_ns():020d}-{random.getrandbits(32):08x}"
+    return f"{shard_prefix(settings, shard_of(doc_key))}{relative}{MARKER_SEPARATOR}"
+
+
+def marker_key(settings: Settings, doc_key: str) -> str:
+    return f"{_marker_prefix(settings, doc_key)}{time.time_ns():020d}-{random.getrandbits(32):08x}"
 
 
 def doc_key_of_marker(settings: Settings, key: str) -> str:
     docs_prefix, pending_prefix, _ = _prefixes(settings)
     relative = key[len(pending_prefix):].rsplit(MARKER_SEPARATOR, 1)[0]
+    if relative.startswith(SHARD_MARK):
+        relative = relative.split("/", 1)[1]
     return relative[1:] if relative.startswith("@") else docs_prefix + relative
+
+
+# -- shard claims ---------------------------------------------------------------------------
+def claim_key(settings: Settings, shard: int) -> str:
+    return f"{settings.index_prefix}claims/{shard:02d}.json"
+
+
+def claim_shard(store: Store, settings: Settings, shard: int, owner: str, lease: float = LEASE_SECONDS) -> str | None:
+    """Claim a shard for `lease` seconds; the claim's etag, or None when another run holds it."""
+    key = claim_key(settings, shard)
+    body = json.dumps({"owner": owner, "expires": time.time() + lease}).encode()
+    try:
+        return store.put(key, body, content_type="application/json", if_none_match=True).etag
+    except PreconditionFailed:
+        pass
+    try:
+        held = store.get(key)
+        expires = json.loads(held.data).get("expires", 0)
+    except NotFound:
+        return None  # released meanwhile: the next run takes it
+    except ValueError:
+        expires = 0
+    if time.time() < expires:
+        return None
+    try:  # an expired lease: its holder died or stalled; take it over, once
+        return store.put(key, body, content_type="application/json", if_match=held.info.etag).etag
+    except PreconditionFailed:
+        return None
+
+
+def release_shard(store: Store, settings: Settings, shard: int, etag: str) -> None:
+    """Delete our claim, unless its lease expired and another run took the shard over."""
+    key = claim_key(settings, shard)
+    try:
+        if store.head(key).etag == etag:
+            store.delete(key)
+    except NotFound:
+        pass
 
 
 def document_written(store: Store, settings: Settings, doc_key: str, enqueue: Callable[[], Any] | None = None) -> None:
@@ -161,36 +227,68 @@ def build_and_publish(catalog: Catalog, rows: list[Row], what: str = "segment") 
 
 
 def index_pending(store: Store, settings: Settings, max_docs: int = 1000, catalog: Catalog | None = None) -> int:
-    """Fold up to max_docs pending documents into one new segment; returns how many were indexed."""
+    """Fold up to max_docs pending documents of unclaimed shards into one new segment.
+
+    Returns how many documents were indexed (0: no marker, or every shard with markers is
+    claimed by another run).
+    """
     catalog = catalog or Catalog(store, settings)
-    _, pending_prefix, flag = _prefixes(settings)
+    _, _, flag = _prefixes(settings)
     store.delete(flag)  # documents written from now on ask for another run
-    markers = [info.key for info in islice(store.list(pending_prefix), max_docs * 4)]
-    if not markers:
-        return 0
+    owner = uuid.uuid4().hex
+    shards = list(range(PENDING_SHARDS))
+    random.shuffle(shards)  # concurrent runs start on different shards
+    claimed: dict[int, str] = {}
     by_doc: dict[str, list[str]] = {}
-    for key in markers:
-        by_doc.setdefault(doc_key_of_marker(settings, key), []).append(key)
-    doc_keys = list(by_doc)
-    if len(doc_keys) > max_docs:
-        # Concurrent runs list the same first markers: take a random slice to overlap less.
-        doc_keys = random.sample(doc_keys, max_docs)
-    rows = _read_many(store, doc_keys)
-    build_and_publish(catalog, rows, what="batch")
-    _delete_many(store, [m for k in doc_keys for m in by_doc[k]])
-    log.info("index_batch", docs=len(rows), markers=len(markers))
+    try:
+        for shard in shards:
+            if len(by_doc) >= max_docs:
+                break
+            prefix = shard_prefix(settings, shard)
+            if next(iter(store.list(prefix)), None) is None:
+                continue
+            etag = claim_shard(store, settings, shard, owner)
+            if etag is None:
+                continue
+            claimed[shard] = etag
+            # Listed after claiming: no other run consumes these markers meanwhile.
+            for info in islice(store.list(prefix), (max_docs - len(by_doc)) * 4):
+                doc_key = doc_key_of_marker(settings, info.key)
+                if doc_key not in by_doc and len(by_doc) >= max_docs:
+                    continue
+                by_doc.setdefault(doc_key, []).append(info.key)
+        if not by_doc:
+            return 0
+        rows = _read_many(store, by_doc)
+        build_and_publish(catalog, rows, what="batch")
+        _delete_many(store, [m for markers in by_doc.values() for m in markers])
+    finally:
+        for shard, etag in claimed.items():
+            release_shard(store, settings, shard, etag)
+    log.info("index_batch", docs=len(rows), shards=len(claimed))
     return len(rows)
 
 
-def index_all_pending(store: Store, settings: Settings, max_docs: int = 1000) -> int:
-    """Run batches until no marker is left (the embedded runner and tests)."""
+def index_all_pending(store: Store, settings: Settings, max_docs: int = 1000, wait: float = LEASE_SECONDS) -> int:
+    """Run batches until no marker is left (the embedded runner and tests).
+
+    Shards claimed by another run (or by a dead one, until its lease expires) are waited for,
+    up to `wait` seconds without progress.
+    """
     catalog = Catalog(store, settings)
+    _, pending_prefix, _ = _prefixes(settings)
     total = 0
-    while True:
-        _, pending_prefix, _ = _prefixes(settings)
-        if next(iter(store.list(pending_prefix)), None) is None:
+    idle_since = time.monotonic()
+    while next(iter(store.list(pending_prefix)), None) is not None:
+        done = index_pending(store, settings, max_docs, catalog=catalog)
+        total += done
+        if done:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > wait:
             return total
-        total += index_pending(store, settings, max_docs, catalog=catalog)
+        else:
+            time.sleep(0.05)
+    return total
 
 
 # -- merges ---------------------------------------------------------------------------------
@@ -286,9 +384,7 @@ def remove_document(store: Store, settings: Settings, input_key: str, catalog: C
     layout = Layout.from_settings(settings)
     doc_key = layout.index_document_key(input_key)
     store.delete(doc_key)
-    _, pending_prefix, _ = _prefixes(settings)
-    marker_prefix = f"{pending_prefix}{doc_key[len(settings.index_prefix) + len('docs/'):]}{MARKER_SEPARATOR}"
-    _delete_many(store, [i.key for i in store.list(marker_prefix)])
+    _delete_many(store, [i.key for i in store.list(_marker_prefix(settings, doc_key))])
     doc_id = document_id(store.bucket, input_key)
     deleted_at = time.time()
 

@@ -4,7 +4,9 @@ Keys map to files below the root and can never resolve outside it. Writes go to 
 file and are renamed into place, so readers never see half an object. Conditional writes take
 an exclusive `flock` on a per-key lock file, which gives the same compare-and-swap guarantee as
 S3's If-Match / If-None-Match to every process on this machine. Etags are the MD5 of the
-content, as S3 gives for single-part uploads, cached by (inode, mtime, size).
+content, as S3 gives for single-part uploads, cached for the whole process by (device, inode,
+mtime, size): a listing then reads a file only the first time it is seen, whichever LocalStore
+instance lists it (Celery tasks and indexers open a new store per run).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -35,6 +38,22 @@ from .base import (
 
 #: Reserved folder below the root for lock and temporary files; never listed, never a key.
 INTERNAL_DIR = ".copydesk"
+#: (device, inode, mtime_ns, size) → MD5 hex, shared by every LocalStore of the process.
+_ETAG_CACHE: dict[tuple[int, int, int, int], str] = {}
+_ETAG_CACHE_LOCK = threading.Lock()
+#: Bound on the shared cache; cleared whole when reached (entries are cheap to recompute).
+ETAG_CACHE_MAX = 1_000_000
+
+
+def _cache_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _remember_etag(cache_key: tuple[int, int, int, int], etag: str) -> None:
+    with _ETAG_CACHE_LOCK:
+        if len(_ETAG_CACHE) >= ETAG_CACHE_MAX:
+            _ETAG_CACHE.clear()
+        _ETAG_CACHE[cache_key] = etag
 
 
 class LocalStore(Store):
@@ -42,8 +61,6 @@ class LocalStore(Store):
         self.root = Path(root).resolve()
         self.bucket = self.root.name or "root"
         self.url = self.root.as_uri()
-        self._etag_cache: dict[tuple[int, int, int], str] = {}
-        self._cache_lock = threading.Lock()
 
     # -- paths -----------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
@@ -62,28 +79,30 @@ class LocalStore(Store):
 
     # -- metadata --------------------------------------------------------------------------
     def _etag(self, path: Path, st: os.stat_result) -> str:
-        cache_key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        with self._cache_lock:
-            etag = self._etag_cache.get(cache_key)
+        cache_key = _cache_key(st)
+        etag = _ETAG_CACHE.get(cache_key)  # a dict read is atomic under the GIL
         if etag is None:
             digest = hashlib.md5()
             with open(path, "rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(chunk)
             etag = digest.hexdigest()
-            with self._cache_lock:
-                self._etag_cache[cache_key] = etag
+            _remember_etag(cache_key, etag)
         return etag
 
-    def _info(self, key: str, path: Path) -> ObjectInfo:
+    def _stat(self, key: str, path: Path) -> os.stat_result:
         try:
             st = path.stat()
         except FileNotFoundError:
             raise NotFound(key) from None
         except OSError as exc:
             raise _translate(exc, key) from exc
-        if not path.is_file():
+        if not stat.S_ISREG(st.st_mode):
             raise NotFound(key)
+        return st
+
+    def _info(self, key: str, path: Path) -> ObjectInfo:
+        st = self._stat(key, path)
         return ObjectInfo(key, self._etag(path, st), st.st_size, None, st.st_mtime)
 
     # -- Store -----------------------------------------------------------------------------
@@ -92,20 +111,22 @@ class LocalStore(Store):
 
     def get(self, key, *, version_id=None, max_bytes=None):
         path = self._path(key)
-        info = self._info(key, path)
-        if max_bytes is not None and info.size > max_bytes:
-            raise ObjectTooLarge(key, info.size, max_bytes)
+        st = self._stat(key, path)
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise ObjectTooLarge(key, st.st_size, max_bytes)
         try:
             data = path.read_bytes()
+            after = os.stat(path)
         except FileNotFoundError:
             raise NotFound(key) from None
         except OSError as exc:
             raise _translate(exc, key) from exc
-        # The file may have changed between stat and read: report what was read.
+        # One read serves both the body and its etag; the etag is cached only when the file
+        # did not change while it was read (else report what was read, uncached).
         etag = hashlib.md5(data).hexdigest()
-        if etag != info.etag or len(data) != info.size:
-            info = ObjectInfo(key, etag, len(data), None, info.last_modified)
-        return StoredObject(info, data)
+        if _cache_key(after) == _cache_key(st) and len(data) == st.st_size:
+            _remember_etag(_cache_key(st), etag)
+        return StoredObject(ObjectInfo(key, etag, len(data), None, st.st_mtime), data)
 
     def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False):
         path = self._path(key)
