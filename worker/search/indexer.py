@@ -43,6 +43,7 @@ from tasks.stages.index import document_id
 from ..logging import get_logger
 from ..settings import Settings
 from ..storage import NotFound, PreconditionFailed, Store
+from ..storage.local import LocalStore
 from .catalog import Catalog, Manifest, new_segment_name
 
 log = get_logger("copydesk.search")
@@ -195,14 +196,26 @@ def read_document(store: Store, doc_key: str) -> Row | None:
     return Row(doc["id"], _version_of(doc, obj.info.last_modified, read_at), read_at, doc)
 
 
+def _io_threads(store: Store) -> int:
+    """Threads for many small requests: a folder store answers at syscall speed, where threads
+    only fight over the GIL (measured: sequential reads are ~2x faster there)."""
+    return 1 if isinstance(store, LocalStore) else IO_THREADS
+
+
+def _map_io(store: Store, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    threads = _io_threads(store)
+    if threads == 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(fn, items))
+
+
 def _read_many(store: Store, doc_keys: Iterable[str]) -> list[Row]:
-    with ThreadPoolExecutor(IO_THREADS) as pool:
-        return [row for row in pool.map(lambda k: read_document(store, k), doc_keys) if row is not None]
+    return [row for row in _map_io(store, lambda k: read_document(store, k), doc_keys) if row is not None]
 
 
 def _delete_many(store: Store, keys: Iterable[str]) -> None:
-    with ThreadPoolExecutor(IO_THREADS) as pool:
-        list(pool.map(store.delete, keys))
+    _map_io(store, store.delete, keys)
 
 
 def build_and_publish(catalog: Catalog, rows: list[Row], what: str = "segment") -> dict[str, Any] | None:

@@ -83,9 +83,12 @@ class LocalStore(Store):
         etag = _ETAG_CACHE.get(cache_key)  # a dict read is atomic under the GIL
         if etag is None:
             digest = hashlib.md5()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
+            try:
+                with open(path, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(chunk)
+            except FileNotFoundError:
+                raise NotFound(str(path)) from None  # deleted since it was listed or stat'ed
             etag = digest.hexdigest()
             _remember_etag(cache_key, etag)
         return etag
