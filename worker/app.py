@@ -9,7 +9,7 @@ messages to restore every few seconds instead of every ~100 s.
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import setup_logging, worker_init, worker_process_init
 
 from .logging import configure_logging, get_logger
 from .settings import Settings
@@ -96,6 +96,16 @@ def _configure_logging(loglevel=None, **_kwargs):
     # Connecting this signal stops Celery from installing its own handlers: its logs and
     # ours go through the same JSON renderer.
     configure_logging(Settings.from_env().log_level)
+
+
+@worker_init.connect
+def _load_models_before_fork(**_kwargs):
+    # Loaded once in the main process, the language and topic models are shared by every
+    # pool child (copy-on-write) instead of being loaded by each on its first article.
+    from tasks.stages.classify import warm_up
+
+    warm_up(Settings.from_env().model_dir or None)
+    get_logger("copydesk.worker").info("models_loaded")
 
 
 @worker_process_init.connect
