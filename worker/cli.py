@@ -121,7 +121,7 @@ def process(files: tuple[Path, ...]) -> None:
 
     No queue and no store: the quickest way to see what copydesk makes of a file.
     """
-    from tasks.article import BadInput, Source
+    from tasks.article import Article, BadInput, Source
     from tasks.pipeline import build_pipeline
     from tasks.record import build_quarantine, build_record
 
@@ -138,8 +138,6 @@ def process(files: tuple[Path, ...]) -> None:
             bad += 1
         else:
             try:
-                from tasks.article import Article
-
                 article = pipeline.run(Article(source=source, raw=raw))
                 doc = build_record(article, pipeline.version)
             except BadInput as error:
