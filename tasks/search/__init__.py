@@ -4,6 +4,7 @@ No store access here: worker/search/ moves segments and the manifest between the
 local cache and calls into this package.
 """
 
+from . import rank
 from .query import ParsedQuery, parse_query
 from .resolve import dead_rows, newest_rows
 from .segment import Filters, Row, Segment, SegmentWriter, build_segment, day_of
@@ -19,4 +20,5 @@ __all__ = [
     "dead_rows",
     "newest_rows",
     "parse_query",
+    "rank",
 ]

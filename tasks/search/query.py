@@ -37,6 +37,9 @@ class ParsedQuery:
     filters: dict[str, str] = field(default_factory=dict)
     #: The plain words and phrases, for callers that highlight without FTS5.
     terms: list[str] = field(default_factory=list)
+    #: Each FTS5 phrase of `match`, in order, as a query of its own (with its column filter):
+    #: what global BM25 statistics are counted for.
+    phrases: list[str] = field(default_factory=list)
 
 
 class _Parser:
@@ -44,6 +47,8 @@ class _Parser:
         self.tokens: list[tuple[str, str]] = []
         self.filters: dict[str, str] = {}
         self.terms: list[str] = []
+        self.phrases: list[str] = []
+        self.column: str | None = None
         self._lex(text)
         self.pos = 0
 
@@ -93,6 +98,7 @@ class _Parser:
     def and_expr(self) -> str:
         positive: list[str] = []
         negative: list[str] = []
+        phrases_before = len(self.phrases)
         while True:
             token = self.peek()
             if token is None or token == ("op", "OR") or token[0] == "rparen":
@@ -112,6 +118,7 @@ class _Parser:
             if expr:
                 (negative if negate else positive).append(expr)
         if not positive:
+            del self.phrases[phrases_before:]  # dropped from the expression: not phrases of it
             return ""  # FTS5's NOT is binary: "-word" alone cannot be searched
         expr = positive[0] if len(positive) == 1 else "(" + " AND ".join(positive) + ")"
         for neg in negative:
@@ -130,21 +137,29 @@ class _Parser:
         if kind == "rparen" or kind == "op":
             return ""
         if kind == "column":
-            inner = self.primary()
+            outer, self.column = self.column, value
+            try:
+                inner = self.primary()
+            finally:
+                self.column = outer
             return f"{value} : {inner}" if inner else ""
         if kind == "phrase":
             words = value.strip('"').strip()
             if not _HAS_WORD_CHAR.search(words):
                 return ""
             self.terms.append(words)
-            return _quote(words)
+            return self._phrase(_quote(words))
         # A bare word, perhaps with a trailing '*' for a prefix search.
         prefix = value.endswith("*") and len(value) > 1
         word = value.rstrip("*") if prefix else value
         if not _HAS_WORD_CHAR.search(word):
             return ""
         self.terms.append(word)
-        return _quote(word) + ("*" if prefix else "")
+        return self._phrase(_quote(word) + ("*" if prefix else ""))
+
+    def _phrase(self, expr: str) -> str:
+        self.phrases.append(f"{self.column} : {expr}" if self.column else expr)
+        return expr
 
 
 def _quote(text: str) -> str:
@@ -162,4 +177,4 @@ def parse_query(text: str) -> ParsedQuery:
         if parser.pos == before:  # a stray ')' or operator: skip it
             parser.take()
     match = parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
-    return ParsedQuery(match=match, filters=parser.filters, terms=parser.terms)
+    return ParsedQuery(match=match, filters=parser.filters, terms=parser.terms, phrases=parser.phrases)

@@ -52,6 +52,30 @@ INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({TITLE_WEIGHT}, {TEXT_WEIGHT})')
 _COLUMN_FIELDS = ("id", "title", "text", "language", "etag", "source_key")
 
 
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's varints (big-endian, 7 bits a byte, the 9th byte whole), as FTS5 stores its
+    row count, column totals and per-row column sizes."""
+    values, i = [], 0
+    while i < len(blob):
+        value = 0
+        for n in range(9):
+            byte = blob[i]
+            i += 1
+            if n == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        values.append(value)
+    return values
+
+
+#: bm25() at the column weights, then at twice them (see tasks/search/rank.py).
+_BM25_PAIR = f"-bm25(fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}), -bm25(fts, {2 * TITLE_WEIGHT}, {2 * TEXT_WEIGHT})"
+WHOLE_WEIGHTS = float(TITLE_WEIGHT).is_integer() and float(TEXT_WEIGHT).is_integer()
+
+
 def day_of(published: Any) -> str | None:
     """The YYYY-MM-DD of a published value (ISO date or datetime), or None."""
     if not published or not isinstance(published, str):
@@ -171,6 +195,11 @@ class Segment:
         """(rowid, id, version, read_at, etag) of every row, for deciding which copies are live."""
         return self.conn.execute("SELECT rowid, id, version, read_at, etag FROM docs")
 
+    def ids(self, rowids: Iterable[int]) -> dict[int, str]:
+        """Document id of each row."""
+        ids = json.dumps(sorted(set(rowids)))
+        return dict(self.conn.execute("SELECT rowid, id FROM docs WHERE rowid IN (SELECT value FROM json_each(?))", (ids,)))
+
     def count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM docs").fetchone()[0]
 
@@ -193,6 +222,49 @@ class Segment:
                 sql += " WHERE " + where
             sql += " ORDER BY docs.day DESC, docs.rowid DESC LIMIT ? OFFSET ?"
         return self.conn.execute(sql, [*params, limit, offset]).fetchall()
+
+    # -- statistics for global BM25 (tasks/search/rank.py) ---------------------------------
+    def totals(self) -> tuple[int, int]:
+        """(rows, tokens of all columns) as FTS5 counts them: its 'averages' record."""
+        row = self.conn.execute("SELECT block FROM fts_data WHERE id = 1").fetchone()
+        if row is None or not row[0]:
+            return 0, 0
+        values = _varints(row[0])
+        return values[0], sum(values[1:])
+
+    def lengths(self, rowids: Iterable[int]) -> dict[int, int]:
+        """Tokens of each row, all columns (FTS5's docsize)."""
+        ids = json.dumps(sorted(set(rowids)))
+        cur = self.conn.execute("SELECT id, sz FROM fts_docsize WHERE id IN (SELECT value FROM json_each(?))", (ids,))
+        return {rowid: sum(_varints(sz)) for rowid, sz in cur}
+
+    def hits(self, phrase: str, among: Iterable[int] | None = None) -> int:
+        """Rows matching phrase (only those among the given rowids, when given)."""
+        if among is None:
+            return self.conn.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (phrase,)).fetchone()[0]
+        ids = sorted(set(among))
+        if not ids:
+            return 0
+        return self.conn.execute(
+            f"SELECT count(*) FROM fts WHERE fts MATCH ? AND rowid IN ({_int_list(ids)})", (phrase,)
+        ).fetchone()[0]
+
+    def search_scored(self, match: str, filters: Filters, limit: int, offset: int = 0) -> list[tuple[int, float, float]]:
+        """(rowid, bm25, bm25 at doubled weights) best first, both positive (higher is better)."""
+        where, params = filters.sql()
+        sql = f"SELECT fts.rowid, {_BM25_PAIR} FROM fts JOIN docs ON docs.rowid = fts.rowid WHERE fts MATCH ?"
+        if where:
+            sql += " AND " + where
+        sql += " ORDER BY fts.rank LIMIT ? OFFSET ?"
+        return self.conn.execute(sql, [match, *params, limit, offset]).fetchall()
+
+    def phrase_scores(self, phrase: str, rowids: Iterable[int]) -> dict[int, tuple[float, float]]:
+        """For the given rows that match phrase: (bm25, bm25 at doubled weights)."""
+        ids = sorted(set(rowids))
+        if not ids:
+            return {}
+        cur = self.conn.execute(f"SELECT rowid, {_BM25_PAIR} FROM fts WHERE fts MATCH ? AND rowid IN ({_int_list(ids)})", (phrase,))
+        return {rowid: (single, doubled) for rowid, single, doubled in cur}
 
     def fetch(self, rowid: int, match: str = "") -> dict[str, Any]:
         """The stored document of a row (text replaced by a highlighted snippet when match is given)."""
@@ -237,6 +309,11 @@ class Segment:
                 title=title or None, text=text,
             )
             yield rowid, Row(doc_id, version, read_at, doc)
+
+
+def _int_list(ids: Iterable[int]) -> str:
+    """rowids spelled into SQL: FTS5 filters a literal IN list while it scans its matches."""
+    return ",".join(str(int(i)) for i in ids)
 
 
 def build_segment(path: str | os.PathLike, rows: Iterable[Row], optimize: bool = True) -> int:

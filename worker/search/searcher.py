@@ -3,12 +3,15 @@
 A Searcher keeps the segments of the manifest it last saw open. Before a search it checks the
 manifest's etag (a HEAD, at most every `recheck` seconds); when it changed it downloads new
 segments into the cache, closes retired ones and works out again which rows are superseded
-by newer copies or tombstoned. Each segment is asked for its best rows (BM25, title weighted),
-superseded rows are skipped, and the pages are merged by score.
+by newer copies or tombstoned, and the index's live statistics (documents, tokens).
 
-Scores are BM25 with each segment's own term statistics, as Elasticsearch's default
-query_then_fetch uses each shard's: background merges keep the number of segments small and
-their statistics close to the whole index's.
+Scores are BM25 with the statistics of the whole index, not of each segment (see
+tasks/search/rank.py): the document frequency of each query phrase is summed over the live
+rows of all segments, so how documents are split into segments (and merges) changes neither
+the scores nor the order. Each segment is asked for its best rows by its own BM25; they are
+rescored with the global statistics, and a segment is asked for more rows while one of its
+unseen rows could still reach the top (a bound from the ratio of global to local idf and
+average length). Ties are broken by document id, which is the same before and after a merge.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.search import Filters, Segment, dead_rows, parse_query
-from tasks.search.segment import day_of
+from tasks.search import Filters, Segment, dead_rows, parse_query, rank
+from tasks.search.segment import WHOLE_WEIGHTS, day_of
 
 from ..settings import Settings
 from ..storage import NotFound, Store
@@ -55,6 +58,12 @@ class Searcher:
         self._checked_at = 0.0
         self._segments: dict[str, Segment] = {}
         self._dead: dict[str, set[int]] = {}
+        #: segment name → its (rows, tokens) as FTS5 counts them, dead rows included.
+        self._totals: dict[str, tuple[int, int]] = {}
+        #: The live documents of the whole index and their tokens.
+        self.stats = rank.CorpusStats(0, 0)
+        #: phrase → (live rows matching it in the index, {segment: rows matching it there}).
+        self._hits: dict[str, tuple[int, dict[str, int]]] = {}
         self.manifest = Manifest()
 
     # -- cache -----------------------------------------------------------------------------
@@ -88,6 +97,15 @@ class Searcher:
             opened.pop(name).close()
         self._segments = opened
         self._dead = dead_rows({name: seg.versions() for name, seg in opened.items()}, manifest.tombstones)
+        self._totals = {name: seg.totals() for name, seg in opened.items()}
+        docs = tokens = 0
+        for name, seg in opened.items():
+            rows, seg_tokens = self._totals[name]
+            dead = self._dead.get(name) or ()
+            docs += rows - len(dead)
+            tokens += seg_tokens - (sum(seg.lengths(dead).values()) if dead else 0)
+        self.stats = rank.CorpusStats(docs, tokens)
+        self._hits = {}
         self.manifest = manifest
         self._etag = manifest.etag
         self.catalog.prune_cache(set(wanted))
@@ -121,12 +139,12 @@ class Searcher:
         )
         if not parsed.match and filters == Filters():
             return []
-        candidates: list[tuple[float, str, int]] = []
-        for name, seg in self._segments.items():
-            candidates.extend((score, name, rowid) for rowid, score in self._best_live(name, seg, parsed.match, filters, limit))
-        candidates.sort()
+        if parsed.match:
+            candidates = self._ranked(parsed.match, parsed.phrases, filters, limit)
+        else:
+            candidates = self._newest(filters, limit)
         hits = []
-        for score, name, rowid in candidates[:limit]:
+        for score, doc_id, name, rowid in candidates[:limit]:
             doc = self._segments[name].fetch(rowid, parsed.match)
             hits.append(
                 Hit(
@@ -144,6 +162,81 @@ class Searcher:
                 )
             )
         return hits
+
+    # -- ranking ---------------------------------------------------------------------------
+    def _phrase_hits(self, phrase: str) -> tuple[int, dict[str, int]]:
+        """Live rows matching phrase in the whole index, and all rows matching it per segment."""
+        cached = self._hits.get(phrase)
+        if cached is None:
+            per_segment, live = {}, 0
+            for name, seg in self._segments.items():
+                per_segment[name] = seg.hits(phrase)
+                dead = self._dead.get(name)
+                live += per_segment[name] - (seg.hits(phrase, among=dead) if dead and per_segment[name] else 0)
+            cached = self._hits[phrase] = (live, per_segment)
+        return cached
+
+    def _ranked(self, match: str, phrases: list[str], filters: Filters, limit: int) -> list[tuple[float, str, str, int]]:
+        """(-global score, id, segment, rowid) of the best live rows, best first."""
+        hits = [self._phrase_hits(p) for p in phrases]
+        global_idfs = [rank.idf(self.stats.docs, live) for live, _ in hits]
+        avgdl = self.stats.avgdl
+        scored: dict[tuple[str, int], tuple[float, str, str, int]] = {}
+        pending = {}  # segment name → (offset, page) of its next fetch
+        for name in self._segments:
+            pending[name] = (0, max(MIN_PAGE, limit * PAGE_FACTOR))
+        while pending:
+            bounds: dict[str, float] = {}
+            for name, (offset, page) in list(pending.items()):
+                seg = self._segments[name]
+                rows = seg.search_scored(match, filters, page, offset)
+                self._score_rows(name, seg, rows, phrases, hits, global_idfs, avgdl, scored)
+                if len(rows) < page:
+                    del pending[name]  # every match of this segment is scored
+                    continue
+                pending[name] = (offset + page, page * 2)
+                rows_all, tokens_all = self._totals[name]
+                local_idfs = [rank.idf(rows_all, per_segment[name]) for _, per_segment in hits]
+                factor = rank.bound_factor(global_idfs, local_idfs, avgdl, tokens_all / rows_all if rows_all else 1.0)
+                bounds[name] = factor * rows[-1][1]  # no unseen row of the segment scores more
+            ranked = sorted(scored.values())
+            if len(ranked) >= limit:
+                floor = -ranked[limit - 1][0]
+                # Keep fetching only where an unseen row could tie or beat the current last hit.
+                pending = {n: v for n, v in pending.items() if bounds[n] * (1 + 1e-9) >= floor}
+        return sorted(scored.values())
+
+    def _score_rows(self, name, seg, rows, phrases, hits, global_idfs, avgdl, scored) -> None:
+        dead = self._dead.get(name, ())
+        live = [(rowid, single, doubled) for rowid, single, doubled in rows if rowid not in dead]
+        if not live:
+            return
+        rows_all, tokens_all = self._totals[name]
+        local_avgdl = tokens_all / rows_all if rows_all else 1.0
+        lengths = seg.lengths(rowid for rowid, _, _ in live)
+        if len(phrases) == 1:
+            per_phrase = [{rowid: (single, doubled) for rowid, single, doubled in live}]
+        else:
+            per_phrase = [seg.phrase_scores(p, [rowid for rowid, _, _ in live]) for p in phrases]
+        ids = seg.ids([rowid for rowid, _, _ in live])
+        for rowid, _, _ in live:
+            length = lengths.get(rowid, 0)
+            freqs = []
+            for pairs in per_phrase:
+                pair = pairs.get(rowid)
+                freqs.append(rank.freq_from_scores(pair[0], pair[1], length, local_avgdl, WHOLE_WEIGHTS) if pair else 0.0)
+            score = rank.score(freqs, global_idfs, length, avgdl)
+            scored[(name, rowid)] = (-score, ids[rowid], name, rowid)
+
+    def _newest(self, filters: Filters, limit: int) -> list[tuple[float, str, str, int]]:
+        """Filter-only: newest published first, then by id."""
+        candidates = []
+        for name, seg in self._segments.items():
+            best = self._best_live(name, seg, "", filters, limit)
+            ids = seg.ids([rowid for rowid, _ in best])
+            candidates.extend((score, ids[rowid], name, rowid) for rowid, score in best)
+        candidates.sort()
+        return candidates
 
     def _best_live(self, name: str, seg: Segment, match: str, filters: Filters, limit: int) -> list[tuple[int, float]]:
         dead = self._dead.get(name, ())

@@ -1,0 +1,79 @@
+"""BM25 with statistics of the whole index, so that scores do not depend on how documents are
+split into segments (and a merge does not reorder hits).
+
+The formula is FTS5's own bm25() (ext/fts5/fts5_aux.c), so that over one segment holding the
+whole index the scores are exactly FTS5's: for each phrase i of the query,
+
+    idf_i = ln((N - n_i + 0.5) / (n_i + 0.5)), at least IDF_FLOOR
+    f_i   = sum over the phrase's hits in the row of the weight of the hit's column
+    score = sum_i idf_i * f_i * (k1 + 1) / (f_i + k1 * (1 - b + b * D / avgdl))
+
+with N the live documents of all segments, n_i the live documents matching phrase i in all
+segments, D the row's length in tokens (all columns) and avgdl the mean of D over the live
+documents. Only f_i and D belong to a document; N, n_i and avgdl are summed over segments.
+
+FTS5 hands out bm25() with its segment's statistics only; f_i is recovered from it without
+knowing them: bm25 with every column weight doubled doubles f_i, and the ratio r of the two
+scores of a row is 2 (f + k) / (2 f + k), whatever the idf, so f = k (2 - r) / (2 (r - 1)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+K1 = 1.2
+B = 0.75
+#: FTS5's floor for the idf of a phrase in more than half of the documents.
+IDF_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    docs: int
+    tokens: int
+
+    @property
+    def avgdl(self) -> float:
+        return self.tokens / self.docs if self.docs else 1.0
+
+
+def idf(docs: int, hits: int) -> float:
+    value = math.log((docs - hits + 0.5) / (hits + 0.5)) if docs else 0.0
+    return value if value > 0.0 else IDF_FLOOR
+
+
+def length_norm(length: float, avgdl: float) -> float:
+    """The k1 * (1 - b + b * D / avgdl) term."""
+    return K1 * (1.0 - B + B * length / avgdl)
+
+
+def score(freqs: Sequence[float], idfs: Sequence[float], length: float, avgdl: float) -> float:
+    """BM25 of one document (positive: higher is better)."""
+    norm = length_norm(length, avgdl)
+    return sum(w * f * (K1 + 1.0) / (f + norm) for f, w in zip(freqs, idfs) if f > 0)
+
+
+def freq_from_scores(single: float, doubled: float, length: float, avgdl: float, whole_weights: bool) -> float:
+    """f of a phrase in a row from its bm25 at the column weights (single) and at twice them
+    (doubled), both positive and with the segment's own avgdl. Exact up to rounding, and
+    rounded to a whole number when the column weights are whole (f is then a sum of them)."""
+    if single <= 0.0:
+        return 0.0
+    ratio = doubled / single
+    if ratio <= 1.0:  # f is so large that the ratio rounds to 1: the score saturates anyway
+        return 1e9
+    f = length_norm(length, avgdl) * (2.0 - ratio) / (2.0 * (ratio - 1.0))
+    return float(round(f)) if whole_weights else round(f, 6)
+
+
+def bound_factor(global_idfs: Sequence[float], local_idfs: Sequence[float], global_avgdl: float, local_avgdl: float) -> float:
+    """C such that any row's global score <= C * its local score (in the same segment).
+
+    Per phrase, global/local = (idf_g / idf_l) * (f + k_l) / (f + k_g), and the last factor
+    lies between 1 and k_l / k_g <= max(1, avgdl_g / avgdl_l). Used to stop fetching a
+    segment's rows (best local first) once none left can enter the global top.
+    """
+    ratio = max((g / l for g, l in zip(global_idfs, local_idfs)), default=1.0)
+    return ratio * max(1.0, global_avgdl / local_avgdl if local_avgdl else 1.0)
