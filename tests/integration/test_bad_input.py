@@ -88,3 +88,22 @@ def test_sweep_enqueued_every_input_and_the_worker_survived(stack):
     assert again.returncode == 0, again.stderr[-3000:]
     counts = json.loads(again.stdout.strip().splitlines()[-1])
     assert not counts.get("enqueued"), counts
+
+
+def test_status_reports_queues_workers_and_counts(stack):
+    for key in stack.uploads:  # wait until every input has its outcome
+        rel = key[len("incoming/"):]
+        output = "quarantine" if rel.split("/")[-1] in BAD_INPUTS else "processed"
+        stack.wait_json(f"{output}/{rel}.json", timeout=60)
+    result = stack.copydesk("status", "--json", "--timeout", "3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert set(report["queues"]) == {"copydesk.articles", "copydesk.index", "copydesk.maintenance"}
+    assert report["queues"]["copydesk.articles"] == 0
+    assert any("-w1-" in name for name in report["workers_alive"]), report["workers_alive"]
+    assert report["active"] >= 0 and report["reserved"] >= 0
+    articles = report["articles"]
+    assert articles["quarantined"] >= len(BAD_INPUTS)
+    assert articles["processed"] >= len(GOOD_INPUTS) + 1
+    assert articles["inputs"] >= len(stack.uploads)
+    assert "***" in report["broker"] or "@" not in report["broker"]  # never a password
