@@ -133,8 +133,11 @@ class EmbeddedRunner:
                 return total
 
     def watch(self, stop: threading.Event, idle_index_seconds: float = 2.0) -> RunReport:
-        """Process what is there, then what lands, until `stop` is set."""
-        self.run_once()
+        """Process what is there, then what lands, until `stop` is set.
+
+        The watcher starts before the first sweep, so a file landing while the sweep runs is
+        not missed (announced twice at worst, and processed once).
+        """
 
         def on_key(key: str) -> None:
             if self.runtime.layout.is_input(key):
@@ -148,6 +151,7 @@ class EmbeddedRunner:
         watcher.start()
         seen = 0
         try:
+            self.run_once()
             while not stop.wait(idle_index_seconds):
                 if len(self.queue.outcomes) != seen and self.queue.pending == 0:
                     seen = len(self.queue.outcomes)

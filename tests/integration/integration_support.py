@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,10 +18,9 @@ from typing import Any, Callable, Iterable
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from support import ROOT, SAMPLE, SHARED, free_port  # noqa: F401  (re-exported for the tests)
+
 BIN = Path(sys.executable).parent
-SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
-SAMPLE = SHARED / "samples" / "business-standard-paywalled.txt"
 REDIS_TEST_URL = os.environ.get("COPYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REGION = "us-east-1"
 #: moto accepts any credentials; a distinctive secret lets a test look for it in the logs.
@@ -145,12 +143,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, services
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- services -------------------------------------------------------------------------------

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
+from support import SAMPLE, SHARED
 from tasks.article import Source
 from tasks.pipeline import process_bytes
 from tasks.stages.index import document_id
@@ -17,9 +16,6 @@ from worker.search.searcher import Searcher
 from worker.settings import Settings
 from worker.storage import open_store
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
-SAMPLE = SHARED / "samples" / "business-standard-paywalled.txt"
 BBC_LABELS = {"business": "business", "entertainment": "entertainment", "politics": "politics", "sport": "sports", "tech": "scitech"}
 
 

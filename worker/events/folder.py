@@ -1,22 +1,34 @@
 """Folder events for the embedded runner: watchdog tells us when a file lands in `incoming/`.
 
 A file is announced when it is closed after writing or moved into place (the usual atomic
-upload), never while it is still being written. Its etag comes from the store, like every
-other source's.
+upload). A file that appears without either (moved in from another file system or folder,
+which inotify reports as a creation) is announced after a short settle time. Its etag comes
+from the store, like every other source's; a file announced twice with the same content is
+processed once (the dispatcher sees the same etag).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Callable
 
-from watchdog.events import FileClosedEvent, FileDeletedEvent, FileMovedEvent, FileSystemEventHandler
+from watchdog.events import (
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from ..logging import get_logger
 
 log = get_logger("copydesk.listen.folder")
+
+#: Seconds a created file waits for its close event before it is announced anyway.
+SETTLE_SECONDS = 1.0
 
 
 class _Handler(FileSystemEventHandler):
@@ -24,6 +36,8 @@ class _Handler(FileSystemEventHandler):
         self.root = root
         self.on_key = on_key
         self.on_removed = on_removed
+        self._settling: dict[str, threading.Timer] = {}
+        self._lock = threading.Lock()
 
     def _announce(self, path: str, removed: bool = False) -> None:
         rel = os.path.relpath(path, self.root).replace(os.sep, "/")
@@ -39,8 +53,27 @@ class _Handler(FileSystemEventHandler):
         except Exception as exc:  # one bad event must not stop the watcher
             log.error("folder_event_failed", key=rel, error=type(exc).__name__, message=str(exc)[:300])
 
+    def on_created(self, event):
+        if isinstance(event, FileCreatedEvent) and not event.is_directory:
+            timer = threading.Timer(SETTLE_SECONDS, self._settled, args=(event.src_path,))
+            timer.daemon = True
+            with self._lock:
+                self._settling[event.src_path] = timer
+            timer.start()
+
+    def _settled(self, path: str) -> None:
+        with self._lock:
+            if self._settling.pop(path, None) is None:
+                return  # its close event came first
+        if os.path.isfile(path):
+            self._announce(path)
+
     def on_closed(self, event):
         if isinstance(event, FileClosedEvent) and not event.is_directory:
+            with self._lock:
+                timer = self._settling.pop(event.src_path, None)
+            if timer is not None:
+                timer.cancel()
             self._announce(event.src_path)
 
     def on_moved(self, event):
