@@ -16,8 +16,11 @@ Figures printed, for copydesk and for the baseline side by side:
   FTS5 table. Also, on --full-path documents, the whole path: index documents written to the
   store, pending markers, index_pending runs in --workers processes reading the documents back.
 - search: p50/p95 over 200 fixed queries (words, phrases, topic/language/date filters),
-  segments cached locally, after the merge; the baseline runs the same queries (BM25 with the
-  same title weight, same filters, same snippet).
+  segments cached locally, on the merged index and on the index before the merge (one segment
+  per batch); the baseline runs the same queries (BM25 with the same title weight, same
+  filters, same snippet). Each with copydesk's global-statistics BM25 and with the previous
+  per-segment BM25, and how many queries' top-10 scores equal the one-table baseline's (the
+  same BM25 over the same documents: what a ranking independent of segments must give).
 - index size per article.
 """
 
@@ -31,7 +34,6 @@ import random
 import re
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -184,7 +186,7 @@ def run_index_pending(args) -> int:
     return total
 
 
-def copydesk_index(docs, workdir: Path, workers: int) -> dict:
+def copydesk_index(docs, workdir: Path, workers: int, qs=None) -> dict:
     store_dir = workdir / "bucket"
     batches = [docs[i:i + BATCH] for i in range(0, len(docs), BATCH)]
     shares = [(str(store_dir), str(workdir / f"cache{w}"), batches[w::workers]) for w in range(workers)]
@@ -197,6 +199,8 @@ def copydesk_index(docs, workdir: Path, workers: int) -> dict:
     from worker.search.catalog import Catalog
     from worker.search.indexer import merge_segments
 
+    # Before the merge: many segments, where per-segment statistics differ from the index's.
+    split = copydesk_search(workdir, str(store_dir), qs, "split") if qs else None
     store, settings = _env(str(store_dir), str(workdir / "cache-merge"))
     segments_before = len(Catalog(store, settings).read().segments)
     started = time.perf_counter()
@@ -207,7 +211,7 @@ def copydesk_index(docs, workdir: Path, workers: int) -> dict:
     return {
         "indexed": indexed, "index_s": elapsed, "rate": indexed / elapsed, "segments_before": segments_before,
         "merge_s": merge_s, "segments": len(manifest.segments),
-        "bytes": sum(s["bytes"] for s in manifest.segments), "store_dir": str(store_dir),
+        "bytes": sum(s["bytes"] for s in manifest.segments), "store_dir": str(store_dir), "split": split,
     }
 
 
@@ -230,23 +234,47 @@ def copydesk_full_path(docs, workdir: Path, workers: int) -> dict:
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         indexed = sum(pool.map(run_index_pending, [(str(store_dir), str(workdir / f"cache-fp{w}")) for w in range(workers)]))
     elapsed = time.perf_counter() - started
-    return {"docs": len(docs), "indexed": indexed, "rate": len(docs) / elapsed}
+    return {"docs": len(docs), "indexed": indexed, "rate": len(docs) / elapsed, "repeated": indexed - len(docs)}
 
 
-def copydesk_search(workdir: Path, store_dir: str, qs) -> list[float]:
+def _filters(q):
+    return Filters(topic=q.get("topic"), language=q.get("language"), since=q.get("since"), until=q.get("until"))
+
+
+def local_stats_search(searcher, q, limit=10) -> list[float]:
+    """The previous ranking, for comparison: each segment's BM25 with its own statistics,
+    pages merged by score (what Searcher did before global statistics)."""
+    parsed = parse_query(q["q"])
+    filters = _filters(q)
+    candidates = []
+    for name, seg in searcher._segments.items():
+        candidates.extend((score, name, rowid) for rowid, score in searcher._best_live(name, seg, parsed.match, filters, limit))
+    candidates.sort()
+    for _, name, rowid in candidates[:limit]:
+        searcher._segments[name].fetch(rowid, parsed.match)
+    return [round(-score, 4) for score, _, _ in candidates[:limit]]
+
+
+def copydesk_search(workdir: Path, store_dir: str, qs, tag: str) -> dict:
+    """Latency of the search (global BM25) and of the previous per-segment ranking, and the
+    top-10 scores of each, on the index as it is in store_dir."""
     from worker.search.searcher import Searcher
 
-    store, settings = _env(store_dir, str(workdir / "cache-search"))
+    store, settings = _env(store_dir, str(workdir / f"cache-search-{tag}"))
     searcher = Searcher(store, settings)
     searcher.refresh()  # downloads the segments into the cache: not part of the latency
-    for q in qs[:20]:  # warm the page cache
-        searcher.search(q["q"], **{k: v for k, v in q.items() if k != "q"})
-    times = []
-    for q in qs:
-        started = time.perf_counter()
-        searcher.search(q["q"], **{k: v for k, v in q.items() if k != "q"}, limit=10)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+    run = lambda q: [h.score for h in searcher.search(q["q"], **{k: v for k, v in q.items() if k != "q"}, limit=10)]  # noqa: E731
+    out = {"segments": len(searcher.manifest.segments)}
+    for mode, fn in (("global", run), ("local", lambda q: local_stats_search(searcher, q))):
+        for q in qs[:20]:  # warm the page cache
+            fn(q)
+        times, scores = [], []
+        for q in qs:
+            started = time.perf_counter()
+            scores.append(fn(q))
+            times.append((time.perf_counter() - started) * 1000)
+        out[mode] = {"times": times, "scores": scores}
+    return out
 
 
 # -- baseline ---------------------------------------------------------------------------------
@@ -271,7 +299,7 @@ def baseline_index(docs, path: Path) -> dict:
     return {"rate": len(docs) / elapsed, "index_s": elapsed, "bytes": path.stat().st_size}
 
 
-def baseline_search(path: Path, qs) -> list[float]:
+def baseline_search(path: Path, qs) -> dict:
     conn = sqlite3.connect(path)
     def run(q):
         match = parse_query(q["q"]).match
@@ -286,14 +314,15 @@ def baseline_search(path: Path, qs) -> list[float]:
         for rowid, _ in rows:
             conn.execute("SELECT docs.title, snippet(fts, 1, '[', ']', '…', 24) FROM fts JOIN docs ON docs.rowid = fts.rowid "
                          "WHERE fts MATCH ? AND fts.rowid = ?", (match, rowid)).fetchone()
+        return [round(-score, 4) for _, score in rows]
     for q in qs[:20]:
         run(q)
-    times = []
+    times, scores = [], []
     for q in qs:
         started = time.perf_counter()
-        run(q)
+        scores.append(run(q))
         times.append((time.perf_counter() - started) * 1000)
-    return times
+    return {"times": times, "scores": scores}
 
 
 def pct(values, p):
@@ -314,25 +343,34 @@ def main() -> None:
         docs = corpus(args.docs)
         qs = queries(docs)
         print(f"corpus: {len(docs)} articles built in {time.perf_counter() - t:.1f}s; {len(qs)} queries", flush=True)
-        ours = copydesk_index(docs, workdir, args.workers)
+        ours = copydesk_index(docs, workdir, args.workers, qs)
         print(f"copydesk indexed {ours['indexed']} in {ours['index_s']:.1f}s into {ours['segments_before']} segments; merge {ours['merge_s']:.1f}s → {ours['segments']} segment(s)", flush=True)
         base = baseline_index(docs, workdir / "baseline.sqlite")
         print(f"baseline indexed {len(docs)} in {base['index_s']:.1f}s", flush=True)
         full = copydesk_full_path(docs[: args.full_path], workdir, args.workers) if args.full_path else None
-        ours_t = copydesk_search(workdir, ours["store_dir"], qs)
-        base_t = baseline_search(workdir / "baseline.sqlite", qs)
+        merged = copydesk_search(workdir, ours["store_dir"], qs, "merged")
+        base_s = baseline_search(workdir / "baseline.sqlite", qs)
         n = len(docs)
         print()
-        print(f"{'':38}{'copydesk':>14}{'baseline':>14}{'ratio':>9}")
-        print(f"{'indexing, articles/s (' + str(args.workers) + ' workers / 1)':38}{ours['rate']:>14,.0f}{base['rate']:>14,.0f}{ours['rate'] / base['rate']:>9.2f}")
-        print(f"{'  incl. background merge, articles/s':38}{n / (ours['index_s'] + ours['merge_s']):>14,.0f}{base['rate']:>14,.0f}{n / (ours['index_s'] + ours['merge_s']) / base['rate']:>9.2f}")
-        for p in (50, 95):
-            a, b = pct(ours_t, p), pct(base_t, p)
-            print(f"{f'search p{p}, ms (200 queries, cached)':38}{a:>14.2f}{b:>14.2f}{a / b:>9.2f}")
-        print(f"{'search median, ms':38}{statistics.median(ours_t):>14.2f}{statistics.median(base_t):>14.2f}")
-        print(f"{'index size per article, bytes':38}{ours['bytes'] / n:>14,.0f}{base['bytes'] / n:>14,.0f}{ours['bytes'] / base['bytes']:>9.2f}")
+        print(f"{'':58}{'copydesk':>12}{'baseline':>12}{'ratio':>8}")
+
+        def row(label, ours_value, base_value, fmt=",.0f"):
+            print(f"{label:58}{ours_value:>12{fmt}}{base_value:>12{fmt}}{ours_value / base_value:>8.2f}")
+
+        row(f"indexing, articles/s ({args.workers} workers / 1)", ours["rate"], base["rate"])
+        row("  incl. background merge, articles/s", n / (ours["index_s"] + ours["merge_s"]), base["rate"])
         if full:
-            print(f"whole path on {full['docs']} articles (store docs → markers → index_pending x{args.workers}): {full['rate']:,.0f} articles/s ({full['indexed']} indexed, overlap included)")
+            row(f"  whole path, {full['docs']} docs: store → markers → index_pending x{args.workers}", full["rate"], base["rate"])
+            print(f"{'    documents indexed more than once':58}{full['repeated']:>12,}")
+        states = [("merged", merged)] + ([("split", ours["split"])] if ours["split"] else [])
+        for state, result in states:
+            print(f"search on the {state} index ({result['segments']} segment(s)), 200 queries, cached:")
+            for mode, label in (("global", "global BM25 (now)"), ("local", "per-segment BM25 (before)")):
+                for p in (50, 95):
+                    row(f"  {label}, p{p} ms", pct(result[mode]["times"], p), pct(base_s["times"], p), ".2f")
+                same = sum(a == b for a, b in zip(result[mode]["scores"], base_s["scores"]))
+                print(f"{'  ' + label + ': top-10 scores equal to one FTS5 table':58}{f'{same}/{len(qs)}':>12}")
+        row("index size per article, bytes", ours["bytes"] / n, base["bytes"] / n)
     finally:
         if args.keep:
             print(f"work folder: {workdir}")

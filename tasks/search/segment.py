@@ -238,6 +238,16 @@ class Segment:
         cur = self.conn.execute("SELECT id, sz FROM fts_docsize WHERE id IN (SELECT value FROM json_each(?))", (ids,))
         return {rowid: sum(_varints(sz)) for rowid, sz in cur}
 
+    def ids_and_lengths(self, rowids: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """Document id and tokens (all columns) of each row."""
+        ids = json.dumps(sorted(set(rowids)))
+        cur = self.conn.execute(
+            "SELECT docs.rowid, docs.id, fts_docsize.sz FROM docs JOIN fts_docsize ON fts_docsize.id = docs.rowid "
+            "WHERE docs.rowid IN (SELECT value FROM json_each(?))",
+            (ids,),
+        )
+        return {rowid: (doc_id, sum(_varints(sz))) for rowid, doc_id, sz in cur}
+
     def hits(self, phrase: str, among: Iterable[int] | None = None) -> int:
         """Rows matching phrase (only those among the given rowids, when given)."""
         if among is None:

@@ -184,7 +184,9 @@ class Searcher:
         scored: dict[tuple[str, int], tuple[float, str, str, int]] = {}
         pending = {}  # segment name → (offset, page) of its next fetch
         for name in self._segments:
-            pending[name] = (0, max(MIN_PAGE, limit * PAGE_FACTOR))
+            # A row matches only if it holds one of the phrases: skip segments holding none.
+            if any(per_segment.get(name) for _, per_segment in hits):
+                pending[name] = (0, max(MIN_PAGE, limit * PAGE_FACTOR))
         while pending:
             bounds: dict[str, float] = {}
             for name, (offset, page) in list(pending.items()):
@@ -213,20 +215,19 @@ class Searcher:
             return
         rows_all, tokens_all = self._totals[name]
         local_avgdl = tokens_all / rows_all if rows_all else 1.0
-        lengths = seg.lengths(rowid for rowid, _, _ in live)
+        ids_lengths = seg.ids_and_lengths(rowid for rowid, _, _ in live)
         if len(phrases) == 1:
             per_phrase = [{rowid: (single, doubled) for rowid, single, doubled in live}]
         else:
             per_phrase = [seg.phrase_scores(p, [rowid for rowid, _, _ in live]) for p in phrases]
-        ids = seg.ids([rowid for rowid, _, _ in live])
         for rowid, _, _ in live:
-            length = lengths.get(rowid, 0)
+            doc_id, length = ids_lengths[rowid]
             freqs = []
             for pairs in per_phrase:
                 pair = pairs.get(rowid)
                 freqs.append(rank.freq_from_scores(pair[0], pair[1], length, local_avgdl, WHOLE_WEIGHTS) if pair else 0.0)
             score = rank.score(freqs, global_idfs, length, avgdl)
-            scored[(name, rowid)] = (-score, ids[rowid], name, rowid)
+            scored[(name, rowid)] = (-score, doc_id, name, rowid)
 
     def _newest(self, filters: Filters, limit: int) -> list[tuple[float, str, str, int]]:
         """Filter-only: newest published first, then by id."""
