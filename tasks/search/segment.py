@@ -248,6 +248,13 @@ class Segment:
         )
         return {rowid: (doc_id, sum(_varints(sz))) for rowid, doc_id, sz in cur}
 
+    def hits_of(self, phrases: list[str]) -> list[int]:
+        """Rows matching each phrase, in one statement."""
+        if not phrases:
+            return []
+        sql = "SELECT " + ", ".join(["(SELECT count(*) FROM fts WHERE fts MATCH ?)"] * len(phrases))
+        return list(self.conn.execute(sql, phrases).fetchone())
+
     def hits(self, phrase: str, among: Iterable[int] | None = None) -> int:
         """Rows matching phrase (only those among the given rowids, when given)."""
         if among is None:

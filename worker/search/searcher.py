@@ -164,55 +164,79 @@ class Searcher:
         return hits
 
     # -- ranking ---------------------------------------------------------------------------
-    def _phrase_hits(self, phrase: str) -> tuple[int, dict[str, int]]:
-        """Live rows matching phrase in the whole index, and all rows matching it per segment."""
-        cached = self._hits.get(phrase)
-        if cached is None:
-            per_segment, live = {}, 0
+    def _phrase_hits(self, phrases: list[str]) -> list[tuple[int, dict[str, int]]]:
+        """For each phrase: live rows matching it in the whole index, and all rows matching it
+        per segment (cached until the manifest changes)."""
+        missing = [p for p in dict.fromkeys(phrases) if p not in self._hits]
+        if missing:
+            live = dict.fromkeys(missing, 0)
+            per_segment: dict[str, dict[str, int]] = {p: {} for p in missing}
             for name, seg in self._segments.items():
-                per_segment[name] = seg.hits(phrase)
                 dead = self._dead.get(name)
-                live += per_segment[name] - (seg.hits(phrase, among=dead) if dead and per_segment[name] else 0)
-            cached = self._hits[phrase] = (live, per_segment)
-        return cached
+                for phrase, count in zip(missing, seg.hits_of(missing)):
+                    per_segment[phrase][name] = count
+                    live[phrase] += count - (seg.hits(phrase, among=dead) if dead and count else 0)
+            for phrase in missing:
+                self._hits[phrase] = (live[phrase], per_segment[phrase])
+        return [self._hits[p] for p in phrases]
 
     def _ranked(self, match: str, phrases: list[str], filters: Filters, limit: int) -> list[tuple[float, str, str, int]]:
-        """(-global score, id, segment, rowid) of the best live rows, best first."""
-        hits = [self._phrase_hits(p) for p in phrases]
+        """(-global score, id, segment, rowid) of the best live rows, best first (the first
+        `limit` are exact; any after them may be incomplete).
+
+        Rows come from each segment best local score first. A row's global score is at most
+        its segment's bound factor times its local score, so rows are rescored (which costs
+        queries) in the order of that upper bound, and only while the bound can still reach
+        the current `limit`-th score; a segment is asked for more rows on the same test.
+        """
+        hits = self._phrase_hits(phrases)
         global_idfs = [rank.idf(self.stats.docs, live) for live, _ in hits]
         avgdl = self.stats.avgdl
-        scored: dict[tuple[str, int], tuple[float, str, str, int]] = {}
-        pending = {}  # segment name → (offset, page) of its next fetch
+        factors: dict[str, float] = {}
         for name in self._segments:
             # A row matches only if it holds one of the phrases: skip segments holding none.
             if any(per_segment.get(name) for _, per_segment in hits):
-                pending[name] = (0, max(MIN_PAGE, limit * PAGE_FACTOR))
-        while pending:
-            bounds: dict[str, float] = {}
-            for name, (offset, page) in list(pending.items()):
-                seg = self._segments[name]
-                rows = seg.search_scored(match, filters, page, offset)
-                self._score_rows(name, seg, rows, phrases, hits, global_idfs, avgdl, scored)
-                if len(rows) < page:
-                    del pending[name]  # every match of this segment is scored
-                    continue
-                pending[name] = (offset + page, page * 2)
                 rows_all, tokens_all = self._totals[name]
                 local_idfs = [rank.idf(rows_all, per_segment[name]) for _, per_segment in hits]
-                factor = rank.bound_factor(global_idfs, local_idfs, avgdl, tokens_all / rows_all if rows_all else 1.0)
-                bounds[name] = factor * rows[-1][1]  # no unseen row of the segment scores more
-            ranked = sorted(scored.values())
-            if len(ranked) >= limit:
-                floor = -ranked[limit - 1][0]
-                # Keep fetching only where an unseen row could tie or beat the current last hit.
-                pending = {n: v for n, v in pending.items() if bounds[n] * (1 + 1e-9) >= floor}
+                factors[name] = rank.bound_factor(global_idfs, local_idfs, avgdl, tokens_all / rows_all if rows_all else 1.0)
+        first_page = max(MIN_PAGE, limit * PAGE_FACTOR)
+        to_fetch = {name: (0, first_page) for name in factors}  # segment → (offset, page)
+        more: dict[str, tuple[float, int, int]] = {}  # segment → (bound of its unseen rows, offset, page)
+        waiting: list[tuple[float, str, int, float, float]] = []  # (bound, segment, rowid, bm25 pair)
+        scored: dict[tuple[str, int], tuple[float, str, str, int]] = {}
+
+        def floor() -> float:
+            if len(scored) < limit:
+                return -1.0
+            return -sorted(scored.values())[limit - 1][0] / (1 + 1e-9)  # ties must be looked at too
+
+        while to_fetch:
+            for name, (offset, page) in to_fetch.items():
+                rows = self._segments[name].search_scored(match, filters, page, offset)
+                dead = self._dead.get(name, ())
+                waiting.extend((factors[name] * a, name, rowid, a, b) for rowid, a, b in rows if rowid not in dead)
+                more.pop(name, None)
+                if len(rows) == page:  # the segment may hold more matches
+                    more[name] = (factors[name] * rows[-1][1], offset + page, page * 2)
+            # Rescore the waiting rows, highest bound first, while a bound reaches the floor.
+            waiting.sort(reverse=True)
+            while waiting and waiting[0][0] >= floor():
+                # Until `limit` rows are scored, the `limit` best bounds; then every row whose
+                # bound reaches the floor, at once (fewer, larger queries).
+                bar = floor()
+                cut = limit if bar < 0 else next((i for i, w in enumerate(waiting) if w[0] < bar), len(waiting))
+                batch, waiting = waiting[:cut], waiting[cut:]
+                by_segment: dict[str, list[tuple[int, float, float]]] = {}
+                for _, name, rowid, a, b in batch:
+                    by_segment.setdefault(name, []).append((rowid, a, b))
+                for name, rows in by_segment.items():
+                    self._score_rows(name, self._segments[name], rows, phrases, global_idfs, avgdl, scored)
+            bar = floor()
+            to_fetch = {name: (offset, page) for name, (bound, offset, page) in more.items() if bound >= bar}
         return sorted(scored.values())
 
-    def _score_rows(self, name, seg, rows, phrases, hits, global_idfs, avgdl, scored) -> None:
-        dead = self._dead.get(name, ())
-        live = [(rowid, single, doubled) for rowid, single, doubled in rows if rowid not in dead]
-        if not live:
-            return
+    def _score_rows(self, name, seg, live, phrases, global_idfs, avgdl, scored) -> None:
+        """Global scores of live rows of one segment, from their (bm25, doubled bm25) pairs."""
         rows_all, tokens_all = self._totals[name]
         local_avgdl = tokens_all / rows_all if rows_all else 1.0
         ids_lengths = seg.ids_and_lengths(rowid for rowid, _, _ in live)
