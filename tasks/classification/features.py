@@ -77,13 +77,22 @@ def document(title: str | None, text: str) -> str:
     return text
 
 
-def display_term(feature: str, tokens: list[bytes] = ()) -> str:
-    """How a feature reads in an explanation: a stem as the article's first word that has it."""
+def display_term(feature: str, tokens: list[bytes] = (), joined: bytes | None = None) -> str:
+    """How a feature reads in an explanation: a stem as the article's first word that has it.
+
+    joined is b" " + b" ".join(tokens) + b" " when the caller has it: one bytes.find in C instead
+    of a startswith call per word.
+    """
     if not feature.startswith(STEM_MARK):
         return feature
     stem = feature[len(STEM_MARK):]
-    prefix = stem.encode()
-    for token in tokens:
-        if token.startswith(prefix) and token != prefix:
-            return token.decode()
+    if joined is None:
+        joined = b" " + b" ".join(tokens) + b" "
+    needle = b" " + stem.encode()
+    position = joined.find(needle)
+    while position >= 0:
+        end = joined.index(b" ", position + 1)
+        if end > position + len(needle):  # a longer word than the stem itself
+            return joined[position + 1:end].decode()
+        position = joined.find(needle, end)
     return stem + "*"

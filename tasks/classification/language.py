@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numpy as np
+
 #: Enough text for a sure answer (200, 300, 400 and 600 characters scored alike on every set of
 #: bench/classify.py); the detector walks its automaton in Python, about a microsecond a byte.
 DETECT_CHARS = 400
@@ -38,6 +40,9 @@ def _get_identifier():
 
             identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
             identifier.set_languages([code for code in identifier.labels if len(code) == 2])
+            # set_languages keeps a column subset in Fortran order; scoring gathers rows of it
+            # (one per n-gram of the text), which is ~15x faster from a C-ordered copy.
+            identifier.nb_ptc = np.ascontiguousarray(identifier.nb_ptc)
             _identifier = identifier
         return _identifier
 

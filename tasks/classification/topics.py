@@ -24,6 +24,10 @@ from .labels import TOPIC_LABELS
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "topics"
 MODEL_FILE = "model.npz"
 CARD_FILE = "model_card.json"
+#: Words outside the vocabulary whose stem look-up is remembered (per model; see _token_codes).
+UNKNOWN_WORDS_CACHED = 200_000
+#: What the token table answers for a word it has not seen yet.
+NOT_SEEN = np.iinfo(np.int64).min
 #: How many terms the record keeps as the explanation of its topic.
 EXPLANATION_TERMS = 5
 
@@ -163,6 +167,11 @@ class TopicModel:
         self._word_ids = word_ids
         self._word_feature = np.array(word_feature, dtype=np.intp)
         self._stems = stems
+        # One dict look-up per word answers everything: a vocabulary word gives its word id
+        # (>= 0); any other word gives -2 - (id of its stem feature), or -1 without one. Other
+        # words are added on first sight (news reuses them: most articles then need no Python
+        # per word), at most UNKNOWN_WORDS_CACHED of them.
+        self._token_codes: dict[bytes, int] = dict(word_ids)
         self._word_stem = np.array(
             [stem_id(stems, word.decode()) for word in word_ids],
             dtype=np.intp,
@@ -180,9 +189,25 @@ class TopicModel:
         self._bigram_feature = np.append(np.array(feature_ids, dtype=np.intp)[order], -1)
         self._n_words = n_words
 
+    def _codes(self, tokens: list[bytes]) -> np.ndarray:
+        """The token table's code of every word (see _build_lookup), adding words not seen yet."""
+        table = self._token_codes
+        codes = np.fromiter(map(table.get, tokens, repeat(NOT_SEEN)), dtype=np.int64, count=len(tokens))
+        unseen = np.flatnonzero(codes == NOT_SEEN)
+        if len(unseen):
+            if len(table) - len(self._word_ids) + len(unseen) > UNKNOWN_WORDS_CACHED:
+                self._token_codes = table = dict(self._word_ids)
+            for position in unseen:
+                token = tokens[position]
+                code = table.get(token)
+                if code is None:
+                    code = table[token] = -2 - stem_id(self._stems, token.decode())
+                codes[position] = code
+        return codes
+
     def _feature_ids(self, tokens: list[bytes]) -> np.ndarray:
         """Vocabulary ids of the features of the words, one per occurrence (as features_of_words)."""
-        small = np.fromiter(map(self._word_ids.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+        small = self._codes(tokens)
         known = small >= 0
         known_small = small[known]
         parts = [self._word_feature[known_small]]
@@ -194,10 +219,7 @@ class TopicModel:
             parts.append(self._bigram_feature[where[self._bigram_codes[where] == codes]])
         stem_ids = self._word_stem[known_small]
         parts.append(stem_ids[stem_ids >= 0])
-        unknown = np.flatnonzero(~known)
-        if len(unknown):
-            extra = [stem_id(self._stems, tokens[i].decode()) for i in unknown if len(tokens[i]) > STEM_LENGTH]
-            parts.append(np.array([i for i in extra if i >= 0], dtype=np.intp))
+        parts.append(-2 - small[small <= -2])
         return np.concatenate(parts)
 
     def _weigh(self, ids: np.ndarray, tf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,8 +231,7 @@ class TopicModel:
 
     def _vector(self, tokens: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Indices and TF-IDF values of the known features of the words (sublinear tf, L2 norm)."""
-        ids, tf = np.unique(self._feature_ids(tokens), return_counts=True)
-        return self._weigh(ids, tf)
+        return self._weigh(*counted(self._feature_ids(tokens)))
 
     def _vector_reference(self, tokens: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """The same as _vector, the plain way (feature strings → dict); kept to test _vector against."""
@@ -246,10 +267,14 @@ class TopicModel:
         top = np.argpartition(-contribution, keep - 1)[:keep]
         top = top[np.argsort(-contribution[top])]
         terms: list[str] = []
+        joined = None
         for position in top:
             if contribution[position] <= 0:
                 break
-            term = display_term(self.vocabulary[ids[position]], tokens)
+            feature = self.vocabulary[ids[position]]
+            if joined is None and feature.startswith(STEM_MARK):
+                joined = b" " + b" ".join(tokens) + b" "
+            term = display_term(feature, tokens, joined)
             if term not in terms:
                 terms.append(term)
             if len(terms) == n:
@@ -271,6 +296,16 @@ class TopicModel:
 
     def supports(self, language_code: str | None) -> bool:
         return language_code in self.languages
+
+
+def counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values, sorted, and how often each occurs (np.unique's answer at half its cost
+    on short arrays: one sort, one comparison, no index bookkeeping)."""
+    if not len(values):
+        return values.astype(np.intp), np.zeros(0, dtype=np.int64)
+    values = np.sort(values)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    return values[starts], np.diff(np.append(starts, len(values)))
 
 
 def stem_id(stems: dict[str, int], word: str) -> int:

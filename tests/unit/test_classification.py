@@ -260,3 +260,30 @@ def test_fast_feature_lookup_equals_the_plain_tf_idf_vector():
         plain_ids, plain_values = model._vector_reference(tokens)
         assert np.array_equal(fast_ids, plain_ids)
         assert np.allclose(fast_values, plain_values, atol=1e-6)
+
+
+def test_unknown_words_are_remembered_within_a_bound(monkeypatch):
+    """Words outside the vocabulary are cached with their stem; past the bound the cache restarts
+    and the features stay exactly the plain ones."""
+    from tasks.classification import topics
+
+    vocabulary = ["goal", "of", "shares", "the", "goal of", "~zebra", "~share", "~quokk"]
+    weights = np.linspace(-1, 1, len(vocabulary) * 2, dtype=np.float32).reshape(-1, 2)
+    model = TopicModel(vocabulary, np.ones(len(vocabulary), np.float32), weights, np.zeros(2, np.float32),
+                       ["sports", "business"], temperature=1.0, threshold=0.5, languages=["en"])
+    monkeypatch.setattr(topics, "UNKNOWN_WORDS_CACHED", 3)
+    for text in ("goal zebras matches", "profit quokkas shares", "the goal of goals", "shares sharesies zebras"):
+        tokens = F.word_bytes(text)
+        assert len(model._token_codes) - len(model._word_ids) <= 3
+        fast_ids, fast_values = model._vector(tokens)
+        plain_ids, plain_values = model._vector_reference(tokens)
+        assert np.array_equal(fast_ids, plain_ids) and np.allclose(fast_values, plain_values)
+        assert len(fast_ids) >= 2
+
+
+def test_a_stem_is_shown_as_the_first_longer_word_that_has_it():
+    tokens = F.word_bytes("elect the elections of electoral reform")
+    assert F.display_term("~elect", tokens) == "elections"
+    assert F.display_term("~elect", F.word_bytes("elect")) == "elect*"
+    assert F.display_term("~refor", tokens) == "reform"
+    assert F.display_term("goal", tokens) == "goal"
