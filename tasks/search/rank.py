@@ -68,12 +68,19 @@ def freq_from_scores(single: float, doubled: float, length: float, avgdl: float,
     return float(round(f)) if whole_weights else round(f, 6)
 
 
-def bound_factor(global_idfs: Sequence[float], local_idfs: Sequence[float], global_avgdl: float, local_avgdl: float) -> float:
+def bound_factor(
+    global_idfs: Sequence[float], local_idfs: Sequence[float], global_avgdl: float, local_avgdl: float, max_length: float | None = None
+) -> float:
     """C such that any row's global score <= C * its local score (in the same segment).
 
     Per phrase, global/local = (idf_g / idf_l) * (f + k_l) / (f + k_g), and the last factor
-    lies between 1 and k_l / k_g <= max(1, avgdl_g / avgdl_l). Used to stop fetching a
-    segment's rows (best local first) once none left can enter the global top.
+    lies between 1 and k_l / k_g, which grows with the row's length D from 1 (D = 0) towards
+    avgdl_g / avgdl_l: its value at the segment's longest row bounds it. Used to stop fetching
+    a segment's rows (best local first) once none left can enter the global top.
     """
     ratio = max((g / l for g, l in zip(global_idfs, local_idfs)), default=1.0)
-    return ratio * max(1.0, global_avgdl / local_avgdl if local_avgdl else 1.0)
+    if not local_avgdl:
+        return ratio
+    if max_length is None:
+        return ratio * max(1.0, global_avgdl / local_avgdl)
+    return ratio * max(1.0, length_norm(max_length, local_avgdl) / length_norm(max_length, global_avgdl))

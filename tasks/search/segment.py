@@ -232,6 +232,10 @@ class Segment:
         values = _varints(row[0])
         return values[0], sum(values[1:])
 
+    def max_length(self) -> int:
+        """Tokens of the longest row (all columns)."""
+        return max((sum(_varints(sz)) for sz, in self.conn.execute("SELECT sz FROM fts_docsize")), default=0)
+
     def lengths(self, rowids: Iterable[int]) -> dict[int, int]:
         """Tokens of each row, all columns (FTS5's docsize)."""
         ids = json.dumps(sorted(set(rowids)))

@@ -16,6 +16,7 @@ average length). Ties are broken by document id, which is the same before and af
 
 from __future__ import annotations
 
+import heapq
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,8 @@ class Searcher:
         self._dead: dict[str, set[int]] = {}
         #: segment name → its (rows, tokens) as FTS5 counts them, dead rows included.
         self._totals: dict[str, tuple[int, int]] = {}
+        #: segment name → tokens of its longest row (tightens the score bound).
+        self._max_length: dict[str, int] = {}
         #: The live documents of the whole index and their tokens.
         self.stats = rank.CorpusStats(0, 0)
         #: phrase → (live rows matching it in the index, {segment: rows matching it there}).
@@ -98,6 +101,7 @@ class Searcher:
         self._segments = opened
         self._dead = dead_rows({name: seg.versions() for name, seg in opened.items()}, manifest.tombstones)
         self._totals = {name: seg.totals() for name, seg in opened.items()}
+        self._max_length = {name: seg.max_length() for name, seg in opened.items()}
         docs = tokens = 0
         for name, seg in opened.items():
             rows, seg_tokens = self._totals[name]
@@ -198,17 +202,24 @@ class Searcher:
             if any(per_segment.get(name) for _, per_segment in hits):
                 rows_all, tokens_all = self._totals[name]
                 local_idfs = [rank.idf(rows_all, per_segment[name]) for _, per_segment in hits]
-                factors[name] = rank.bound_factor(global_idfs, local_idfs, avgdl, tokens_all / rows_all if rows_all else 1.0)
+                factors[name] = rank.bound_factor(
+                    global_idfs, local_idfs, avgdl, tokens_all / rows_all if rows_all else 1.0, self._max_length.get(name)
+                )
         first_page = max(MIN_PAGE, limit * PAGE_FACTOR)
         to_fetch = {name: (0, first_page) for name in factors}  # segment → (offset, page)
         more: dict[str, tuple[float, int, int]] = {}  # segment → (bound of its unseen rows, offset, page)
         waiting: list[tuple[float, str, int, float, float]] = []  # (bound, segment, rowid, bm25 pair)
         scored: dict[tuple[str, int], tuple[float, str, str, int]] = {}
 
+        cached_floor = [0, -1.0]  # (rows scored when computed, floor)
+
         def floor() -> float:
             if len(scored) < limit:
                 return -1.0
-            return -sorted(scored.values())[limit - 1][0] / (1 + 1e-9)  # ties must be looked at too
+            if cached_floor[0] != len(scored):
+                kth = heapq.nsmallest(limit, scored.values())[-1]
+                cached_floor[:] = [len(scored), -kth[0] / (1 + 1e-9)]  # ties must be looked at too
+            return cached_floor[1]
 
         while to_fetch:
             for name, (offset, page) in to_fetch.items():
