@@ -268,10 +268,11 @@ class TopicModel:
         top = top[np.argsort(-contribution[top])]
         terms: list[str] = []
         joined = None
-        for position in top:
-            if contribution[position] <= 0:
+        # Plain Python numbers from here: a numpy scalar per comparison costs more than the loop.
+        for weight, feature_id in zip(contribution[top].tolist(), ids[top].tolist()):
+            if weight <= 0:
                 break
-            feature = self.vocabulary[ids[position]]
+            feature = self.vocabulary[feature_id]
             if joined is None and feature.startswith(STEM_MARK):
                 joined = b" " + b" ".join(tokens) + b" "
             term = display_term(feature, tokens, joined)
@@ -284,13 +285,14 @@ class TopicModel:
     def predict(self, text: str) -> Prediction:
         tokens = word_bytes(text)
         probs, ids, values, rows = self._scores(tokens)
-        order = np.argsort(-probs)
-        scores = [(self.labels[i], float(probs[i])) for i in order]
+        listed = probs.tolist()
+        order = sorted(range(len(listed)), key=listed.__getitem__, reverse=True)
+        scores = [(self.labels[i], listed[i]) for i in order]
         scores.extend((label, 0.0) for label in self._missing)
-        best = int(order[0])
+        best = order[0]
         return Prediction(
             scores=scores,
-            uncertain=bool(probs[best] < self.threshold) or not len(ids),
+            uncertain=listed[best] < self.threshold or not len(ids),
             terms=self.explain(ids, values, rows, best, tokens),
         )
 
