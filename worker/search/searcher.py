@@ -101,7 +101,7 @@ class Searcher:
         self._segments = opened
         self._dead = dead_rows({name: seg.versions() for name, seg in opened.items()}, manifest.tombstones)
         self._totals = {name: seg.totals() for name, seg in opened.items()}
-        self._max_length = {name: seg.max_length() for name, seg in opened.items()}
+        self._max_length = {}  # filled on first use: a pass over the segment's row sizes
         docs = tokens = 0
         for name, seg in opened.items():
             rows, seg_tokens = self._totals[name]
@@ -184,6 +184,11 @@ class Searcher:
                 self._hits[phrase] = (live[phrase], per_segment[phrase])
         return [self._hits[p] for p in phrases]
 
+    def _longest(self, name: str) -> int:
+        if name not in self._max_length:
+            self._max_length[name] = self._segments[name].max_length()
+        return self._max_length[name]
+
     def _ranked(self, match: str, phrases: list[str], filters: Filters, limit: int) -> list[tuple[float, str, str, int]]:
         """(-global score, id, segment, rowid) of the best live rows, best first (the first
         `limit` are exact; any after them may be incomplete).
@@ -203,7 +208,7 @@ class Searcher:
                 rows_all, tokens_all = self._totals[name]
                 local_idfs = [rank.idf(rows_all, per_segment[name]) for _, per_segment in hits]
                 factors[name] = rank.bound_factor(
-                    global_idfs, local_idfs, avgdl, tokens_all / rows_all if rows_all else 1.0, self._max_length.get(name)
+                    global_idfs, local_idfs, avgdl, tokens_all / rows_all if rows_all else 1.0, self._longest(name)
                 )
         first_page = max(MIN_PAGE, limit * PAGE_FACTOR)
         to_fetch = {name: (0, first_page) for name in factors}  # segment → (offset, page)
