@@ -287,3 +287,33 @@ def test_a_stem_is_shown_as_the_first_longer_word_that_has_it():
     assert F.display_term("~elect", F.word_bytes("elect")) == "elect*"
     assert F.display_term("~refor", tokens) == "reform"
     assert F.display_term("goal", tokens) == "goal"
+
+
+def test_nb_svm_folds_the_log_count_ratios_into_plain_linear_weights():
+    """NBLinear's coef_ scores a raw TF-IDF row exactly as its binary SVM scores the ratio-scaled row,
+    so inference (weights · features) needs nothing new."""
+    from scipy.sparse import csr_matrix, diags
+    from sklearn.svm import LinearSVC
+
+    from tasks.classification import training
+
+    rng = np.random.default_rng(3)
+    labels = np.array(["sports", "business", "scitech"] * 40)
+    dense = rng.random((len(labels), 12)) * (rng.random((len(labels), 12)) < 0.3)
+    for k, label in enumerate(["sports", "business", "scitech"]):
+        dense[labels == label, k] += 1.0  # one telling feature per class
+    matrix = csr_matrix(dense.astype(np.float32))
+    weights = np.ones(len(labels))
+    model = training.NBLinear.fit(matrix, labels, weights)
+    assert (model.predict(matrix) == labels).mean() > 0.95
+    k = list(model.classes_).index("business")
+    positive = labels == "business"
+    present = (dense > 0).astype(np.float64)
+    p = present[positive].sum(axis=0) + training.NB_ALPHA
+    q = present[~positive].sum(axis=0) + training.NB_ALPHA
+    ratio = np.log((p / p.sum()) / (q / q.sum()))
+    balanced = {True: len(labels) / (2 * positive.sum()), False: len(labels) / (2 * (~positive).sum())}
+    svm = LinearSVC(C=training.SVM_C, class_weight=balanced, random_state=0)
+    svm.fit(matrix @ diags(ratio.astype(np.float32)), positive, sample_weight=weights)
+    scaled_scores = svm.decision_function(matrix @ diags(ratio.astype(np.float32)))
+    assert np.allclose(model.decision_function(matrix)[:, k], scaled_scores, atol=1e-4)
