@@ -14,7 +14,8 @@ Figures printed, for copydesk and for the baseline side by side:
   compare-and-swap (the real build_and_publish path, concurrent publishers included), then the
   background merge, timed on its own. Baseline: one process inserting everything into one
   FTS5 table. Also, on --full-path documents, the whole path: index documents written to the
-  store, pending markers, index_pending runs in --workers processes reading the documents back.
+  store, pending markers, index_pending runs in --workers processes reading the documents back
+  (each run claims disjoint marker shards; "indexed more than once" counts repeated work).
 - search: p50/p95 over 200 fixed queries (words, phrases, topic/language/date filters),
   segments cached locally, on the merged index and on the index before the merge (one segment
   per batch); the baseline runs the same queries (BM25 with the same title weight, same
