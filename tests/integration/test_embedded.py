@@ -30,6 +30,16 @@ def run_once(folder, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def search(folder, cache, query: str, *options: str) -> list[dict]:
+    result = subprocess.run(
+        [str(BIN / "copydesk"), "search", "--json", *options, query],
+        env=clean_env(COPYDESK_STORE=f"file://{folder}", COPYDESK_CACHE_DIR=str(cache)),
+        cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: no hits
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
 def test_run_once_processes_a_folder(tmp_path, sample):
     store = tmp_path / "store"
     incoming = store / "incoming"
@@ -58,6 +68,16 @@ def test_run_once_processes_a_folder(tmp_path, sample):
     assert record["topics"][0]["label"] == "world" and record["language"]["code"] == "en"
     quarantine = json.loads((store / "quarantine" / "empty.txt.json").read_text())
     assert quarantine["reason"] == "empty"
+
+    # Once `run --once` returns, the index in the folder finds every article it processed.
+    for query, options in (("Kim Jong Un summit", ()), ("Hanoi", ("--topic", "world"))):
+        hits = search(store, tmp_path / "cache", query, *options)
+        assert hits and hits[0]["source_key"] == "incoming/wire/sample.txt", (query, hits)
+    for example in EXAMPLES:
+        record = json.loads((store / "processed" / f"{example.name}.json").read_text())
+        first_words = " ".join(record["text"].split()[:6])
+        found = search(store, tmp_path / "cache", f'"{first_words}"', "--limit", "3")
+        assert any(h["source_key"] == f"incoming/{example.name}" for h in found), (example.name, first_words, found)
 
     records_mtime = {p: p.stat().st_mtime_ns for p in (store / "processed").rglob("*.json")}
     assert len(records_mtime) == len(EXAMPLES) + 1
