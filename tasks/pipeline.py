@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import structlog
 
@@ -115,12 +115,3 @@ def process_bytes(raw: bytes, source: Source, pipeline: Pipeline | None = None) 
     """The processing entry point: bytes and metadata in, a filled Article out (no I/O)."""
     article = Article(source=source, raw=raw)
     return (pipeline or default_pipeline()).run(article)
-
-
-def process_many(items: Iterable[tuple[bytes, Source]]) -> Iterable[Article | BadInput]:
-    pipeline = default_pipeline()
-    for raw, source in items:
-        try:
-            yield process_bytes(raw, source, pipeline)
-        except BadInput as exc:
-            yield exc

@@ -16,7 +16,7 @@ BATCH_DOCS = 1000
 @app.task(bind=True, base=CopydeskTask, name=INDEX_BATCH)
 def index_batch(self):
     from ..search.catalog import Catalog
-    from ..search.indexer import _merge_candidates, index_pending
+    from ..search.indexer import merge_candidates, index_pending
 
     runtime = self.runtime
     store, settings = runtime.store, runtime.settings
@@ -24,7 +24,7 @@ def index_batch(self):
         indexed = index_pending(store, settings, max_docs=BATCH_DOCS)
         if indexed >= BATCH_DOCS:
             app.send_task(INDEX_BATCH)  # a backlog: keep going, possibly on another worker
-        if _merge_candidates(Catalog(store, settings).read(), force=False):
+        if merge_candidates(Catalog(store, settings).read(), force=False):
             app.send_task(INDEX_MERGE)
     except Exception as exc:
         # Markers stay until their batch is published: a failed run loses nothing.

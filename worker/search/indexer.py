@@ -305,7 +305,7 @@ def index_all_pending(store: Store, settings: Settings, max_docs: int = 1000, wa
 
 
 # -- merges ---------------------------------------------------------------------------------
-def _merge_candidates(manifest: Manifest, force: bool) -> list[dict[str, Any]]:
+def merge_candidates(manifest: Manifest, force: bool) -> list[dict[str, Any]]:
     segments = sorted(manifest.segments, key=lambda s: s.get("docs", 0))
     if force:
         return segments if len(segments) > 1 or (segments and manifest.tombstones) else []
@@ -326,7 +326,7 @@ def merge_segments(store: Store, settings: Settings, force: bool = False, catalo
     catalog = catalog or Catalog(store, settings)
     manifest = catalog.read()
     _collect_retired(catalog, manifest)
-    inputs = _merge_candidates(manifest, force)
+    inputs = merge_candidates(manifest, force)
     if not inputs:
         return 0
     tombstones = dict(manifest.tombstones)

@@ -130,12 +130,6 @@ class Store(abc.ABC):
             return False
         return True
 
-    def get_or_none(self, key: str) -> StoredObject | None:
-        try:
-            return self.get(key)
-        except NotFound:
-            return None
-
     def close(self) -> None:  # pragma: no cover - backends with resources override
         pass
 
