@@ -138,13 +138,25 @@ class ArticleJob:
             return self._quarantine(source, exc, exc.reason, attempt, task_id, collector)
         except Exception as exc:
             if is_transient(exc):
-                log.warning("article_retryable_error", error=type(exc).__name__, message=str(exc)[:500])
-                self._flush_log(key, collector)
+                self._before_retry(key, exc, collector)
                 raise
             # A stage crashed on this input: it would crash again, so do not retry.
             log.exception("article_processing_error", error=type(exc).__name__)
             return self._quarantine(source, exc, "processing_error", attempt, task_id, collector)
-        return self._write(article, fetch_ms, started, attempt, task_id, collector)
+        try:
+            return self._write(article, fetch_ms, started, attempt, task_id, collector)
+        except Exception as exc:
+            if is_transient(exc):
+                self._before_retry(key, exc, collector)
+            raise
+
+    def _before_retry(self, key: str, exc: BaseException, collector) -> None:
+        """Keep this attempt's events in the lineage log when the store still answers."""
+        log.warning("article_retryable_error", error=type(exc).__name__, message=str(exc)[:500])
+        try:
+            self._flush_log(key, collector)
+        except StoreError:
+            pass  # the store is down: the events are still on stdout
 
     def _run_pipeline(self, raw: bytes, source: Source):
         def on_stage(name: str, elapsed: float) -> None:

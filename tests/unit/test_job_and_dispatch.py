@@ -169,3 +169,28 @@ def test_removed_input_is_routed_to_index_removal(store, pipeline):
     assert dispatcher.submit(ObjectEvent("news", "incoming/gone.txt", None, kind=REMOVED)) == REMOVAL_ENQUEUED
     assert dispatcher.submit(ObjectEvent("news", "logs/gone.txt.jsonl", None, kind=REMOVED)) == IGNORED
     assert queue.removed == ["incoming/gone.txt"] and queue.events == []
+
+
+def test_transient_failure_while_writing_outputs_is_retried_with_its_events_kept(store, pipeline, sample_bytes):
+    key = "incoming/a.txt"
+    etag = store.put(key, sample_bytes).etag
+
+    class RecordWriteFails(MemoryStore):
+        fail = True
+
+        def put(self, k, data, **kw):
+            if k == LAYOUT.record_key(key) and self.fail:
+                raise Unreachable("500 InternalError")
+            return super().put(k, data, **kw)
+
+    flaky = RecordWriteFails("news")
+    flaky._objects = store._objects
+    job = make_job(flaky, pipeline)
+    with pytest.raises(Unreachable):
+        job.run(key, etag, attempt=1)
+    assert not flaky.exists(LAYOUT.record_key(key))
+    flaky.fail = False
+    assert job.run(key, etag, attempt=2).status == PROCESSED
+    events = [(line["event"], line["attempt"]) for line in log_lines(flaky, key)]
+    assert events.count(("article_processed", 1)) == 1 and ("article_retryable_error", 1) in events
+    assert events[-1] == ("article_processed", 2)
