@@ -25,6 +25,15 @@ CONTAINERS = {"body", "list", "table", "div", "quote", "doc", "main"}
 BREAK_TAG = "lb"
 #: Children that start a new line when they sit inside another block.
 LINE_TAGS = {"lb", "p", "item", "head", "list", "row", "cell", "quote"}
+#: Page elements that start a block of visible text of their own (for the removed-lines count).
+PAGE_BLOCK_TAGS = {
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th",
+    "tr", "table", "blockquote", "figcaption", "caption", "header", "footer", "nav", "aside",
+    "section", "article", "main", "form", "fieldset", "legend", "pre", "address", "br", "hr",
+    "figure", "details", "summary", "option", "button", "label",
+}
+#: Elements whose text is never shown.
+INVISIBLE_TAGS = {"script", "style", "noscript", "template", "head", "title", "meta", "link", "svg"}
 #: Anchors with fewer words are not worth indexing (menus of one word are caught otherwise).
 ANCHOR_MIN_WORDS = 2
 ANCHOR_KEY_WORDS = 3
@@ -50,6 +59,7 @@ def clean_html(markup: str) -> Cleaned:
         raise BadInput("no_text", "the HTML has no parsable content")
     anchors = AnchorIndex(tree)
     metadata, hints = metadata_from_html(tree)
+    page = page_blocks(tree)  # before extraction, which prunes the tree
     document = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)
     blocks = body_blocks(document.body) if document is not None and document.body is not None else []
     for block in blocks:
@@ -59,7 +69,44 @@ def clean_html(markup: str) -> Cleaned:
     )
     if sum(len(b.text.split()) for b in kept) < MIN_ARTICLE_WORDS:
         raise BadInput("no_text", "no article text found in the HTML")
-    return Cleaned([b.text for b in kept], metadata, [b.text for b in removed])
+    paragraphs = [b.text for b in kept]
+    return Cleaned(paragraphs, metadata, left_out(page, paragraphs, metadata.title))
+
+
+def page_blocks(tree: etree._Element) -> list[str]:
+    """The visible text of the page as blocks (paragraphs, list items, cells, headings...):
+    an element's own text and its inline children's, without its nested blocks' text."""
+    body = tree.find("body")
+    blocks: list[str] = []
+
+    def walk(element: etree._Element) -> list[str]:
+        own: list[str] = [element.text or ""]
+        for child in element:
+            tag = child.tag if isinstance(child.tag, str) else ""
+            if tag in INVISIBLE_TAGS:
+                pass
+            elif tag in PAGE_BLOCK_TAGS:
+                flush(walk(child))
+            else:
+                own.extend(walk(child))
+            own.append(child.tail or "")
+        return own
+
+    def flush(pieces: list[str]) -> None:
+        text = normalize_inline("".join(pieces))
+        if text:
+            blocks.append(text)
+
+    if body is not None:
+        flush(walk(body))
+    return blocks
+
+
+def left_out(page: list[str], paragraphs: list[str], title: str | None) -> list[str]:
+    """Blocks of the page that are neither in the article body nor its title: what cleaning
+    removed, for the record's `removed` counts."""
+    kept = "\n".join(paragraphs)
+    return [block for block in page if block != title and block not in kept]
 
 
 def body_blocks(body: etree._Element) -> list[Block]:

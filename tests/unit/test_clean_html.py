@@ -56,7 +56,13 @@ def test_body_paragraphs_are_extracted_and_boilerplate_dropped():
     assert cleaned.paragraphs == BODY
     removed = " ".join(cleaned.removed)
     assert "newsletter" in removed
-    assert "Council expands bus network" in removed  # the headline repeated in the body
+    # Removed counts what the page shows outside the body: menus, prompts, footers...
+    for shown in ("Home News Sport", "All rights reserved", "We use cookies"):
+        assert shown in removed, shown
+    # ... but not the headline: it is the title, not boilerplate, and not a body paragraph.
+    assert cleaned.metadata.title == "Council expands bus network"
+    assert "Council expands bus network" not in cleaned.removed
+    assert not any(p.startswith("Council expands bus network") for p in cleaned.paragraphs)
 
 
 def test_metadata_from_jsonld_and_link_canonical():
