@@ -108,6 +108,18 @@ CTA_PATTERNS = [
     r"^\s*disclaimer\s*:",
     r"\bwhat('|’)?s included in (our|your|the) [\w ]{0,30}subscription",
     r"\ban error has occurred,? please try again\b",
+    # the same prompts in German, French, Spanish, Italian and Portuguese news sites
+    r"\bjetzt (abonnieren|abonnement|testen|registrieren|anmelden)\b",
+    r"\b(newsletter|abo) (abonnieren|bestellen)\b",
+    r"\bteilen sie diese[nm]? (artikel|beitrag)\b|\b(diesen )?(artikel|beitrag) teilen\s*[:!.]?\s*$",
+    r"\bweiterlesen mit\b|\bum weiterzulesen\b",
+    r"\b(abonnez-vous|inscrivez-vous)\b",
+    r"\bs[’']abonner (à|a) (la|notre) newsletter\b",
+    r"\bpartager (cet|l[’'])article\b",
+    r"\bsuscr[ií]bete\b|\bsuscribirse a (nuestro|la) (bolet[ií]n|newsletter)\b",
+    r"\bcompartir (este|el) art[ií]culo\b",
+    r"\biscriviti (alla|alla nostra) newsletter\b|\babbonati (ora|subito)\b",
+    r"\bassine (já|agora)\b|\bassine a nossa newsletter\b",
 ]
 CTA_RE = re.compile("|".join(f"(?:{p})" for p in CTA_PATTERNS), re.IGNORECASE)
 #: Cheap pre-check: every pattern above contains one of these; most body lines contain none.
@@ -116,7 +128,8 @@ CTA_TRIGGERS = (
     "like us", "like our", "email", "write to", "tip", "cookie", "site", "rights", "©", "copyright",
     "(c)", "reprint", "print", "text size", "personal", "presentation", "comment", "tell us", "homepage",
     "also like", "error", "disclaimer", "included", "access", "issues for", "letterbox", "door",
-    "renews", "billed", "enjoyed", "liked", "cancel", "{{", "already", "reached", "used your", "used the", "free", "continue",
+    "renews", "billed", "enjoyed", "liked", "jetzt", "abonn", "teilen", "weiterlesen", "weiterzulesen",
+    "inscrivez", "partager", "suscr", "compartir", "iscriviti", "abbonati", "assine", "cancel", "{{", "already", "reached", "used your", "used the", "free", "continue",
     "thank", "@", "ⓒ", "reach", "contact", "log", "agree", "opt-in", "succ", "activation", "subscribed", "follow us", "inbox",
 )
 

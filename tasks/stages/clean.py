@@ -17,7 +17,7 @@ REMOVED_SAMPLES = 20
 class Clean(Stage):
     name = "clean"
     #: Bump whenever the output for the same input changes.
-    version = "5"
+    version = "6"
 
     def action(self, article: Article) -> None:
         if article.media_type not in ("html", "xml", "text"):

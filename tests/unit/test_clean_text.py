@@ -128,3 +128,17 @@ def test_menu_or_sentence_before_the_body_is_not_a_title():
     body = "The council approved the budget on Thursday after a long debate that lasted well into the night.\n"
     assert clean_text("Home | News | Sport | Weather\n" + body).metadata.title is None
     assert clean_text(body).metadata.title is None
+
+
+def test_prompts_in_other_languages_go_but_body_sentences_with_the_same_words_stay():
+    from tasks.cleaning.text import clean_text
+
+    body = [
+        "Wegen der Hitzewelle bleiben die großen Parks der Stadt ab Montag auch in der Nacht geöffnet, beschloss der Gemeinderat.",
+        "Die Experten teilen sie in drei Gruppen ein, je nachdem wie stark sie von der Hitze betroffen sind.",
+        "Gli abbonati della piattaforma sono cresciuti del dieci per cento nel trimestre, secondo la società.",
+    ]
+    prompts = ["Jetzt abonnieren und weiterlesen: Alle Artikel für nur 4,99 € im Monat.", "Teilen Sie diesen Artikel", "Newsletter abonnieren"]
+    cleaned = clean_text("\n".join(body + prompts))
+    assert cleaned.paragraphs == body
+    assert cleaned.removed == prompts
