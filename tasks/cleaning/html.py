@@ -126,18 +126,17 @@ def _collect(element: etree._Element, blocks: list[Block]) -> None:
 
 
 def _collect_child(child: etree._Element, blocks: list[Block]) -> None:
-    if True:
-        tag = child.tag if isinstance(child.tag, str) else ""
-        if tag == "quote" and any(isinstance(c.tag, str) and c.tag in BLOCK_KINDS for c in child):
-            _collect(child, blocks)
-        elif tag == "row":
-            blocks.extend(_row_blocks(child))
-        elif tag in BLOCK_KINDS and not (tag == "item" and child.find("list") is not None):
-            blocks.extend(_element_blocks(child, BLOCK_KINDS[tag]))
-        elif tag in CONTAINERS or tag == "item":
-            _collect(child, blocks)
-        else:
-            blocks.extend(_element_blocks(child, "p"))
+    tag = child.tag if isinstance(child.tag, str) else ""
+    if tag == "quote" and any(isinstance(c.tag, str) and c.tag in BLOCK_KINDS for c in child):
+        _collect(child, blocks)
+    elif tag == "row":
+        blocks.extend(_row_blocks(child))
+    elif tag in BLOCK_KINDS and not (tag == "item" and child.find("list") is not None):
+        blocks.extend(_element_blocks(child, BLOCK_KINDS[tag]))
+    elif tag in CONTAINERS or tag == "item":
+        _collect(child, blocks)
+    else:
+        blocks.extend(_element_blocks(child, "p"))
 
 
 def _row_blocks(row: etree._Element) -> list[Block]:
