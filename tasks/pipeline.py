@@ -5,8 +5,8 @@ that raises BadInput stops the pipeline and the article is quarantined. Any othe
 stage marked `required = False` is contained: it is noted on the article and the rest go on, in
 the manner of socorro's processor rules. Every stage is timed.
 
-`PIPELINE_VERSION` names the stages' versions and the topic model's version: a record written
-by another pipeline version is stale and the sweep reprocesses it.
+`Pipeline.version` names the stages' versions (the topic stage's includes its model's): a
+record written by another pipeline version is stale and the sweep reprocesses it.
 """
 
 from __future__ import annotations
@@ -18,27 +18,9 @@ from typing import Callable, Sequence
 import structlog
 
 from .article import Article, BadInput, Source
+from .stage import Stage
 
 log = structlog.get_logger("copydesk.pipeline")
-
-
-class Stage:
-    """One step of the pipeline. Subclasses set name and version and implement action."""
-
-    name: str = "stage"
-    #: Bump when the stage's output for the same input changes.
-    version: str = "1"
-    #: A required stage's failure fails the article; an optional one's is noted and skipped.
-    required: bool = True
-
-    def predicate(self, article: Article) -> bool:
-        return True
-
-    def action(self, article: Article) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def fingerprint(self) -> str:
-        return f"{self.name}={self.version}"
 
 
 class Pipeline:

@@ -13,7 +13,7 @@ from ..classification.features import document
 from ..classification.labels import TOPIC_LABELS
 from ..classification.language import detect
 from ..classification.topics import TopicModel, load_model
-from ..pipeline import Stage
+from ..stage import Stage
 
 __all__ = ["DetectLanguage", "ClassifyTopics", "TOPIC_LABELS", "warm_up"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..article import Article, BadInput
 from ..cleaning import clean_document
-from ..pipeline import Stage
+from ..stage import Stage
 
 #: How many removed lines the article keeps as samples (for the log and the demo table).
 REMOVED_SAMPLES = 20

@@ -14,7 +14,7 @@ import re
 import charset_normalizer
 
 from ..article import Article, BadInput
-from ..pipeline import Stage
+from ..stage import Stage
 
 #: Signatures of common binary formats that people drop into buckets by mistake.
 BINARY_MAGIC = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from ..article import Article
-from ..pipeline import Stage
+from ..stage import Stage
 
 INDEX_SCHEMA_VERSION = 1
 

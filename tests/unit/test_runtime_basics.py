@@ -126,3 +126,51 @@ def test_lineage_log_keeps_info_events_when_stdout_level_is_warning():
         configure_logging("INFO")
     assert stream.getvalue() == ""
     assert [json.loads(line)["event"] for line in collector.lines] == ["stage_finished"]
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Every import between copydesk's own modules, function-level ones included."""
+    modules: dict[str, Path] = {}
+    for package in ("worker", "tasks"):
+        for path in (ROOT / package).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if node.level else []
+                module = ".".join(base + ([node.module] if node.module else []))
+                found.add(module)
+                found.update(f"{module}.{alias.name}" for alias in node.names)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_no_import_circle_in_or_between_worker_and_tasks():
+    graph = _module_graph()
+    visiting: list[str] = []
+    done: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        if module in visiting:
+            circles.append(visiting[visiting.index(module):] + [module])
+            return
+        if module in done:
+            return
+        visiting.append(module)
+        for dependency in sorted(graph[module]):
+            visit(dependency)
+        visiting.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert circles == []
