@@ -19,13 +19,18 @@ class StartupError(RuntimeError):
     pass
 
 
-def check_store(store: Store, settings: Settings) -> None:
-    probe = f"{HEALTH_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    payload = b"copydesk health probe"
+def check_readable(store: Store, settings: Settings) -> None:
+    """List the input prefix (one object is enough); StartupError when the store does not answer."""
     try:
         next(iter(store.list(settings.input_prefix)), None)
     except StoreError as exc:
         raise StartupError(f"store {store.url} is not readable: {type(exc).__name__}: {exc}") from None
+
+
+def check_store(store: Store, settings: Settings) -> None:
+    probe = f"{HEALTH_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    payload = b"copydesk health probe"
+    check_readable(store, settings)
     try:
         store.put(probe, payload, content_type="text/plain")
         if store.get(probe).data != payload:
@@ -48,9 +53,9 @@ def check_broker(broker_url: str, timeout: float = 5.0) -> None:
 def health(store: Store, settings: Settings) -> dict:
     report = {"ok": True, "store": "ok", "broker": "ok"}
     try:
-        next(iter(store.list(settings.input_prefix)), None)
-    except StoreError as exc:
-        report.update(ok=False, store=f"{type(exc).__name__}: {exc}")
+        check_readable(store, settings)
+    except StartupError as exc:
+        report.update(ok=False, store=str(exc))
     try:
         check_broker(settings.broker_url, timeout=2)
     except StartupError as exc:
