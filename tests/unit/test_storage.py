@@ -103,6 +103,52 @@ def test_concurrent_compare_and_swap_loses_no_update(store):
     assert sorted(store.get("counter").data.split()) == sorted(f"w{i}".encode() for i in range(8))
 
 
+def test_create_and_delete_race_gives_only_precondition_outcomes(store):
+    """Claim/release as the indexer does it: threads create a key with If-None-Match and
+    delete it again. A create may win or lose, but never fails with anything else (a delete
+    landing between the existence check and the write once surfaced as NotFound)."""
+    rounds = 40 if isinstance(store, S3Store) else 300
+    errors: list[BaseException] = []
+    wins = []
+
+    def claim_and_release():
+        for _ in range(rounds):
+            try:
+                info = store.put("index/claims/00.json", b"mine", if_none_match=True)
+            except PreconditionFailed:
+                continue
+            except BaseException as exc:  # noqa: BLE001 - the test reports whatever escaped
+                errors.append(exc)
+                return
+            wins.append(info.etag)
+            store.delete("index/claims/00.json")
+
+    threads = [threading.Thread(target=claim_and_release) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert wins  # someone won every time the key was free
+
+
+def test_local_conditional_put_treats_a_vanishing_file_as_absent(tmp_path, monkeypatch):
+    """The file is deleted between the stat and the etag read of a conditional put."""
+    store = LocalStore(tmp_path / "bucket")
+    store.put("claim", b"old")
+    real_etag = LocalStore._etag
+
+    def etag_after_delete(self, path, st):
+        path.unlink(missing_ok=True)
+        return real_etag(self, path, st)
+
+    monkeypatch.setattr(LocalStore, "_etag", etag_after_delete)
+    info = store.put("claim", b"new", if_none_match=True)
+    monkeypatch.undo()
+    assert store.get("claim").data == b"new"
+    assert info.etag == store.head("claim").etag
+
+
 def test_local_store_stays_inside_its_root(tmp_path):
     root = tmp_path / "root"
     store = LocalStore(root)

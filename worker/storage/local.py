@@ -18,6 +18,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -38,6 +39,7 @@ from .base import (
 
 #: Reserved folder below the root for lock and temporary files; never listed, never a key.
 INTERNAL_DIR = ".copydesk"
+LOCK_STRIPE_HEX = 2  # 256 lock files guard conditional writes and deletes
 #: (device, inode, mtime_ns, size) → MD5 hex, shared by every LocalStore of the process.
 _ETAG_CACHE: dict[tuple[int, int, int, int], str] = {}
 _ETAG_CACHE_LOCK = threading.Lock()
@@ -139,9 +141,7 @@ class LocalStore(Store):
                 self._write(path, data)
             else:
                 with self._key_lock(key):
-                    current = None
-                    if path.is_file():
-                        current = self._etag(path, path.stat())
+                    current = self._current_etag(key, path)
                     if if_none_match and current is not None:
                         raise PreconditionFailed(f"{key} exists")
                     if if_match is not None and current != if_match:
@@ -149,7 +149,17 @@ class LocalStore(Store):
                     self._write(path, data)
         except OSError as exc:
             raise _translate(exc, key) from exc
-        return self._info(key, path)
+        # Describe what this call wrote, as S3 does, without reading the path again: another
+        # writer may already have replaced or deleted it.
+        etag = hashlib.md5(data).hexdigest()
+        return ObjectInfo(key, etag, len(data), None, time.time())
+
+    def _current_etag(self, key: str, path: Path) -> str | None:
+        """The etag of what is stored now, None when nothing is (or it vanished meanwhile)."""
+        try:
+            return self._etag(path, self._stat(key, path))
+        except NotFound:
+            return None
 
     def list(self, prefix="") -> Iterator[ObjectInfo]:
         # Walk only the deepest folder the prefix names, then filter by the full prefix.
@@ -183,7 +193,9 @@ class LocalStore(Store):
     def delete(self, key):
         path = self._path(key)
         try:
-            path.unlink()
+            # Under the key's lock so a conditional put's check-then-write is not split by it.
+            with self._key_lock(key):
+                path.unlink()
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -208,7 +220,9 @@ class LocalStore(Store):
 
     @contextmanager
     def _key_lock(self, key: str):
-        lock_path = self._internal("locks", hashlib.sha1(key.encode()).hexdigest())
+        # Striped: a bounded set of lock files (deleted keys would otherwise leave one each).
+        stripe = hashlib.sha1(key.encode()).hexdigest()[:LOCK_STRIPE_HEX]
+        lock_path = self._internal("locks", stripe)
         with open(lock_path, "a+b") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
