@@ -41,8 +41,11 @@ GNAD_TRAIN_PERCENT = 50
 #: politics): scoring maps both to this.
 WORLD_POLITICS = "world/politics"
 
-HEALTH_DATA = Path(__file__).resolve().parent / "data" / "health_en.jsonl"
-HEALTH_TEST_DATA = Path(__file__).resolve().parent / "data" / "health_en_test.jsonl"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+HEALTH_DATA = DATA_DIR / "health_en.jsonl"
+HEALTH_TEST_DATA = DATA_DIR / "health_en_test.jsonl"
+NEWS_DATA = DATA_DIR / "news_en.jsonl"
+NEWS_TEST_DATA = DATA_DIR / "news_en_test.jsonl"
 
 
 def shared_dir() -> Path:
@@ -102,14 +105,26 @@ def health_en(split: str = "train") -> list[Example]:
     return [(row["text"], row["label"]) for row in _rows(path)]
 
 
+def news_en(split: str = "train") -> list[Example]:
+    """The developer-written English news set of all seven labels (see data/README.md)."""
+    path = NEWS_DATA if split == "train" else NEWS_TEST_DATA
+    return [(row["text"], row["label"]) for row in _rows(path)]
+
+
 def shipped_training_data() -> list[tuple[str, str, str]]:
     """(text, label, source) of everything the shipped model learns from."""
     out = [(t, l, "ag_news") for t, l in ag_news("train")]
     out += [(t, l, "bbc_news") for t, l in bbc_news("train")]
     out += [(t, l, "10kgnad_de") for t, l in gnad_de("train")]
     out += [(t, l, "health_en") for t, l in health_en()]
+    out += [(t, l, "news_en") for t, l in news_en()]
     return out
 
 
 def test_sets() -> dict[str, list[Example]]:
-    return {"ag_news": ag_news("test"), "bbc_news": bbc_news("test"), "10kgnad_de": gnad_de("test")}
+    return {
+        "ag_news": ag_news("test"),
+        "bbc_news": bbc_news("test"),
+        "10kgnad_de": gnad_de("test"),
+        "news_en": news_en("test"),
+    }

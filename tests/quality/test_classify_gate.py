@@ -19,12 +19,16 @@ from tasks.classification.topics import load_model
 
 pytestmark = pytest.mark.quality
 
-# Recorded 2026-11-28 with model 5308e3e68593 on these slices (accuracy):
-# AG News 1,500: 0.8973 (world+politics as one class); BBC test 400: 0.9775 strict;
-# 10kGNAD test half 374: 0.8690. Whole sets: AG 0.8991, BBC 0.9775, 10kGNAD 0.8690.
-FLOORS = {"ag_news": 0.89, "bbc_news": 0.97, "10kgnad_de": 0.855}
+# Recorded 2026-11-28 with model 91e339a4266b on these slices (accuracy):
+# AG News 1,500: 0.8960 (world+politics as one class); BBC test 400: 0.9700 strict;
+# 10kGNAD test half 374: 0.8743; developer-written news_en test 126: 0.9683 (world+politics as
+# one class). Whole sets: AG 0.8971, BBC 0.9700, 10kGNAD 0.8743.
+FLOORS = {"ag_news": 0.89, "bbc_news": 0.965, "10kgnad_de": 0.855, "news_en": 0.95}
+#: Trained without BBC, scored on all 2,198 BBC articles: recorded 0.8817 (0.7534 before the
+#: news_en set was added).
+CROSS_SOURCE_FLOOR = 0.87
 AG_SLICE = 1500
-#: Calibration, recorded on the AG slice: 2.7% flagged uncertain; right 0.910 when sure, 0.45 when not.
+#: Calibration, recorded on the AG slice: 5.8% flagged uncertain; right 0.920 when sure, 0.51 when not.
 SURE_ACCURACY_FLOOR = 0.90
 UNSURE_ACCURACY_CEILING = 0.7
 UNCERTAIN_SHARE_CEILING = 0.12
@@ -42,6 +46,7 @@ def topic_sets():
         "ag_news": (_slice(data.ag_news("test"), AG_SLICE), merge_world_politics),
         "bbc_news": (data.bbc_news("test"), same),
         "10kgnad_de": (data.gnad_de("test"), same),
+        "news_en": (data.news_en("test"), merge_world_politics),
     }
 
 
@@ -78,3 +83,17 @@ def test_language_accuracy_on_full_articles_and_first_100_characters():
         prefix = sum(detect(text[:100]).code == code for text in texts) / len(texts)
         assert full >= LANGUAGE_FULL_FLOOR, (code, full)
         assert prefix >= LANGUAGE_PREFIX_FLOOR, (code, prefix)
+
+
+def test_a_model_trained_without_bbc_still_classifies_bbc(tmp_path):
+    """Generalisation to an outlet and article length never trained on: the shipped recipe,
+    trained on everything but BBC, scores BBC's articles (world and politics as one class)."""
+    from tasks.classification.build_shipped import SOURCE_WEIGHTS, shipped_examples
+    from tasks.classification.training import train
+
+    examples = [e for e in shipped_examples() if e.source != "bbc_news"]
+    model = train(examples, tmp_path, (), SOURCE_WEIGHTS).model
+    bbc = data.bbc_news("train") + data.bbc_news("test")
+    predicted = [model.predict(text).label for text, _ in bbc]
+    accuracy = scores([label for _, label in bbc], predicted, merge_world_politics)["accuracy"]
+    assert accuracy >= CROSS_SOURCE_FLOOR, accuracy
