@@ -29,11 +29,35 @@ WRAPPED_MAX_WIDTH_SPREAD = 0.25
 HEADLINE_MIN_WORDS = 3
 HEADLINE_MAX_WORDS = 25
 MENU_SEPARATOR_RE = re.compile(r"\s[|•·»›/]\s")
+#: Text scraped without a parser keeps the page's scripts, styles and stray tags as lines. A line
+#: is code when it starts as markup, or when code punctuation is dense and a code idiom is there
+#: (prose with a bracket or the word "function" has neither the density nor the idioms).
+#: Markup: an HTML tag, a tag with name="value" attributes, a comment. Not "<The Palace>", the
+#: way Korean and Chinese news write a title.
+HTML_TAG_NAMES = (
+    "a|abbr|article|aside|audio|b|blockquote|body|br|button|canvas|caption|center|code|div|dl|dt|dd|em|embed|"
+    "figcaption|figure|font|footer|form|h[1-6]|head|header|hr|html|i|iframe|img|input|ins|label|li|link|main|meta|"
+    "nav|noscript|object|ol|option|p|param|picture|pre|script|section|select|small|source|span|strong|style|sub|"
+    "sup|svg|table|tbody|td|textarea|tfoot|th|thead|time|title|tr|track|u|ul|video|wbr"
+)
+MARKUP_LINE_RE = re.compile(
+    rf"^\s*<(?:/?(?:{HTML_TAG_NAMES})(?:\s[^<>]*)?/?|[a-zA-Z][\w:-]*\s+[^<>]*=\s*[\"'][^<>]*|!--.*?--|!\[CDATA\[.*)>",
+    re.IGNORECASE,
+)
+CODE_IDIOM_RE = re.compile(
+    r"\bfunction\s*\w*\s*\(|\b(?:var|let|const)\s+[\w$]+\s*=|=>|\b(?:window|document|console)\.\w"
+    r"|\.(?:push|addEventListener|getElementById|querySelector|createElement|cmd)\b|\$\(|\}\s*\)\s*;"
+    r"|^\s*//|^\s*[.#@\w][\w\s.#:>,*()-]*\{[^{}]*:[^{}]*;"
+)
+CODE_PUNCTUATION = frozenset("{}();=<>[]|&$\\")
+CODE_PUNCTUATION_SHARE = 0.05
 
 
 def clean_text(content: str) -> Cleaned:
     blocks = [Block(line, "line") for line in text_lines(content)]
-    kept, removed = filter_blocks(blocks, shard_max_words=TEXT_SHARD_MAX_WORDS)
+    prose = [b for b in blocks if not is_code_line(b.text)]
+    kept, removed = filter_blocks(prose, shard_max_words=TEXT_SHARD_MAX_WORDS)
+    removed = removed + [b for b in blocks if is_code_line(b.text)]
     kept, trimmed = trim_edges(kept)
     title = headline(blocks, kept, trimmed)
     removed = [b for b in blocks if any(b is r for r in removed) or any(b is t for t in trimmed)]
@@ -58,6 +82,14 @@ def headline(blocks: list[Block], kept: list[Block], trimmed: list[Block]) -> st
     if MENU_SEPARATOR_RE.search(candidate) or candidate.rstrip().endswith((".", ":", ";", ",")):
         return None
     return candidate if candidate[:1].isupper() or candidate[:1].isdigit() else None
+
+
+def is_code_line(text: str) -> bool:
+    """A line of script, style sheet or markup rather than of the article."""
+    if MARKUP_LINE_RE.match(text):
+        return True
+    punctuation = sum(1 for ch in text if ch in CODE_PUNCTUATION)
+    return punctuation >= CODE_PUNCTUATION_SHARE * len(text) and bool(CODE_IDIOM_RE.search(text))
 
 
 def is_body_line(text: str) -> bool:

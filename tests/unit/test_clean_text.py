@@ -142,3 +142,30 @@ def test_prompts_in_other_languages_go_but_body_sentences_with_the_same_words_st
     cleaned = clean_text("\n".join(body + prompts))
     assert cleaned.paragraphs == body
     assert cleaned.removed == prompts
+
+
+def test_script_style_and_markup_lines_of_scraped_text_are_dropped():
+    body = [
+        "The council approved the new budget on Monday after a long debate over school funding.",
+        "Opponents (mostly from the east side) argued the plan would raise taxes; the vote was 7-2.",
+        "\"The function of this council is to balance the books,\" the mayor said after the vote.",
+    ]
+    code = [
+        "googletag.cmd.push(function() { googletag.display('div-gpt-ad-1'); });",
+        'var AD_CONFIG = { slot: "top", sizes: [[728, 90], [320, 50]] };',
+        '<source srcset="https://cdn.example.com/photo-250.jpg" media="(max-width: 600px)">',
+        ".article-body p { margin: 0 0 1em; color: #333; }",
+        "</div>",
+    ]
+    cleaned = clean_text("\n".join(code[:2] + body[:2] + code[2:4] + body[2:] + code[4:]))
+    assert cleaned.paragraphs == body
+    assert sorted(cleaned.removed) == sorted(code)
+
+
+def test_a_title_in_angle_brackets_is_not_markup():
+    lines = [
+        "<Parasite> director Bong Joon-ho returned to Seoul on Monday to a crowd of reporters at the airport.",
+        "<The Palace: Jang Noksu>",
+        "The drama, set in the Joseon court, drew the highest ratings of any series on the network this year.",
+    ]
+    assert clean_text("\n".join(lines)).paragraphs == lines
