@@ -99,7 +99,12 @@ CTA_PATTERNS = [
     r"^\s*text size\s*$",
     r"\bthis copy is for your personal,? non-commercial use\b",
     r"\bpresentation-ready copies\b",
+    r"\b(read|see|view) our (privacy|cookie) (policy|notice|statement)\b",
+    r"\byour personal data will (only )?be\b",
+    r"\b(revoke|withdraw) (this|your) consent at any time\b",
     # comment boxes and placeholders
+    r"\bwe moderate (all )?comments\b|\bmoderates (all )?comments to\b|^\s*comments are (pre-?)?moderated\b",
+    r"\b(read|see) our (comment(ing)?|community) (policy|guidelines|standards)\b",
     r"\b(leave|post|add) a comment\b",
     r"^\s*\d*\s*comments?\s*(\(\+\))?\s*$",
     r"\btell us what you think\b",
@@ -131,6 +136,7 @@ CTA_TRIGGERS = (
     "renews", "billed", "enjoyed", "liked", "jetzt", "abonn", "teilen", "weiterlesen", "weiterzulesen",
     "inscrivez", "partager", "suscr", "compartir", "iscriviti", "abbonati", "assine", "cancel", "{{", "already", "reached", "used your", "used the", "free", "continue",
     "thank", "@", "ⓒ", "reach", "contact", "log", "agree", "opt-in", "succ", "activation", "subscribed", "follow us", "inbox",
+    "privacy", "consent", "moderat", "our comment", "our community",
 )
 
 #: A call to action is a short line; a long paragraph that contains one of the phrases is prose.

@@ -169,3 +169,28 @@ def test_a_title_in_angle_brackets_is_not_markup():
         "The drama, set in the Joseon court, drew the highest ratings of any series on the network this year.",
     ]
     assert clean_text("\n".join(lines)).paragraphs == lines
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Your personal data will only be disclosed to third parties for the purposes of spam filtering.",
+        "You may revoke this consent at any time with effect for the future.",
+        "Example Magazine moderates comments to facilitate an informed, civil conversation.",
+        "Read our privacy policy.",
+    ],
+)
+def test_consent_and_comment_policy_notices_are_boilerplate(line):
+    assert is_call_to_action(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Facebook changed its privacy policy on Monday, regulators said.",
+        "Under the new rules users must be able to withdraw their consent at any time, the regulator said.",
+        "The forum moderates comments heavily, critics say.",
+    ],
+)
+def test_sentences_about_privacy_and_comments_stay(line):
+    assert not is_call_to_action(line)
