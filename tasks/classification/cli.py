@@ -36,7 +36,7 @@ def read_jsonl(path: Path) -> list:
 @click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON lines with 'text' and 'label' (one of: " + ", ".join(TOPIC_LABELS) + "). Repeatable.")
 @click.option("--base", type=click.Choice(["none", "shipped"]), default="none", show_default=True,
-              help="'shipped': also learn from the data the shipped model was built from (../shared/data).")
+              help="'shipped': also learn from the data the shipped model was built from (../shared/data and the written sets in tasks/classification/data).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the model and its model card to (point COPYDESK_MODEL_DIR at it).")
 def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
