@@ -255,10 +255,6 @@ class TopicModel:
         total = sum(exps)
         return [e / total for e in exps], ids, values, rows
 
-    def probabilities(self, text: str) -> np.ndarray:
-        """Probabilities over self.labels for a text."""
-        return np.array(self._scores(word_bytes(text))[0])
-
     def explain(
         self, ids: np.ndarray, values: np.ndarray, rows: np.ndarray, label_index: int, tokens: list[bytes],
         n: int = EXPLANATION_TERMS,

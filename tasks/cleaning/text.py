@@ -55,9 +55,11 @@ CODE_PUNCTUATION_SHARE = 0.05
 
 def clean_text(content: str) -> Cleaned:
     blocks = [Block(line, "line") for line in text_lines(content)]
-    prose = [b for b in blocks if not is_code_line(b.text)]
+    prose, code = [], []
+    for block in blocks:
+        (code if is_code_line(block.text) else prose).append(block)
     kept, removed = filter_blocks(prose, shard_max_words=TEXT_SHARD_MAX_WORDS)
-    removed = removed + [b for b in blocks if is_code_line(b.text)]
+    removed = removed + code
     kept, trimmed = trim_edges(kept)
     title = headline(blocks, kept, trimmed)
     removed = [b for b in blocks if any(b is r for r in removed) or any(b is t for t in trimmed)]
