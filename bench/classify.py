@@ -217,14 +217,11 @@ def cross_source_section() -> None:
     """Train the shipped recipe without BBC and score every BBC article: how the model does on an
     outlet and a length it never saw, the nearest real-data stand-in for the held-out recent news.
     The baseline learns from the same data."""
-    from tasks.classification.build_shipped import SOURCE_WEIGHTS, shipped_examples
-    from tasks.classification.training import train
+    from tasks.classification.build_shipped import cross_source
 
-    examples = [e for e in shipped_examples() if e.source != "bbc_news"]
     with tempfile.TemporaryDirectory() as folder:
-        model = train(examples, Path(folder), (), SOURCE_WEIGHTS).model
+        model, examples, bbc = cross_source(Path(folder))
     baseline = baseline_factory().fit([e.text for e in examples], [e.label for e in examples])
-    bbc = data.bbc_news("train") + data.bbc_news("test")
     texts, truth = [t for t, _ in bbc], [label for _, label in bbc]
     ours = scores(truth, [model.predict(t).label for t in texts], merge_world_politics)
     base = scores(truth, list(baseline.predict(texts)), merge_world_politics)

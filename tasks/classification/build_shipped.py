@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from .evaluation import format_confusion, merge_world_politics, same, scores
-from .labels import GNAD_TRAIN_PERCENT, shipped_training_data, test_sets
+from .labels import GNAD_TRAIN_PERCENT, bbc_news, shipped_training_data, test_sets
 from .topics import CARD_FILE, SHIPPED_MODEL_DIR, TopicModel
 from .training import Example, card_markdown, train
 
@@ -39,6 +39,14 @@ WORLD_POLITICS_MERGED = ("ag_news", "news_en")
 
 def shipped_examples() -> list[Example]:
     return [Example(text, label, source) for text, label, source in shipped_training_data()]
+
+
+def cross_source(out_dir: Path) -> tuple[TopicModel, list[Example], list[tuple[str, str]]]:
+    """The shipped recipe trained without BBC, and every BBC article to score it on: how the model
+    does on an outlet it never saw. Returns (model, its training examples, BBC's articles)."""
+    examples = [e for e in shipped_examples() if e.source != "bbc_news"]
+    model = train(examples, out_dir, (), SOURCE_WEIGHTS).model
+    return model, examples, bbc_news("train") + bbc_news("test")
 
 
 def evaluate_test_sets(model: TopicModel) -> dict[str, dict]:
