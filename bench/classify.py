@@ -2,9 +2,11 @@
 
 Run:  .venv/bin/python bench/classify.py [--model DIR] [--train] [--rounds N]
 
-Topics: the model (shipped by default) against a TF-IDF + logistic-regression baseline that is
+Topics: the model (shipped by default) against two TF-IDF + logistic-regression baselines
 trained, in this run, on each set's own training data (AG News 20k subset, BBC fixed train
-split, the German training half of 10kGNAD). For each test set: accuracy, macro-F1 and the
+split, the German training half of 10kGNAD): scikit-learn's defaults, and a tuned one (word
+bigrams, sublinear tf, C=10). A baseline trained on one set is a specialist of that set; the
+shipped model is one model for all of them and for articles in general. For each test set: accuracy, macro-F1 and the
 confusion matrix. AG News has no politics class (its World holds politics), so it is scored
 with world and politics as one class, as the held-out set of recent news will be; the strict
 figure is printed too. BBC: the 27 test articles that duplicate training ones are left out.
@@ -74,6 +76,19 @@ def baseline_factory():
     return make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000))
 
 
+def tuned_baseline_factory():
+    """The stronger baseline: word unigrams + bigrams, sublinear tf, min_df 2, weak regularisation
+    (C=10, the best of 3/10/30 on AG's test set in one run: 0.8947/0.8972/0.8975). Trained per set,
+    it is the issue's "0.897 on AG" and "0.978 on BBC" figure."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2), LogisticRegression(C=10, max_iter=2000)
+    )
+
+
 TOPIC_SETS = {
     # name: (train loader, test loader, mapper)
     "ag_news": (lambda: data.ag_news("train"), lambda: data.ag_news("test"), merge_world_politics),
@@ -99,6 +114,8 @@ def topic_section(model: TopicModel) -> dict:
         baseline_seconds = time.perf_counter() - started
         predicted = [model.predict(text).label for text in texts]
         base_predicted = list(baseline.predict(texts))
+        tuned = tuned_baseline_factory().fit([t for t, _ in train], [label for _, label in train])
+        tuned_result = scores(truth, list(tuned.predict(texts)), mapper)
         ours, base = scores(truth, predicted, mapper), scores(truth, base_predicted, mapper)
         strict = scores(truth, predicted)
         print(f"\n== {name} test: n={len(test)} (baseline trained on {len(train)} in {baseline_seconds:.1f} s)")
@@ -106,6 +123,8 @@ def topic_section(model: TopicModel) -> dict:
         print(f"  copydesk : accuracy {ours['accuracy']:.4f}  macro-F1 {ours['macro_f1']:.4f}{note}; strict labels {strict['accuracy']:.4f}")
         print(f"  baseline : accuracy {base['accuracy']:.4f}  macro-F1 {base['macro_f1']:.4f}")
         print(f"  ratio    : {ours['accuracy'] / base['accuracy']:.4f}")
+        print(f"  tuned baseline (bigrams, sublinear tf, C=10): accuracy {tuned_result['accuracy']:.4f}  "
+              f"macro-F1 {tuned_result['macro_f1']:.4f}   ratio {ours['accuracy'] / tuned_result['accuracy']:.4f}")
         if mapper is same and name == "bbc_news":
             merged = scores(truth, predicted, merge_world_politics)
             print(f"  copydesk with world+politics as one class (the held-out set's mapping): {merged['accuracy']:.4f}")
@@ -231,10 +250,14 @@ def cross_source_section() -> None:
     texts, truth = [t for t, _ in bbc], [label for _, label in bbc]
     ours = scores(truth, [model.predict(t).label for t in texts], merge_world_politics)
     base = scores(truth, list(baseline.predict(texts)), merge_world_politics)
+    tuned = tuned_baseline_factory().fit([e.text for e in examples], [e.label for e in examples])
+    tuned_result = scores(truth, list(tuned.predict(texts)), merge_world_politics)
     print(f"\n== cross-source: trained without BBC ({len(examples)} examples), scored on all {len(bbc)} BBC articles "
           "(world+politics as one class)")
     print(f"  copydesk : accuracy {ours['accuracy']:.4f}  macro-F1 {ours['macro_f1']:.4f}")
     print(f"  baseline : accuracy {base['accuracy']:.4f}  macro-F1 {base['macro_f1']:.4f}   ratio {ours['accuracy'] / base['accuracy']:.4f}")
+    print(f"  tuned baseline : accuracy {tuned_result['accuracy']:.4f}  macro-F1 {tuned_result['macro_f1']:.4f}   "
+          f"ratio {ours['accuracy'] / tuned_result['accuracy']:.4f}")
     print("  copydesk confusion:")
     print("    " + format_confusion(ours["confusion"]).replace("\n", "\n    "))
 
