@@ -3,6 +3,9 @@
 A model is a folder with `model.npz` (vocabulary, idf, per-label weights, bias, calibration)
 and `model_card.json`. Inference is TF-IDF (sublinear tf, L2 norm) → linear scores → softmax
 with a temperature fitted on held-back data, so the scores are calibrated probabilities.
+A model may also carry a second set of weights, bias and temperature for full-length articles
+(at least `long_min_words` words): the general weights plus those of a model trained on long
+texts only, summed at training time, so either way an article costs one look-up of weights.
 Only numpy is needed here; training (scikit-learn) lives in `training`.
 """
 
@@ -52,6 +55,16 @@ class Prediction:
         return self.scores[0][0]
 
 
+class LongArticleWeights:
+    """Weights, bias and softmax temperature for texts of at least min_words words."""
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray, min_words: int, temperature: float):
+        self.weights = np.asarray(weights, dtype=np.float32)
+        self.bias = np.asarray(bias, dtype=np.float32)
+        self.min_words = int(min_words)
+        self.temperature = float(temperature)
+
+
 class TopicModel:
     def __init__(
         self,
@@ -65,6 +78,7 @@ class TopicModel:
         languages: list[str],
         version: str | None = None,
         card: dict | None = None,
+        long: "LongArticleWeights | None" = None,
     ):
         unknown = set(labels) - set(TOPIC_LABELS)
         if unknown:
@@ -79,6 +93,9 @@ class TopicModel:
         self.temperature = float(temperature)
         self.threshold = float(threshold)
         self.languages = list(languages)
+        if long is not None and (long.weights.shape != self.weights.shape or long.bias.shape != self.bias.shape):
+            raise ModelError(f"full-article weights {long.weights.shape} do not match the weights {self.weights.shape}")
+        self.long = long
         self.version = version or self.content_hash()
         self.card = card or {}
         # Labels the model was not trained on get probability 0 in the record.
@@ -91,10 +108,17 @@ class TopicModel:
         for array in (self.idf, self.weights.astype(np.float16), self.bias):
             digest.update(np.ascontiguousarray(array).tobytes())
         digest.update(json.dumps([self.labels, self.temperature, self.threshold, self.languages]).encode())
+        if self.long is not None:
+            for array in (self.long.weights.astype(np.float16), self.long.bias):
+                digest.update(np.ascontiguousarray(array).tobytes())
+            digest.update(json.dumps([self.long.min_words, self.long.temperature]).encode())
         return digest.hexdigest()[:12]
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        if self.long is not None:
+            arrays = {"long_weights": self.long.weights.astype(np.float16), "long_bias": self.long.bias.astype(np.float32)}
         np.savez_compressed(
             folder / MODEL_FILE,
             vocabulary=np.frombuffer("\n".join(self.vocabulary).encode(), dtype=np.uint8),
@@ -103,11 +127,12 @@ class TopicModel:
             weights=self.weights.astype(np.float16),
             bias=self.bias.astype(np.float32),
             meta=np.frombuffer(json.dumps(self._meta()).encode(), dtype=np.uint8),
+            **arrays,
         )
         return folder / MODEL_FILE
 
     def _meta(self) -> dict:
-        return {
+        meta = {
             "format": 1,
             "labels": self.labels,
             "temperature": self.temperature,
@@ -115,6 +140,9 @@ class TopicModel:
             "languages": self.languages,
             "version": self.version,
         }
+        if self.long is not None:
+            meta["long"] = {"min_words": self.long.min_words, "temperature": self.long.temperature}
+        return meta
 
     @classmethod
     def load(cls, folder: str | Path | None = None) -> "TopicModel":
@@ -127,6 +155,11 @@ class TopicModel:
                 meta = json.loads(data["meta"].tobytes().decode())
                 vocabulary = data["vocabulary"].tobytes().decode().split("\n")
                 arrays = {name: data[name] for name in ("idf", "weights", "bias")}
+                long = None
+                if "long" in meta:
+                    long = LongArticleWeights(
+                        data["long_weights"], data["long_bias"], meta["long"]["min_words"], meta["long"]["temperature"]
+                    )
         except (KeyError, ValueError, OSError) as exc:
             raise ModelError(f"unreadable topic model {path}: {exc}") from exc
         if meta.get("format") != 1:
@@ -144,6 +177,7 @@ class TopicModel:
             meta["languages"],
             version=meta["version"],
             card=card,
+            long=long,
         )
 
     # -- inference ---------------------------------------------------------------------------
@@ -247,11 +281,14 @@ class TopicModel:
 
     def _scores(self, tokens: list[bytes]):
         ids, values = self._vector(tokens)
-        rows = self.weights[ids]
-        raw = (values @ rows + self.bias if len(ids) else self.bias).tolist()
+        weights, bias, temperature = self.weights, self.bias, self.temperature
+        if self.long is not None and len(tokens) >= self.long.min_words:
+            weights, bias, temperature = self.long.weights, self.long.bias, self.long.temperature
+        rows = weights[ids]
+        raw = (values @ rows + bias if len(ids) else bias).tolist()
         # A softmax over a handful of labels: plain floats beat five numpy calls.
         top = max(raw)
-        exps = [math.exp((score - top) * self.temperature) for score in raw]
+        exps = [math.exp((score - top) * temperature) for score in raw]
         total = sum(exps)
         return [e / total for e in exps], ids, values, rows
 

@@ -16,7 +16,7 @@ from tasks.classification import features as F
 from tasks.classification.cli import train
 from tasks.classification.labels import TOPIC_LABELS
 from tasks.classification.language import detect
-from tasks.classification.topics import ModelError, TopicModel, load_model
+from tasks.classification.topics import LongArticleWeights, ModelError, TopicModel, load_model
 from tasks.classification.training import fit_temperature, fit_threshold
 from tasks.stages.classify import ClassifyTopics, DetectLanguage
 
@@ -179,6 +179,69 @@ def test_uncertain_when_best_probability_is_below_the_threshold():
     assert not clear.uncertain and clear.scores[0][1] > 0.9
     assert mixed.uncertain and mixed.scores[0][1] < 0.6
     assert model.predict("nothing known here").uncertain
+
+
+def long_hand_model(min_words: int = 6) -> TopicModel:
+    """hand_model plus full-article weights that read "the" as business and ignore the rest."""
+    model = hand_model()
+    long_weights = np.zeros_like(model.weights)
+    long_weights[4] = [-3.0, 3.0]
+    long = LongArticleWeights(long_weights, np.zeros(2, np.float32), min_words=min_words, temperature=4.0)
+    return TopicModel(model.vocabulary, model.idf, model.weights, model.bias, model.labels, model.temperature,
+                      model.threshold, model.languages, long=long)
+
+
+def test_full_article_weights_score_long_texts_only():
+    model = long_hand_model(min_words=6)
+    short = "the match the goal"  # 4 words: the general weights, sports
+    long = "the match the goal the end"  # 6 words: the full-article weights, which weigh "the"
+    assert model.predict(short).label == "sports"
+    assert model.predict(long).label == "business"
+    assert model.predict(long).terms == ["the"]
+    assert hand_model().predict(long).label == "sports"
+
+
+def test_full_article_weights_round_trip_and_change_the_version(tmp_path):
+    model = long_hand_model()
+    assert model.version != hand_model().version
+    model.save(tmp_path)
+    again = TopicModel.load(tmp_path)
+    assert again.version == model.version == again.content_hash()
+    assert again.long.min_words == 6 and again.long.temperature == 4.0
+    assert np.array_equal(again.long.weights, model.long.weights)
+    assert again.predict("the match the goal the end").label == "business"
+
+
+def test_full_article_weights_must_match_the_general_ones():
+    model = hand_model()
+    wrong = LongArticleWeights(np.zeros((3, 2), np.float32), np.zeros(2, np.float32), 6, 1.0)
+    with pytest.raises(ModelError):
+        TopicModel(model.vocabulary, model.idf, model.weights, model.bias, model.labels, 1.0, 0.5, ["en"], long=wrong)
+
+
+def test_training_adds_a_full_article_expert_only_with_enough_long_examples(tmp_path):
+    from tasks.classification.training import LONG_MIN_PER_LABEL, LONG_MIN_WORDS, Example, train as train_model
+
+    rng = random.Random(3)
+    short = [Example(generated_text(label, rng), label) for label in TOPIC_WORDS for _ in range(60)]
+    long = [
+        Example(generated_text(label, rng, n=LONG_MIN_WORDS + 20), label)
+        for label in TOPIC_WORDS
+        for _ in range(LONG_MIN_PER_LABEL)
+    ]
+    without = train_model(short, tmp_path / "short")
+    assert without.model.long is None
+    assert without.card["recipe"]["full_article_expert"].startswith("none")
+    with_expert = train_model(short + long, tmp_path / "both")
+    model = TopicModel.load(tmp_path / "both")
+    assert model.long is not None and model.long.min_words == LONG_MIN_WORDS
+    assert "second one-vs-rest linear SVM" in with_expert.card["recipe"]["full_article_expert"]
+    assert with_expert.card["calibration"]["temperature_full_articles"] == model.long.temperature
+    text = generated_text("sports", random.Random(11), n=LONG_MIN_WORDS + 20)
+    assert model.predict(text).label == "sports"
+    # One label short of long examples: no expert.
+    fewer = [e for e in long if e.label != "business"] + [e for e in long if e.label == "business"][: LONG_MIN_PER_LABEL - 1]
+    assert train_model(short + fewer, tmp_path / "fewer").model.long is None
 
 
 def test_fit_threshold_finds_where_predictions_stop_being_right():
