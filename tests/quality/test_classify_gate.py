@@ -19,16 +19,19 @@ from tasks.classification.topics import load_model
 
 pytestmark = pytest.mark.quality
 
-# Recorded 2026-11-28 with model 1ca48b79ba54 on these slices (accuracy):
-# AG News 1,500: 0.8973 (world+politics as one class); BBC test 400: 0.9825 strict;
-# 10kGNAD test half 374: 0.8690; developer-written news_en test 126: 0.9841 (world+politics as
-# one class). Whole sets: AG 0.8984, BBC 0.9825, 10kGNAD 0.8690.
-FLOORS = {"ag_news": 0.885, "bbc_news": 0.975, "10kgnad_de": 0.855, "news_en": 0.96}
+# Recorded 2026-11-28 with model 1c0d22f20664 on these slices (accuracy):
+# AG News 1,500: 0.8920 (world+politics as one class); BBC test 400: 0.9825 strict;
+# 10kGNAD test half 374: 0.8717; developer-written news_en test 126: 0.9921 (world+politics as
+# one class). Whole sets: AG 0.8962, BBC 0.9825, 10kGNAD 0.8717.
+FLOORS = {"ag_news": 0.88, "bbc_news": 0.975, "10kgnad_de": 0.855, "news_en": 0.96}
 #: Trained without BBC, scored on all 2,198 BBC articles: recorded 0.9286 (0.7534 before the
-#: news_en set was added, 0.9181 before the full-article expert).
+#: news_en set was added, 0.9181 before the full-article expert); on their first 40 words
+#: (headline and lead, as feeds give them): 0.8276 (0.8035 before leads were trained on).
 CROSS_SOURCE_FLOOR = 0.915
+CROSS_SOURCE_SNIPPET_WORDS = 40
+CROSS_SOURCE_SNIPPET_FLOOR = 0.815
 AG_SLICE = 1500
-#: Calibration, recorded on the AG slice: 2.5% flagged uncertain; right 0.909 when sure, 0.43 when not.
+#: Calibration, recorded on the AG slice: 3.1% flagged uncertain; right 0.907 when sure, 0.41 when not.
 SURE_ACCURACY_FLOOR = 0.90
 UNSURE_ACCURACY_CEILING = 0.7
 UNCERTAIN_SHARE_CEILING = 0.12
@@ -87,10 +90,15 @@ def test_language_accuracy_on_full_articles_and_first_100_characters():
 
 def test_a_model_trained_without_bbc_still_classifies_bbc(tmp_path):
     """Generalisation to an outlet and article length never trained on: the shipped recipe,
-    trained on everything but BBC, scores BBC's articles (world and politics as one class)."""
+    trained on everything but BBC, scores BBC's articles and their first 40 words (world and
+    politics as one class)."""
     from tasks.classification.build_shipped import cross_source
 
     model, _, bbc = cross_source(tmp_path)
+    truth = [label for _, label in bbc]
     predicted = [model.predict(text).label for text, _ in bbc]
-    accuracy = scores([label for _, label in bbc], predicted, merge_world_politics)["accuracy"]
+    accuracy = scores(truth, predicted, merge_world_politics)["accuracy"]
     assert accuracy >= CROSS_SOURCE_FLOOR, accuracy
+    snippets = [" ".join(text.split()[:CROSS_SOURCE_SNIPPET_WORDS]) for text, _ in bbc]
+    snippet_accuracy = scores(truth, [model.predict(text).label for text in snippets], merge_world_politics)["accuracy"]
+    assert snippet_accuracy >= CROSS_SOURCE_SNIPPET_FLOOR, snippet_accuracy

@@ -232,16 +232,39 @@ def test_training_adds_a_full_article_expert_only_with_enough_long_examples(tmp_
     without = train_model(short, tmp_path / "short")
     assert without.model.long is None
     assert without.card["recipe"]["full_article_expert"].startswith("none")
+    assert without.card["recipe"]["short_texts"].startswith("no example is long enough")
     with_expert = train_model(short + long, tmp_path / "both")
     model = TopicModel.load(tmp_path / "both")
     assert model.long is not None and model.long.min_words == LONG_MIN_WORDS
     assert "second one-vs-rest linear SVM" in with_expert.card["recipe"]["full_article_expert"]
     assert with_expert.card["calibration"]["temperature_full_articles"] == model.long.temperature
+    assert f"each of the {len(long)} examples" in with_expert.card["recipe"]["short_texts"]
     text = generated_text("sports", random.Random(11), n=LONG_MIN_WORDS + 20)
     assert model.predict(text).label == "sports"
     # One label short of long examples: no expert.
     fewer = [e for e in long if e.label != "business"] + [e for e in long if e.label == "business"][: LONG_MIN_PER_LABEL - 1]
     assert train_model(short + fewer, tmp_path / "fewer").model.long is None
+
+
+def test_leads_of_long_examples_train_the_short_text_model_only():
+    from tasks.classification.training import _fit
+
+    rng = random.Random(5)
+    texts = [(generated_text(label, rng, n=30), label) for label in TOPIC_WORDS for _ in range(30)]
+    analysed = [F.features(text) for text, _ in texts]
+    labels = [label for _, label in texts]
+    weights = np.ones(len(texts))
+    no_long = np.zeros(len(texts), dtype=bool)
+    plain = _fit(analysed, labels, weights, no_long)
+    assert plain.short is plain.general and plain.expert is None
+    # Leads that contradict the examples: sports words filed as business.
+    lead_features = [F.features(generated_text("sports", rng, n=30)) for _ in range(200)]
+    fitted = _fit(analysed, labels, weights, no_long, (lead_features, ["business"] * 200, np.full(200, 3.0)))
+    assert np.allclose(fitted.general.coef_, plain.general.coef_)
+    assert not np.allclose(fitted.short.coef_, fitted.general.coef_)
+    sports_text = fitted.vectorizer.transform([F.features(generated_text("sports", rng, n=30))])
+    assert fitted.general.predict(sports_text)[0] == "sports"
+    assert fitted.short.predict(sports_text)[0] == "business"
 
 
 def test_fit_threshold_finds_where_predictions_stop_being_right():
