@@ -21,7 +21,8 @@ BBC (en), 10kGNAD (de) and the 181 pages of the article-extraction benchmark (la
 the 20 non-English ones read by hand, the rest English), ours against raw py3langid.
 
 --cross-source trains the shipped recipe without BBC and scores all BBC articles: a new outlet
-and full-length articles the model never saw (the nearest stand-in for the held-out set).
+and full-length articles the model never saw (the nearest stand-in for the held-out set); then
+the first 25, 40 and 80 words of each (headline and lead, as a feed gives them).
 
 --ceiling trains two richer linear models on the shipped data with scikit-learn and scores AG
 and BBC: every word feature (no pruning), and the same plus character 2-5-grams within words
