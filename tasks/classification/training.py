@@ -68,12 +68,15 @@ LONG_MIN_PER_LABEL = 20
 #: to the short-text model's training data at LEAD_WEIGHT times their article's weight. Measured
 #: with the snippet probe (trained without BBC, scored on the first 25/40/80 words of every BBC
 #: article, world+politics as one) and AG's test set: no leads 0.7502/0.8035/0.8549, AG 0.8984;
-#: 50-word leads at weight 1/3: 0.7816/0.8276/0.8599, AG 0.8961; at weight 1: 0.7853/0.8285/
+#: 50-word leads at weight 1/3: 0.7816/0.8276/0.8599, AG 0.8961 (0.33); at weight 1: 0.7853/0.8285/
 #: 0.8640, AG 0.8949; 30-word leads at 1/3: 0.7866/0.8317/0.8558, AG 0.8964. Full articles are
 #: not affected (their scores do not use this model): 0.9286 in every case.
 LEAD_WORDS = 50
 LEAD_MIN_WORDS = 75
 LEAD_WEIGHT = 1 / 3
+#: Every SVM is fitted by liblinear's dual solver. With more examples than features scikit-learn
+#: would pick the primal one, whose dense vector steps go through BLAS: the weights then depend
+#: on the machine's thread count and the rebuild stops reproducing the shipped model's version.
 #: A language is "supported" when at least this many training examples are in it.
 MIN_LANGUAGE_EXAMPLES = 30
 
@@ -152,7 +155,7 @@ def _fit(
         matrix = vectorizer.fit_transform(analysed)
         if NB_SCALING:
             return vectorizer, NBLinear.fit(matrix, labels, weights), matrix
-        classifier = LinearSVC(C=SVM_C, class_weight="balanced", random_state=0)
+        classifier = LinearSVC(C=SVM_C, class_weight="balanced", dual=True, random_state=0)
         classifier.fit(matrix, labels, sample_weight=weights)
         return vectorizer, classifier, matrix
 
@@ -164,7 +167,7 @@ def _fit(
     if lead_features and not NB_SCALING:
         from scipy.sparse import vstack
 
-        short = LinearSVC(C=SVM_C, class_weight="balanced", random_state=0)
+        short = LinearSVC(C=SVM_C, class_weight="balanced", dual=True, random_state=0)
         short.fit(
             vstack([matrix, vectorizer.transform(lead_features)]).tocsr(),
             list(labels) + list(lead_labels),
@@ -184,7 +187,7 @@ def _fit_long(vectorizer, matrix, labels, weights, long_rows: np.ndarray, classe
     if any(counts[label] < LONG_MIN_PER_LABEL for label in classes):
         return None
     rows = np.flatnonzero(long_rows)
-    expert = LinearSVC(C=LONG_C, class_weight="balanced", random_state=0)
+    expert = LinearSVC(C=LONG_C, class_weight="balanced", dual=True, random_state=0)
     expert.fit(matrix[rows], labels[rows], sample_weight=weights[rows])
     if list(expert.classes_) != list(classes):  # pragma: no cover - guarded by the counts above
         return None
@@ -213,7 +216,7 @@ class NBLinear:
             q = np.asarray(present[~positive].sum(axis=0)).ravel() + NB_ALPHA
             ratio = np.log((p / p.sum()) / (q / q.sum()))
             balanced = {True: len(labels) / (2 * positive.sum()), False: len(labels) / (2 * (~positive).sum())}
-            svm = LinearSVC(C=SVM_C, class_weight=balanced, random_state=0)
+            svm = LinearSVC(C=SVM_C, class_weight=balanced, dual=True, random_state=0)
             svm.fit(matrix @ diags(ratio.astype(np.float32)), positive, sample_weight=weights)
             coef[k] = svm.coef_[0] * ratio
             intercept[k] = svm.intercept_[0]
