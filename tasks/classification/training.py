@@ -428,7 +428,7 @@ def train(
             "short_texts": (
                 f"texts under {LONG_MIN_WORDS} words are scored by the same SVM trained also on the first {LEAD_WORDS} words "
                 f"of each of the {len(lead_features)} examples of at least {LEAD_MIN_WORDS} words (as short examples of "
-                "the same label and weight)"
+                f"the same label, at {LEAD_WEIGHT:.2g} times the example's weight)"
                 if lead_features
                 else "no example is long enough to give a lead: short texts are scored by the general SVM"
             ),
