@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks.classification import labels as data  # noqa: E402
 from tasks.classification.evaluation import format_confusion, merge_world_politics, same, scores  # noqa: E402
+from tasks.classification.features import lead  # noqa: E402
 from tasks.article import Article, Source  # noqa: E402
 from tasks.classification.language import DETECT_CHARS, detect  # noqa: E402
 from tasks.classification.topics import MODEL_FILE, TopicModel  # noqa: E402
@@ -263,7 +264,7 @@ def cross_source_section() -> None:
     print("    " + format_confusion(ours["confusion"]).replace("\n", "\n    "))
     print("  the same models on snippets: the first N words of each BBC article (headline and lead, as feeds give them)")
     for n in SNIPPET_WORDS:
-        snippets = [snippet(t, n) for t in texts]
+        snippets = [lead(t, n) for t in texts]
         ours_n = scores(truth, [model.predict(t).label for t in snippets], merge_world_politics)
         base_n = scores(truth, list(tuned.predict(snippets)), merge_world_politics)
         print(f"    first {n:>2} words: copydesk {ours_n['accuracy']:.4f}  tuned baseline {base_n['accuracy']:.4f}")
@@ -271,10 +272,6 @@ def cross_source_section() -> None:
 
 #: Snippet lengths of the cross-source probe; AG's snippets are ~40 words.
 SNIPPET_WORDS = (25, 40, 80)
-
-
-def snippet(text: str, words: int) -> str:
-    return " ".join(text.split()[:words])
 
 
 def ceiling_section() -> None:
@@ -292,13 +289,14 @@ def ceiling_section() -> None:
     weights = np.array([SOURCE_WEIGHTS.get(source, 1.0) for _, _, source in train])
     tests = {"ag_news": (data.ag_news("test"), merge_world_politics), "bbc_news": (data.bbc_news("test"), same)}
 
-    def lead(text: str) -> str:
+    def char_text(text: str) -> str:
+        """What the character n-grams are read from: the normalised, lower-cased lead characters."""
         return features.normalise(text[: features.MAX_CHARS]).lower()
 
     words = TfidfVectorizer(analyzer=features.features, sublinear_tf=True, min_df=2, dtype=np.float32)
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, dtype=np.float32)
     word_train = words.fit_transform([t for t, _, _ in train])
-    char_train = chars.fit_transform([lead(t) for t, _, _ in train])
+    char_train = chars.fit_transform([char_text(t) for t, _, _ in train])
     print(f"\n== ceiling of linear models on the shipped data (one-vs-rest linear SVM, C={SVM_C}, classes balanced, "
           "same source weights)")
     for name, with_chars in (("every word feature", False), ("words + char 2-5-grams", True)):
@@ -309,7 +307,7 @@ def ceiling_section() -> None:
             texts = [t for t, _ in examples]
             test_matrix = words.transform(texts)
             if with_chars:
-                test_matrix = hstack([test_matrix, chars.transform([lead(t) for t in texts])]).tocsr()
+                test_matrix = hstack([test_matrix, chars.transform([char_text(t) for t in texts])]).tocsr()
             result = scores([label for _, label in examples], list(classifier.predict(test_matrix)), mapper)
             row.append(f"{set_name} {result['accuracy']:.4f}")
         print(f"  {name:24} {len(classifier.coef_[0]):>8,} features: " + "  ".join(row))

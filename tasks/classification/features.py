@@ -69,6 +69,11 @@ def features_of_words(tokens: list[str]) -> list[str]:
     return out
 
 
+def lead(text: str, n_words: int) -> str:
+    """The first n_words whitespace-separated words of a text: the headline and lead a feed gives."""
+    return " ".join(text.split()[:n_words])
+
+
 def document(title: str | None, text: str) -> str:
     """The text the model reads: the title (when the body does not already start with it), then the body."""
     title = (title or "").strip()

@@ -355,7 +355,7 @@ def train(
     # The lead of every longer example, as a short example of the same label and weight: feed
     # items and teasers are article leads, and AG's snippets alone teach one outlet's style.
     lead_features = {
-        id(e): feature_module.features(" ".join(e.text.split()[:LEAD_WORDS]))
+        id(e): feature_module.features(feature_module.lead(e.text, LEAD_WORDS))
         for e in examples
         if n_words[id(e)] >= LEAD_MIN_WORDS
     }

@@ -14,6 +14,7 @@ import pytest
 
 from tasks.classification import labels as data
 from tasks.classification.evaluation import merge_world_politics, same, scores
+from tasks.classification.features import lead
 from tasks.classification.language import detect
 from tasks.classification.topics import load_model
 
@@ -99,7 +100,7 @@ def test_a_model_trained_without_bbc_still_classifies_bbc(tmp_path):
     predicted = [model.predict(text).label for text, _ in bbc]
     accuracy = scores(truth, predicted, merge_world_politics)["accuracy"]
     assert accuracy >= CROSS_SOURCE_FLOOR, accuracy
-    snippets = [" ".join(text.split()[:CROSS_SOURCE_SNIPPET_WORDS]) for text, _ in bbc]
+    snippets = [lead(text, CROSS_SOURCE_SNIPPET_WORDS) for text, _ in bbc]
     snippet_accuracy = scores(truth, [model.predict(text).label for text in snippets], merge_world_politics)["accuracy"]
     assert snippet_accuracy >= CROSS_SOURCE_SNIPPET_FLOOR, snippet_accuracy
 
