@@ -176,11 +176,11 @@ def _fit(
         )
         if list(short.classes_) != list(classifier.classes_):  # pragma: no cover - leads carry the examples' labels
             short = classifier
-    expert = _fit_long(vectorizer, matrix, labels, weights, long_rows, classifier.classes_)
+    expert = _fit_long(matrix, labels, weights, long_rows, classifier.classes_)
     return Fitted(vectorizer, classifier, short, expert)
 
 
-def _fit_long(vectorizer, matrix, labels, weights, long_rows: np.ndarray, classes):
+def _fit_long(matrix, labels, weights, long_rows: np.ndarray, classes):
     from sklearn.svm import LinearSVC
 
     labels = np.asarray(labels)
@@ -297,7 +297,7 @@ def _languages(texts: Sequence[str]) -> list[str]:
     return sorted(code for code, n in counts.items() if n >= MIN_LANGUAGE_EXAMPLES and code != "und")
 
 
-def _model_from(fitted: Fitted, temperature, threshold, languages, long_temperature=None) -> TopicModel:
+def _model_from(fitted: Fitted, temperature, threshold, languages, long_temperature) -> TopicModel:
     vectorizer, expert = fitted.vectorizer, fitted.expert
     classifier = fitted.short
     vocabulary = [""] * len(vectorizer.vocabulary_)
@@ -309,7 +309,7 @@ def _model_from(fitted: Fitted, temperature, threshold, languages, long_temperat
             weights=(fitted.general.coef_ + LONG_BLEND * expert.coef_).T.astype(np.float32),
             bias=(fitted.general.intercept_ + LONG_BLEND * expert.intercept_).astype(np.float32),
             min_words=LONG_MIN_WORDS,
-            temperature=long_temperature if long_temperature is not None else temperature,
+            temperature=long_temperature,
         )
     return TopicModel(
         vocabulary=vocabulary,
@@ -338,9 +338,13 @@ def train(
     if len({e.label for e in examples}) < 2:
         raise TrainingError("need examples of at least two labels")
     weights_by_source = source_weights or {}
-    analysed = {id(e): feature_module.features(e.text) for e in examples}
-    # As inference counts them: words of the first MAX_CHARS characters, at most MAX_WORDS.
-    n_words = {id(e): len(feature_module.word_bytes(e.text)) for e in examples}
+    analysed, n_words = {}, {}
+    for e in examples:
+        # Words as inference reads them (the first MAX_CHARS characters, at most MAX_WORDS): their
+        # features, and their count, which decides between the short and the full-article scores.
+        tokens = feature_module.words(e.text)
+        analysed[id(e)] = feature_module.features_of_words(tokens)
+        n_words[id(e)] = len(tokens)
     fit_part = [e for e in examples if not _held_back(e.text)]
     held = [e for e in examples if _held_back(e.text)]
     if not held or len({e.label for e in fit_part}) < 2:
