@@ -267,15 +267,20 @@ def copydesk_search(workdir: Path, store_dir: str, qs, tag: str) -> dict:
     run = lambda q: [h.score for h in searcher.search(q["q"], **{k: v for k, v in q.items() if k != "q"}, limit=10)]  # noqa: E731
     out = {"segments": len(searcher.manifest.segments)}
     for mode, fn in (("global", run), ("local", lambda q: local_stats_search(searcher, q))):
-        for q in qs[:20]:  # warm the page cache
-            fn(q)
-        times, scores = [], []
-        for q in qs:
-            started = time.perf_counter()
-            scores.append(fn(q))
-            times.append((time.perf_counter() - started) * 1000)
-        out[mode] = {"times": times, "scores": scores}
+        out[mode] = timed_queries(fn, qs)
     return out
+
+
+def timed_queries(fn, qs) -> dict:
+    """Milliseconds and top scores of fn for each query, after 20 queries that warm the page cache."""
+    for q in qs[:20]:
+        fn(q)
+    times, scores = [], []
+    for q in qs:
+        started = time.perf_counter()
+        scores.append(fn(q))
+        times.append((time.perf_counter() - started) * 1000)
+    return {"times": times, "scores": scores}
 
 
 # -- baseline ---------------------------------------------------------------------------------
@@ -316,14 +321,7 @@ def baseline_search(path: Path, qs) -> dict:
             conn.execute("SELECT docs.title, snippet(fts, 1, '[', ']', '…', 24) FROM fts JOIN docs ON docs.rowid = fts.rowid "
                          "WHERE fts MATCH ? AND fts.rowid = ?", (match, rowid)).fetchone()
         return [round(-score, 4) for _, score in rows]
-    for q in qs[:20]:
-        run(q)
-    times, scores = [], []
-    for q in qs:
-        started = time.perf_counter()
-        scores.append(run(q))
-        times.append((time.perf_counter() - started) * 1000)
-    return {"times": times, "scores": scores}
+    return timed_queries(run, qs)
 
 
 def pct(values, p):
