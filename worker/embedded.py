@@ -41,8 +41,8 @@ class InProcessQueue:
         for thread in self._threads:
             thread.start()
 
-    def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None:
-        self._queue.put((event, force))
+    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
+        self._queue.put((event, force, prior))
 
     def join(self) -> None:
         self._queue.join()
@@ -59,19 +59,22 @@ class InProcessQueue:
 
     def _work(self) -> None:
         while True:
-            event, force = self._queue.get()
+            event, force, prior = self._queue.get()
             try:
-                outcome = self._run(event, force)
+                outcome = self._run(event, force, prior)
                 with self._lock:
                     self.outcomes.append(outcome)
             finally:
                 self._queue.task_done()
 
-    def _run(self, event: ObjectEvent, force: bool) -> Outcome:
+    def _run(self, event: ObjectEvent, force: bool, prior: str | None = None) -> Outcome:
         task_id = f"local-{time.time_ns():x}"
         for attempt in range(1, self.max_retries + 2):
             try:
-                return self.job.run(event.key, event.etag, force=force, task_id=task_id, attempt=attempt)
+                # A retry reads the state again: the first attempt may have written it.
+                return self.job.run(
+                    event.key, event.etag, force=force, task_id=task_id, attempt=attempt, prior=prior if attempt == 1 else None
+                )
             except Exception as exc:
                 if not is_transient(exc) or attempt > self.max_retries:
                     return self.job.quarantine_after_retries(event.key, event.etag, exc, attempt, task_id)
@@ -127,7 +130,8 @@ class EmbeddedRunner:
 
         total = 0
         while True:
-            indexed = index_pending(self.store, self.settings)
+            # Only this thread indexes: no shard claims needed.
+            indexed = index_pending(self.store, self.settings, exclusive=True)
             total += indexed
             if not indexed:
                 return total

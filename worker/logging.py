@@ -102,10 +102,14 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
     global _configured
     stream = stream or sys.stdout
     shared = _shared_processors()
-    # No level filter before capture_article_event: the lineage log keeps every article event
-    # whatever COPYDESK_LOG_LEVEL says; the level applies to the stdout handler only.
+    # copydesk's own loggers drop events below INFO (or below the level, when it is DEBUG)
+    # before any processor runs, so the per-stage `stage_finished` events at DEBUG cost nothing;
+    # the lineage log keeps every article event at INFO and above whatever the stdout level
+    # (the article's start, the one `article_processed` summary with every stage's timing,
+    # warnings); the level applies to the stdout handler.
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,
             *shared,
             capture_article_event,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
@@ -129,7 +133,8 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("copydesk").setLevel(logging.DEBUG)
+    numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    logging.getLogger("copydesk").setLevel(min(logging.INFO, numeric))
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     _configured = True

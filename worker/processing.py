@@ -6,6 +6,11 @@ runner both call `ArticleJob.run`; retries are theirs to decide (see `is_transie
 Outputs, for input `incoming/R`: the index document, then the lineage log, then the record
 `processed/R.json` last, so a record never points at something missing. Bad input writes
 `quarantine/R.json` instead. The source object is only ever read.
+
+Store requests per new article (issue 15): the dispatcher has read the output state once and
+passes it on (`prior`), so the job does not read it again; then GET source, PUT index document,
+PUT lineage log (one request: no GET of an earlier log on a first attempt), PUT record. The
+quarantine record is DELETEd only when the state said there was one.
 """
 
 from __future__ import annotations
@@ -91,27 +96,33 @@ class ArticleJob:
         force: bool = False,
         task_id: str | None = None,
         attempt: int = 1,
+        prior: str | None = None,
     ) -> Outcome:
-        """Process one input. Raises only for transient errors (the caller retries)."""
+        """Process one input. Raises only for transient errors (the caller retries).
+
+        `prior` is the output state the dispatcher read for this (key, etag) just before it
+        enqueued ("none", "processed" or "quarantined"): the job trusts it instead of reading
+        the state again. None (unknown: a redelivered or hand-made message) reads it here.
+        """
+        started = time.perf_counter()
         bind(task_id=task_id, key=key, etag=etag, attempt=attempt, pipeline_version=self.pipeline_version)
         try:
-            if not force and etag is not None and self._is_current(key, etag):
-                log.info("article_skipped", reason="already_processed")
-                return Outcome(SKIPPED, key, etag, reason="already_processed")
+            if prior is None and not force and etag is not None:
+                state = output_state(self.store, self.layout, key)
+                if is_current(state, etag, self.pipeline_version):
+                    log.info("article_skipped", reason="already_processed")
+                    return Outcome(SKIPPED, key, etag, reason="already_processed")
+                prior = state.status
             collector, token = start_article_log()
             try:
-                return self._run_logged(key, etag, version_id, force, task_id, attempt, collector)
+                return self._run_logged(key, etag, version_id, force, task_id, attempt, collector, started, prior)
             finally:
                 stop_article_log(token)
         finally:
             unbind("task_id", "key", "etag", "attempt", "pipeline_version", "stage")
 
     # -- internals -------------------------------------------------------------------------
-    def _is_current(self, key: str, etag: str) -> bool:
-        return is_current(output_state(self.store, self.layout, key), etag, self.pipeline_version)
-
-    def _run_logged(self, key, etag, version_id, force, task_id, attempt, collector) -> Outcome:
-        started = time.perf_counter()
+    def _run_logged(self, key, etag, version_id, force, task_id, attempt, collector, started, prior) -> Outcome:
         log.info("article_started", force=force, store=self.store.url)
         source = Source(self.store.bucket, key, etag, 0, None, version_id)
         try:
@@ -126,46 +137,49 @@ class ArticleJob:
             if info.etag != etag:
                 bind(etag=info.etag)
                 log.info("article_version_changed", requested_etag=etag, fetched_etag=info.etag)
-                if not force and etag is not None and self._is_current(key, info.etag):
-                    log.info("article_skipped", reason="already_processed")
-                    return Outcome(SKIPPED, key, info.etag, reason="already_processed")
+                if not force and etag is not None:
+                    state = output_state(self.store, self.layout, key)
+                    if is_current(state, info.etag, self.pipeline_version):
+                        log.info("article_skipped", reason="already_processed")
+                        return Outcome(SKIPPED, key, info.etag, reason="already_processed")
+                    prior = state.status
             source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or version_id)
             fetch_ms = round((time.perf_counter() - started) * 1000, 3)
-            log.info("stage_finished", stage="fetch", duration_ms=fetch_ms, size=info.size)
+            log.debug("stage_finished", stage="fetch", duration_ms=fetch_ms, size=info.size)
             _test_delay()
             article = self._run_pipeline(fetched.data, source)
         except BadInput as exc:
             return self._quarantine(source, exc, exc.reason, attempt, task_id, collector)
         except Exception as exc:
             if is_transient(exc):
-                self._before_retry(key, exc, collector)
+                self._before_retry(key, exc, collector, attempt)
                 raise
             # A stage crashed on this input: it would crash again, so do not retry.
             log.exception("article_processing_error", error=type(exc).__name__)
             return self._quarantine(source, exc, "processing_error", attempt, task_id, collector)
         try:
-            return self._write(article, fetch_ms, started, attempt, task_id, collector)
+            return self._write(article, fetch_ms, started, attempt, task_id, collector, prior)
         except Exception as exc:
             if is_transient(exc):
-                self._before_retry(key, exc, collector)
+                self._before_retry(key, exc, collector, attempt)
             raise
 
-    def _before_retry(self, key: str, exc: BaseException, collector) -> None:
+    def _before_retry(self, key: str, exc: BaseException, collector, attempt: int) -> None:
         """Keep this attempt's events in the lineage log when the store still answers."""
         log.warning("article_retryable_error", error=type(exc).__name__, message=str(exc)[:500])
         try:
-            self._flush_log(key, collector)
+            self._flush_log(key, collector, append=attempt > 1)
         except StoreError:
             pass  # the store is down: the events are still on stdout
 
     def _run_pipeline(self, raw: bytes, source: Source):
         def on_stage(name: str, elapsed: float) -> None:
-            log.info("stage_finished", stage=name, duration_ms=elapsed)
+            log.debug("stage_finished", stage=name, duration_ms=elapsed)
 
         article = Article(source=source, raw=raw)
         return self.pipeline.run(article, on_stage=on_stage)
 
-    def _write(self, article, fetch_ms, started, attempt, task_id, collector) -> Outcome:
+    def _write(self, article, fetch_ms, started, attempt, task_id, collector, prior) -> Outcome:
         key = article.source.key
         outputs = {
             "record": self.layout.record_key(key),
@@ -185,28 +199,35 @@ class ArticleJob:
         if article.index_document is not None:
             # The index keeps the newest version of an article: processed_at orders them.
             index_document = {**article.index_document, "processed_at": record["processed_at"], "pipeline_version": self.pipeline_version}
-            self.store.put(outputs["index_document"], _json(index_document), content_type="application/json")
-        write_ms = round((time.perf_counter() - write_started) * 1000, 3)
-        record["timings_ms"]["write"] = write_ms
-        record["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
+            # Derived and rebuildable (`copydesk reindex --from-records`): not fsync'd.
+            self.store.put(outputs["index_document"], _json(index_document), content_type="application/json", durable=False)
+            if self.on_document_written is not None:
+                self.on_document_written(outputs["index_document"])
+        if prior != "none":
+            try:
+                # An older version may have been bad; the dispatcher's state says when not.
+                self.store.delete(self.layout.quarantine_key(key))
+            except StoreError:
+                pass
+        timings = record["timings_ms"]
+        # The one INFO event of the article: what it became and where the time went.
         log.info(
             "article_processed",
             stage="write",
-            duration_ms=record["timings_ms"]["total"],
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
             words=record["words"],
             removed_lines=article.removed_lines,
             language=(article.language or {}).get("code"),
             topic=_best_topic(article),
             notes=len(article.notes),
+            timings_ms=dict(timings),
         )
-        self._flush_log(key, collector)
+        self._flush_log(key, collector, append=attempt > 1)
+        # `total` covers the whole task up to this last write: state read, fetch, stages, the
+        # index document, the index request and the lineage log.
+        timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 3)
         self.store.put(outputs["record"], _json(record), content_type="application/json")
-        try:
-            self.store.delete(self.layout.quarantine_key(key))  # an older version may have been bad
-        except StoreError:
-            pass
-        if self.on_document_written is not None and "index_document" in outputs:
-            self.on_document_written(outputs["index_document"])
         return Outcome(
             PROCESSED,
             key,
@@ -225,7 +246,7 @@ class ArticleJob:
         key = source.key
         qkey = self.layout.quarantine_key(key)
         log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
-        self._flush_log(key, collector)
+        self._flush_log(key, collector, append=attempt > 1)
         record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=attempt, task_id=task_id)
         self.store.put(qkey, _json(record), content_type="application/json")
         return Outcome(QUARANTINED, key, source.etag, qkey, reason=reason, summary={"message": record["message"]})
@@ -241,18 +262,25 @@ class ArticleJob:
             stop_article_log(token)
             unbind("task_id", "key", "etag", "attempt")
 
-    def _flush_log(self, key: str, collector) -> None:
-        """Append this run's events to `logs/R.jsonl` (earlier attempts' lines stay first)."""
+    def _flush_log(self, key: str, collector, *, append: bool) -> None:
+        """Write this run's events to `logs/R.jsonl`, once, at the end of the run.
+
+        A first attempt writes the log whole (one PUT: an older version's log is replaced); a
+        retry, or a flush before one, appends (GET + PUT) so earlier attempts' lines stay first.
+        """
         lines = collector.render()
         if not lines:
             return
         log_key = self.layout.log_key(key)
-        try:
-            existing = self.store.get(log_key).data
-        except NotFound:
-            existing = b""
-        self.store.put(log_key, existing + lines, content_type="application/x-ndjson")
+        existing = b""
+        if append or getattr(collector, "flushed", False):  # this run wrote it already: append
+            try:
+                existing = self.store.get(log_key).data
+            except NotFound:
+                pass
+        self.store.put(log_key, existing + lines, content_type="application/x-ndjson", durable=False)
         collector.lines.clear()
+        collector.flushed = True
 
 
 def _best_topic(article: Article) -> str | None:
