@@ -56,6 +56,10 @@ class ArticleLog:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        #: Set by the job: nothing was logged for this article before (one PUT, no append).
+        self.fresh = False
+        #: Some lines were already written to the store in this run (later ones append).
+        self.flushed = False
 
     def add(self, event_dict: dict) -> None:
         self.lines.append(json.dumps(event_dict, default=str, ensure_ascii=False, sort_keys=False))

@@ -114,6 +114,9 @@ class ArticleJob:
                     return Outcome(SKIPPED, key, etag, reason="already_processed")
                 prior = state.status
             collector, token = start_article_log()
+            # Nothing was ever logged for this input (a new article, first attempt): the log is
+            # written with one PUT; otherwise this run's lines are appended (GET + PUT).
+            collector.fresh = attempt == 1 and prior == "none"
             try:
                 return self._run_logged(key, etag, version_id, force, task_id, attempt, collector, started, prior)
             finally:
@@ -168,7 +171,7 @@ class ArticleJob:
         """Keep this attempt's events in the lineage log when the store still answers."""
         log.warning("article_retryable_error", error=type(exc).__name__, message=str(exc)[:500])
         try:
-            self._flush_log(key, collector, append=attempt > 1)
+            self._flush_log(key, collector)
         except StoreError:
             pass  # the store is down: the events are still on stdout
 
@@ -222,7 +225,7 @@ class ArticleJob:
             notes=len(article.notes),
             timings_ms=dict(timings),
         )
-        self._flush_log(key, collector, append=attempt > 1)
+        self._flush_log(key, collector)
         # `total` covers the whole task up to this last write: state read, fetch, stages, the
         # index document, the index request and the lineage log.
         timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
@@ -246,7 +249,7 @@ class ArticleJob:
         key = source.key
         qkey = self.layout.quarantine_key(key)
         log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
-        self._flush_log(key, collector, append=attempt > 1)
+        self._flush_log(key, collector)
         record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=attempt, task_id=task_id)
         self.store.put(qkey, _json(record), content_type="application/json")
         return Outcome(QUARANTINED, key, source.etag, qkey, reason=reason, summary={"message": record["message"]})
@@ -262,18 +265,19 @@ class ArticleJob:
             stop_article_log(token)
             unbind("task_id", "key", "etag", "attempt")
 
-    def _flush_log(self, key: str, collector, *, append: bool) -> None:
+    def _flush_log(self, key: str, collector) -> None:
         """Write this run's events to `logs/R.jsonl`, once, at the end of the run.
 
-        A first attempt writes the log whole (one PUT: an older version's log is replaced); a
-        retry, or a flush before one, appends (GET + PUT) so earlier attempts' lines stay first.
+        For a new article's first attempt that is one PUT. Otherwise (a retry, a new version of
+        an input processed before, a state not read) the lines are appended (GET + PUT), so
+        earlier attempts' and versions' lines stay first.
         """
         lines = collector.render()
         if not lines:
             return
         log_key = self.layout.log_key(key)
         existing = b""
-        if append or getattr(collector, "flushed", False):  # this run wrote it already: append
+        if not collector.fresh or collector.flushed:
             try:
                 existing = self.store.get(log_key).data
             except NotFound:
