@@ -15,11 +15,13 @@ quarantine record is DELETEd only when the state said there was one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import redis.exceptions
 
@@ -170,10 +172,8 @@ class ArticleJob:
     def _before_retry(self, key: str, exc: BaseException, collector, attempt: int) -> None:
         """Keep this attempt's events in the lineage log when the store still answers."""
         log.warning("article_retryable_error", error=type(exc).__name__, message=str(exc)[:500])
-        try:
+        with contextlib.suppress(StoreError):  # the store is down: the events are still on stdout
             self._flush_log(key, collector)
-        except StoreError:
-            pass  # the store is down: the events are still on stdout
 
     def _run_pipeline(self, raw: bytes, source: Source):
         def on_stage(name: str, elapsed: float) -> None:
@@ -207,11 +207,9 @@ class ArticleJob:
             if self.on_document_written is not None:
                 self.on_document_written(outputs["index_document"])
         if prior != "none":
-            try:
-                # An older version may have been bad; the dispatcher's state says when not.
+            # An older version may have been bad; the dispatcher's state says when not.
+            with contextlib.suppress(StoreError):
                 self.store.delete(self.layout.quarantine_key(key))
-            except StoreError:
-                pass
         timings = record["timings_ms"]
         # The one INFO event of the article: what it became and where the time went.
         log.info(
@@ -278,10 +276,8 @@ class ArticleJob:
         log_key = self.layout.log_key(key)
         existing = b""
         if not collector.fresh or collector.flushed:
-            try:
+            with contextlib.suppress(NotFound):
                 existing = self.store.get(log_key).data
-            except NotFound:
-                pass
         self.store.put(log_key, existing + lines, content_type="application/x-ndjson", durable=False)
         collector.lines.clear()
         collector.flushed = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from celery.exceptions import SoftTimeLimitExceeded
 
 from ..app import INDEX_BATCH, INDEX_QUEUE, PROCESS_ARTICLE, app
@@ -51,6 +53,6 @@ def process_article(
         outcome = job.quarantine_after_retries(key, etag, exc, self.attempt, self.request.id)
     except Exception as exc:
         outcome = self.retry_transient(
-            exc, lambda: job.quarantine_after_retries(key, etag, exc, self.attempt, self.request.id)
+            exc, functools.partial(job.quarantine_after_retries, key, etag, exc, self.attempt, self.request.id)
         )
     return outcome.as_dict()

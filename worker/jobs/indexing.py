@@ -9,6 +9,8 @@ claim objects in the store (a run that finds the lease taken leaves the work to 
 
 from __future__ import annotations
 
+import contextlib
+
 from redis.exceptions import LockError
 
 from ..app import INDEX_BATCH, INDEX_MERGE, INDEX_QUEUE, INDEX_REMOVE, app
@@ -42,12 +44,11 @@ def index_batch(self):
             app.send_task(INDEX_MERGE, queue=INDEX_QUEUE)
     except Exception as exc:
         # Markers stay until their batch is published: a failed run loses nothing.
-        return self.retry_transient(exc, lambda: {"error": type(exc).__name__})
+        failure = {"error": type(exc).__name__}
+        return self.retry_transient(exc, lambda: failure)
     finally:
-        try:
+        with contextlib.suppress(LockError):  # the lease ran out under a slow run
             lease.release()
-        except LockError:
-            pass  # the lease ran out under a slow run; another may hold it now
     return {"indexed": indexed}
 
 
@@ -59,7 +60,8 @@ def index_merge(self, force: bool = False):
     try:
         merged = merge_segments(runtime.store, runtime.settings, force=force)
     except Exception as exc:
-        return self.retry_transient(exc, lambda: {"error": type(exc).__name__})
+        failure = {"error": type(exc).__name__}
+        return self.retry_transient(exc, lambda: failure)
     return {"merged": merged}
 
 
@@ -71,5 +73,6 @@ def index_remove(self, bucket: str, key: str):
     try:
         remove_document(runtime.store_for(bucket), runtime.settings, key)
     except Exception as exc:
-        return self.retry_transient(exc, lambda: {"error": type(exc).__name__})
+        failure = {"error": type(exc).__name__}
+        return self.retry_transient(exc, lambda: failure)
     return {"removed": key}

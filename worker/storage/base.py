@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 
 class StoreError(Exception):
@@ -138,8 +138,8 @@ class Store(abc.ABC):
             return False
         return True
 
-    def close(self) -> None:  # pragma: no cover - backends with resources override
-        pass
+    def close(self) -> None:  # noqa: B027 - optional hook: backends with resources override it
+        return None
 
 
 class ObjectTooLarge(StoreError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from .base import ObjectInfo, Store
 
@@ -53,10 +53,8 @@ class CountingStore(Store):
 
     def list(self, prefix="") -> Iterator[ObjectInfo]:
         def counted() -> Iterator[ObjectInfo]:
-            seen = 0
             self._count("LIST")
-            for info in self.inner.list(prefix):
-                seen += 1
+            for seen, info in enumerate(self.inner.list(prefix), start=1):
                 if seen > LIST_PAGE and seen % LIST_PAGE == 1:
                     self._count("LIST")
                 yield info
