@@ -534,22 +534,30 @@ def main() -> None:
     try:
         for path in wanted:
             started = time.time()
-            if path in ("process", "embedded"):
-                folder = workdir / path / "bucket"
-                write_inputs(folder, inputs)
-                r = run_child(path, folder, args)
-                r["rate"] = r["n"] / r["wall"]
-                r["cpu_ms"] = {"main": r["cpu_main"] * 1000 / r["n"]}
-                results[path] = r
-            elif path in ("celery-folder", "celery-s3", "noop"):
-                results[path] = run_celery({"celery-folder": "folder", "celery-s3": "s3", "noop": "noop"}[path], inputs, args, workdir)
-            else:
-                ap.error(f"unknown path {path!r}")
+            try:
+                run_path(path, inputs, args, workdir, results)
+            except Exception as exc:  # one broken path must not hide the others' figures
+                print(f"# {path} FAILED: {type(exc).__name__}: {str(exc)[-2000:]}", file=sys.stderr, flush=True)
+                continue
             print(f"# {path}: {results[path]['rate']:.1f} art/s ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     report(results, args)
+
+
+def run_path(path: str, inputs, args, workdir: Path, results: dict) -> None:
+    if path in ("process", "embedded"):
+        folder = workdir / path / "bucket"
+        write_inputs(folder, inputs)
+        r = run_child(path, folder, args)
+        r["rate"] = r["n"] / r["wall"]
+        r["cpu_ms"] = {"main": r["cpu_main"] * 1000 / r["n"]}
+        results[path] = r
+    elif path in ("celery-folder", "celery-s3", "noop"):
+        results[path] = run_celery({"celery-folder": "folder", "celery-s3": "s3", "noop": "noop"}[path], inputs, args, workdir)
+    else:
+        raise ValueError(f"unknown path {path!r}")
 
 
 if __name__ == "__main__":

@@ -75,3 +75,7 @@ class CountingStore(Store):
 
     def close(self) -> None:
         self.inner.close()
+
+    def __getattr__(self, name: str):
+        # Backend-specific helpers (the folder store's root, temporary-file cleanup): not requests.
+        return getattr(self.inner, name)
