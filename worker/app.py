@@ -11,6 +11,7 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import setup_logging, worker_init, worker_process_init
 
+from . import metrics
 from .logging import configure_logging, get_logger
 from .settings import Settings
 
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_app()
+# Worker metrics (multiprocess /metrics), the enqueue-time header: worker/metrics.py.
+metrics.install_celery_hooks()
 
 
 @setup_logging.connect

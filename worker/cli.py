@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -22,6 +23,7 @@ from .settings import Settings, documentation
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 3
+EXIT_USAGE = 2
 
 
 def _settings(**overrides) -> Settings:
@@ -209,9 +211,14 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     configure_logging(settings.log_level)
     store = _startup_checks(settings)
     runtime = Runtime(settings, store=store)
-    dispatcher = runtime.dispatcher(CeleryQueue(app))
+    from . import metrics
+
+    dispatcher = metrics.counting_dispatcher(runtime.dispatcher(CeleryQueue(app)), "sqs" if queue_url else "http")
     if queue_url:
         from .events.sqs import SqsListener
+
+        if settings.metrics_port:
+            metrics.serve(settings.metrics_port)
 
         listener = SqsListener(queue_url, dispatcher)
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
@@ -287,38 +294,88 @@ def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--timeout", default=1.5, show_default=True, help="Seconds to wait for workers to answer.")
-def status(as_json: bool, timeout: float) -> None:
-    """Queue depth per queue, workers alive, active and reserved tasks, article counts."""
-    from .app import app
-    from .runtime import Runtime
-    from .status import article_counts, queue_depths, worker_activity
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (errors too).")
+@click.option("--watch", is_flag=True, help="Refresh a live table with rates over the last minutes until interrupted.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between refreshes of --watch.")
+@click.option("--timeout", default=1.0, show_default=True, help="Longest wait for workers to answer, in seconds.")
+@click.option("--max-age", type=float, default=None, help="Oldest message age, in seconds, above which the exit code is 1 (default: COPYDESK_QUEUE_MAX_AGE).")
+@click.option("--articles", is_flag=True, help="Also count inputs, records and quarantine records (lists the bucket: slow on a big one).")
+def status(as_json: bool, watch: bool, interval: float, timeout: float, max_age: float | None, articles: bool) -> None:
+    """Queues (waiting, unacked, oldest age), workers alive, active and reserved tasks.
 
-    settings = _settings()
-    configure_logging("WARNING", stream=sys.stderr)
-    store = _startup_checks(settings, store=False)
-    runtime = Runtime(settings, store=store)
+    Exit code 1 when no worker is alive or a queue's oldest message is older than --max-age
+    (usable as a probe), or when the broker does not answer.
+    """
+    import redis
+
+    from .app import app
+    from .status import Rates, render_table, snapshot
+
     try:
-        report = {
-            "broker": redact_text(settings.broker_url),
-            "store": store.url,
-            "queues": queue_depths(runtime.redis),
-            **worker_activity(app, timeout=timeout),
-            "articles": article_counts(store, runtime.layout),
-        }
-    except Exception as exc:
-        _fail(f"status failed: {type(exc).__name__}: {redact_text(str(exc))}")
-    if as_json:
-        click.echo(json.dumps(report, indent=1, sort_keys=True))
-        return
-    click.echo(f"store    {report['store']}\nbroker   {report['broker']}")
-    for queue, depth in report["queues"].items():
-        click.echo(f"queue    {queue:<22} {depth} waiting")
-    click.echo(f"workers  {len(report['workers_alive'])} alive: {', '.join(report['workers_alive']) or '-'}")
-    click.echo(f"tasks    {report['active']} active, {report['reserved']} reserved")
-    a = report["articles"]
-    click.echo(f"articles {a['inputs']} inputs, {a['processed']} processed, {a['quarantined']} quarantined")
+        settings = Settings.from_env()
+    except ValueError as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "error": str(exc)}))
+            sys.exit(EXIT_USAGE)
+        raise click.UsageError(str(exc)) from None
+    configure_logging("WARNING", stream=sys.stderr)
+    limit = settings.queue_max_age if max_age is None else max_age
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=2)
+
+    def take() -> dict:
+        snap = snapshot(app, client, timeout=timeout, max_age=limit)
+        snap["broker"] = redact_text(settings.broker_url)
+        if articles:
+            from .runtime import Runtime
+            from .status import article_counts
+
+            runtime = Runtime(settings)
+            snap["articles"] = article_counts(runtime.store, runtime.layout)
+        return snap
+
+    if watch and not as_json:
+        from rich.live import Live
+
+        rates = Rates()
+        with Live(auto_refresh=False) as live:
+            try:
+                while True:
+                    try:
+                        snap = take()
+                        rates.add(snap)
+                        live.update(render_table(snap, rates), refresh=True)
+                    except Exception as exc:
+                        live.update(f"copydesk: status failed: {type(exc).__name__}: {redact_text(str(exc))}", refresh=True)
+                    time.sleep(interval)
+            except KeyboardInterrupt:
+                return
+    while True:
+        try:
+            snap = take()
+        except Exception as exc:
+            if isinstance(exc, redis.RedisError):
+                message = f"broker {redact_text(settings.broker_url)} does not answer: {type(exc).__name__}: {redact_text(str(exc))}"
+            else:
+                message = f"status failed: {type(exc).__name__}: {redact_text(str(exc))}"
+            if as_json:
+                click.echo(json.dumps({"ok": False, "error": message, "broker": redact_text(settings.broker_url)}))
+                if not watch:
+                    sys.exit(EXIT_FAILURE)
+            else:
+                _fail(message)
+        else:
+            if as_json:
+                click.echo(json.dumps(snap, sort_keys=True))
+            else:
+                from rich.console import Console
+
+                Console().print(render_table(snap))
+                if "articles" in snap:
+                    a = snap["articles"]
+                    click.echo(f"articles {a['inputs']} inputs, {a['processed']} processed, {a['quarantined']} quarantined")
+            if not watch:
+                sys.exit(EXIT_OK if snap["ok"] else EXIT_FAILURE)
+        time.sleep(interval)
 
 
 @cli.command("config")

@@ -22,6 +22,7 @@ from tasks.article import Article, BadInput, Source
 from tasks.pipeline import Pipeline
 from tasks.record import build_quarantine, build_record
 
+from . import metrics
 from .dispatch import is_current, output_state
 from .layout import Layout
 from .logging import bind, get_logger, start_article_log, stop_article_log, unbind
@@ -189,6 +190,7 @@ class ArticleJob:
         write_ms = round((time.perf_counter() - write_started) * 1000, 3)
         record["timings_ms"]["write"] = write_ms
         record["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
+        metrics.observe_timings(record["timings_ms"])
         log.info(
             "article_processed",
             stage="write",

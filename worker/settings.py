@@ -51,6 +51,8 @@ class Settings:
     http_token: str = _setting("", "Bearer token the HTTP listener requires (empty: none). Never logged.")
     cache_dir: str = _setting("", "Folder for cached index segments (empty: `$XDG_CACHE_HOME/copydesk`, else `~/.cache/copydesk`).")
     model_dir: str = _setting("", "Folder of the topic model to load (empty: the model shipped in the package).")
+    metrics_port: int = _setting(0, "Port on which a worker, beat or the SQS listener serves Prometheus `/metrics` (0: none). The HTTP listener serves `/metrics` on its own port.", int)
+    queue_max_age: int = _setting(600, "Seconds a message may wait in a queue before `copydesk status` exits non-zero (a probe).", int)
     log_level: str = _setting("INFO", "Log level of the JSON log on stdout.", str.upper)
 
     @classmethod
