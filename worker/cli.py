@@ -378,6 +378,21 @@ def status(as_json: bool, watch: bool, interval: float, timeout: float, max_age:
         time.sleep(interval)
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
+def flower(flower_args: tuple[str, ...]) -> None:
+    """Start Flower, the task queue's web UI (`celery -A worker.app flower`); extra arguments go
+    to flower. Its API needs authentication: set FLOWER_BASIC_AUTH=user:password (see README)."""
+    import importlib.util
+
+    if importlib.util.find_spec("flower") is None:
+        _fail("flower is not installed: `uv sync` (the ops group) or `pip install copydesk[flower]`")
+    settings = _settings()
+    _startup_checks(settings, store=False)
+    argv = [sys.executable, "-m", "celery", "-A", "worker.app", "flower", *flower_args]
+    os.execv(sys.executable, argv)
+
+
 @cli.command("config")
 @click.option("--markdown", is_flag=True, help="Print the table the README carries.")
 def config_cmd(markdown: bool) -> None:
