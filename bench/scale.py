@@ -94,7 +94,7 @@ def run_once(net: HostNet, hosts: int, docs: list[bytes], s3, broker: str, s3_ur
             worker.node = node
             workers.append(worker)
         for worker in workers:
-            wait(lambda: control.control.ping(destination=[worker.node], timeout=0.5), 120, f"{worker.node} ready")
+            wait(lambda w=worker: control.control.ping(destination=[w.node], timeout=0.5), 120, f"{worker.node} ready")
 
         def outputs() -> int:
             count = 0

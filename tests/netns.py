@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import uuid
+import contextlib
 
 
 class NetError(RuntimeError):
@@ -65,12 +66,12 @@ class HostNet:
         self.gateway = str(base + 1)
         self.addresses = [str(base + 10 + i) for i in range(1, hosts + 1)]
 
-    def up(self) -> "HostNet":
+    def up(self) -> HostNet:
         try:
             _ip("link", "add", self.bridge, "type", "bridge")
             _ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
             _ip("link", "set", self.bridge, "up")
-            for i, (ns, address) in enumerate(zip(self.namespaces, self.addresses), start=1):
+            for i, (ns, address) in enumerate(zip(self.namespaces, self.addresses, strict=False), start=1):
                 outer, inner = f"cdr{self.tag}{i}", f"cdn{self.tag}{i}"
                 _ip("netns", "add", ns)
                 _ip("link", "add", outer, "type", "veth", "peer", "name", inner, "netns", ns)
@@ -92,10 +93,8 @@ class HostNet:
         for ns in self.namespaces:
             pids = _ip("netns", "pids", ns, check=False).stdout.split()
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
             _ip("netns", "del", ns, check=False)  # removes its veth pair too
         _ip("link", "del", self.bridge, check=False)
 
@@ -105,7 +104,7 @@ class HostNet:
         links = _ip("-o", "link", "show", check=False).stdout
         return [ns for ns in self.namespaces if ns in names] + ([self.bridge] if f" {self.bridge}:" in links else [])
 
-    def __enter__(self) -> "HostNet":
+    def __enter__(self) -> HostNet:
         return self.up()
 
     def __exit__(self, *exc) -> None:

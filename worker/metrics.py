@@ -24,7 +24,8 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, cast
+from collections.abc import Iterator
+from typing import Any, cast
 
 from .logging import get_logger
 
@@ -83,22 +84,21 @@ def _create() -> _Metrics:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
     registry = CollectorRegistry(auto_describe=True)
-    r = {"registry": registry}
     return _Metrics(
         registry=registry,
-        articles_processed=Counter("copydesk_articles_processed", "Articles processed (record written).", **r),
-        articles_quarantined=Counter("copydesk_articles_quarantined", "Articles quarantined, by reason.", ["reason"], **r),
-        articles_skipped=Counter("copydesk_articles_skipped", "Article tasks skipped (already current, source gone), by reason.", ["reason"], **r),
-        task_retries=Counter("copydesk_task_retries", "Task retries, by task and cause (the exception class).", ["task", "cause"], **r),
-        tasks_finished=Counter("copydesk_tasks_finished", "Tasks finished, by task and Celery state.", ["task", "state"], **r),
-        tasks_in_flight=Gauge("copydesk_tasks_in_flight", "Tasks running now, by task.", ["task"], multiprocess_mode="livesum", **r),
-        worker_processes=Gauge("copydesk_worker_processes", "Worker pool processes alive.", multiprocess_mode="livesum", **r),
-        stage_seconds=Histogram("copydesk_stage_duration_seconds", "Time per stage of an article, in seconds.", ["stage"], buckets=STAGE_BUCKETS, **r),
-        article_seconds=Histogram("copydesk_article_duration_seconds", "Time per processed article (fetch to write), in seconds.", buckets=STAGE_BUCKETS, **r),
-        store_read_bytes=Counter("copydesk_store_read_bytes", "Bytes read from the store by article jobs.", **r),
-        store_written_bytes=Counter("copydesk_store_written_bytes", "Bytes written to the store by article jobs.", **r),
-        events_received=Counter("copydesk_listener_events_received", "Object events received by a listener, by source.", ["source"], **r),
-        events=Counter("copydesk_listener_events", "Object events handled by a listener, by source and result (enqueued, duplicate, ignored, failed).", ["source", "result"], **r),
+        articles_processed=Counter("copydesk_articles_processed", "Articles processed (record written).", registry=registry),
+        articles_quarantined=Counter("copydesk_articles_quarantined", "Articles quarantined, by reason.", ["reason"], registry=registry),
+        articles_skipped=Counter("copydesk_articles_skipped", "Article tasks skipped (already current, source gone), by reason.", ["reason"], registry=registry),
+        task_retries=Counter("copydesk_task_retries", "Task retries, by task and cause (the exception class).", ["task", "cause"], registry=registry),
+        tasks_finished=Counter("copydesk_tasks_finished", "Tasks finished, by task and Celery state.", ["task", "state"], registry=registry),
+        tasks_in_flight=Gauge("copydesk_tasks_in_flight", "Tasks running now, by task.", ["task"], multiprocess_mode="livesum", registry=registry),
+        worker_processes=Gauge("copydesk_worker_processes", "Worker pool processes alive.", multiprocess_mode="livesum", registry=registry),
+        stage_seconds=Histogram("copydesk_stage_duration_seconds", "Time per stage of an article, in seconds.", ["stage"], buckets=STAGE_BUCKETS, registry=registry),
+        article_seconds=Histogram("copydesk_article_duration_seconds", "Time per processed article (fetch to write), in seconds.", buckets=STAGE_BUCKETS, registry=registry),
+        store_read_bytes=Counter("copydesk_store_read_bytes", "Bytes read from the store by article jobs.", registry=registry),
+        store_written_bytes=Counter("copydesk_store_written_bytes", "Bytes written to the store by article jobs.", registry=registry),
+        events_received=Counter("copydesk_listener_events_received", "Object events received by a listener, by source.", ["source"], registry=registry),
+        events=Counter("copydesk_listener_events", "Object events handled by a listener, by source and result (enqueued, duplicate, ignored, failed).", ["source", "result"], registry=registry),
     )
 
 
@@ -262,7 +262,12 @@ def prepare_multiprocess() -> str:
         folder = tempfile.mkdtemp(prefix="copydesk-metrics-")
         os.environ[MULTIPROC_ENV] = folder
         owner = os.getpid()
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))
+
+        def remove(path: str = folder) -> None:
+            if os.getpid() == owner:  # not in a forked child
+                shutil.rmtree(path, ignore_errors=True)
+
+        atexit.register(remove)
     values.ValueClass = values.get_value_class()
     return folder
 

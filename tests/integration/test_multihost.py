@@ -124,7 +124,7 @@ def test_every_article_processed_exactly_once_across_hosts(net, services, sample
         control = Celery("multihost-test", broker=services["broker"])
         try:
             for worker in workers:
-                wait_until(lambda: control.control.ping(destination=[worker.node], timeout=0.5), 90,
+                wait_until(lambda w=worker: control.control.ping(destination=[w.node], timeout=0.5), 90,
                            f"{worker.node} to answer a ping", [worker])
         finally:
             control.close()

@@ -65,7 +65,7 @@ def config() -> dict[str, str]:
 
 def test_kubernetes_manifests_validate_strictly():
     kinds = set()
-    for name, doc in manifests():
+    for _name, doc in manifests():
         if doc["apiVersion"].startswith("keda.sh/"):
             continue
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
