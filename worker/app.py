@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 app = create_app()
 # Worker metrics (multiprocess /metrics), the enqueue-time header: worker/metrics.py.
-metrics.install_celery_hooks()
+metrics.install_celery_hooks(QUEUES)
 
 
 @setup_logging.connect

@@ -27,14 +27,12 @@ from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any, cast
 
+from .broker import ENQUEUED_AT_HEADER, queue_snapshot
 from .logging import get_logger
 
 log = get_logger("copydesk.metrics")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-#: Message header carrying the publish time (epoch seconds) of every task, so the age of the
-#: oldest waiting message can be read from the Redis list without a broker plugin.
-ENQUEUED_AT_HEADER = "copydesk_enqueued_at"
 
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -69,6 +67,11 @@ class _Metrics:
 
 _metrics: _Metrics | None = None
 _lock = threading.Lock()
+#: Set in a worker's main process before its pool forks (serve_worker): only workers write
+#: their values to PROMETHEUS_MULTIPROC_DIR, whatever the environment says to other roles.
+_multiprocess = False
+#: The queues reported by /metrics (app.py passes them to install_celery_hooks).
+_queues: tuple[str, ...] = ()
 
 
 def _m() -> _Metrics:
@@ -81,7 +84,9 @@ def _m() -> _Metrics:
 
 
 def _create() -> _Metrics:
-    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+
+    values.ValueClass = values.MultiProcessValue() if _multiprocess else values.MutexValue
 
     registry = CollectorRegistry(auto_describe=True)
     return _Metrics(
@@ -172,9 +177,13 @@ def counting_dispatcher(dispatcher, source: str):
 
 
 # -- Celery hooks ----------------------------------------------------------------------------
-def install_celery_hooks() -> None:
-    """Connect the Celery signals that feed the worker metrics and stamp the enqueue time."""
+def install_celery_hooks(queues: tuple[str, ...]) -> None:
+    """Connect the Celery signals that feed the worker metrics and stamp the enqueue time;
+    `queues` are the ones /metrics reports."""
     from celery import signals
+
+    global _queues
+    _queues = tuple(queues)
 
     signals.before_task_publish.connect(_stamp_enqueue_time, weak=False)
     signals.worker_init.connect(_worker_init, weak=False)
@@ -206,7 +215,7 @@ def _child_started(**_kwargs) -> None:
 
 
 def _child_stopping(pid=None, **_kwargs) -> None:
-    if os.environ.get(MULTIPROC_ENV):
+    if _multiprocess:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid or os.getpid())
@@ -250,8 +259,6 @@ def prepare_multiprocess() -> str:
 
     Must run before any metric exists in this process (they are created on first use).
     """
-    from prometheus_client import values
-
     folder = os.environ.get(MULTIPROC_ENV)
     if folder:
         os.makedirs(folder, exist_ok=True)
@@ -268,7 +275,8 @@ def prepare_multiprocess() -> str:
                 shutil.rmtree(path, ignore_errors=True)
 
         atexit.register(remove)
-    values.ValueClass = values.get_value_class()
+    global _multiprocess
+    _multiprocess = True
     return folder
 
 
@@ -290,7 +298,7 @@ def registry():
     from prometheus_client.multiprocess import MultiProcessCollector
 
     reg = CollectorRegistry()
-    if os.environ.get(MULTIPROC_ENV):
+    if _multiprocess:
         MultiProcessCollector(reg)
     else:
         reg.register(_Forward(_m().registry))
@@ -341,10 +349,8 @@ class QueueCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        from .status import queue_snapshot
-
         try:
-            snapshot = queue_snapshot(_redis())
+            snapshot = queue_snapshot(_redis(), _queues)
         except Exception as exc:  # a scrape must not fail because Redis does not answer
             log.warning("metrics_queue_read_failed", error=type(exc).__name__)
             return

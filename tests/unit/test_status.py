@@ -16,7 +16,7 @@ from celery import Celery
 from kombu import Connection
 
 from worker.app import ARTICLES_QUEUE, INDEX_QUEUE, PROCESS_ARTICLE, celery_config
-from worker.metrics import ENQUEUED_AT_HEADER
+from worker.broker import ENQUEUED_AT_HEADER
 from worker.settings import Settings
 from worker.status import Rates, queue_snapshot, render_table
 
