@@ -27,6 +27,7 @@ from .commands import (
     configure_app,
     fail,
     load_settings,
+    open_checked_store,
     startup_checks,
 )
 from .logging import configure_logging, redact_text
@@ -318,18 +319,19 @@ def status(as_json: bool, watch: bool, interval: float, timeout: float, max_age:
         raise
     app = configure_app(settings)
     configure_logging("WARNING", stream=sys.stderr)
+    # The store is read only for --articles (listing a big bucket is slow; the rest is Redis).
+    store = open_checked_store(settings) if articles else None
     limit = settings.queue_max_age if max_age is None else max_age
     client = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=2)
 
     def take() -> dict:
         snap = snapshot(app, client, timeout=timeout, max_age=limit)
         snap["broker"] = redact_text(settings.broker_url)
-        if articles:
-            from .runtime import Runtime
+        if store is not None:
+            from .layout import Layout
             from .status import article_counts
 
-            runtime = Runtime(settings)
-            snap["articles"] = article_counts(runtime.store, runtime.layout)
+            snap["articles"] = article_counts(store, Layout.from_settings(settings))
         return snap
 
     if watch and not as_json:

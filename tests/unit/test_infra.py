@@ -20,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from test_compose import parse_copydesk
+from test_compose import SETTING_NAMES, parse_copydesk
 from worker.app import ARTICLES_QUEUE, INDEX_QUEUE, MAINTENANCE_QUEUE, QUEUES
 from worker.metrics import exported_names
 from worker.settings import PREFIX, Settings
@@ -94,7 +94,7 @@ def test_config_is_real_settings_and_one_configmap_and_secret():
     env = config()
     for key in env:
         if key.startswith(PREFIX):
-            assert key in {PREFIX + name.upper() for name in Settings.__dataclass_fields__}, key
+            assert key in SETTING_NAMES, key
     settings = Settings.from_env(env)
     assert settings.store.startswith("s3://") and settings.metrics_port > 0
     (secret,) = by_kind("Secret").values()
