@@ -28,6 +28,7 @@ from tasks.article import Article, BadInput, Source
 from tasks.pipeline import Pipeline
 from tasks.record import build_quarantine, build_record
 
+from . import metrics
 from .dispatch import is_current, output_state
 from .layout import Layout
 from .logging import bind, get_logger, start_article_log, stop_article_log, unbind
@@ -221,6 +222,7 @@ class ArticleJob:
         # index document, the index request and the lineage log.
         timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
         timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+        metrics.observe_timings(timings)
         self.store.put(outputs["record"], _json(record), content_type="application/json")
         log.debug("stage_finished", stage="write", duration_ms=round((time.perf_counter() - write_started) * 1000, 3))
         return Outcome(
