@@ -133,7 +133,7 @@ def topic_section(model: TopicModel) -> dict:
         print("  copydesk confusion:")
         print("    " + format_confusion(ours["confusion"]).replace("\n", "\n    "))
         uncertain = [model.predict(text).uncertain for text in texts]
-        certain_correct = [p == t for p, t, u in zip(map(mapper, predicted), map(mapper, truth), uncertain) if not u]
+        certain_correct = [p == t for p, t, u in zip(map(mapper, predicted), map(mapper, truth), uncertain, strict=True) if not u]
         print(
             f"  flagged uncertain: {sum(uncertain) / len(uncertain):.1%}; accuracy of the rest "
             f"{sum(certain_correct) / max(1, len(certain_correct)):.4f}"
@@ -207,7 +207,8 @@ def language_sets() -> dict[str, list[tuple[str, str]]]:
         "10kgnad_de all": [(t, "de") for t, _ in data.gnad_de("train") + data.gnad_de("test")],
         "news_en (written)": [(t, "en") for t, _ in data.news_en("train") + data.news_en("test")],
     }
-    gnad_all = [json.loads(line)["text"] for line in open(data.shared_dir() / "data" / "10kgnad_de" / "test.jsonl", encoding="utf-8")]
+    gnad_lines = (data.shared_dir() / "data" / "10kgnad_de" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    gnad_all = [json.loads(line)["text"] for line in gnad_lines if line.strip()]
     sets["10kgnad_de all"] = [(t, "de") for t in gnad_all]
     truth = json.loads((data.shared_dir() / "data" / "article-extraction-benchmark" / "ground-truth.json").read_text(encoding="utf-8"))
     sets["extraction pages"] = [
@@ -356,13 +357,13 @@ def loo_section(with_baseline: bool = True, only: list[str] | None = None) -> di
             model = train(examples, Path(folder), (), SOURCE_WEIGHTS).model
         seconds = time.perf_counter() - started
         scored = outlet.scored()
-        ours = score_outlet(lambda texts: [model.predict(t).label for t in texts], scored)
+        ours = score_outlet(lambda texts, model=model: [model.predict(t).label for t in texts], scored)
         base = None
         if with_baseline:
             baseline = tuned_baseline_factory()
             weights = [SOURCE_WEIGHTS.get(source, 1.0) for _, _, source in rows]
             baseline.fit([t for t, _, _ in rows], [label for _, label, _ in rows], logisticregression__sample_weight=weights)
-            base = score_outlet(lambda texts: list(baseline.predict(texts)), scored)
+            base = score_outlet(lambda texts, baseline=baseline: list(baseline.predict(texts)), scored)
         results[name] = {"ours": ours, "base": base, "n": len(scored), "trained_on": len(rows), "seconds": seconds}
         print(f"  fold {name}: trained on {len(rows)} rows in {seconds:.0f} s, scored {len(scored)}", flush=True)
 

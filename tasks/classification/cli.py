@@ -23,7 +23,7 @@ def read_jsonl(path: Path) -> list:
                 row = json.loads(line)
                 text, label = row["text"], row["label"]
             except (ValueError, KeyError, TypeError) as exc:
-                raise click.ClickException(f"{path}:{number}: need a JSON object with text and label ({exc})")
+                raise click.ClickException(f"{path}:{number}: need a JSON object with text and label ({exc})") from exc
             if not isinstance(text, str) or not text.strip():
                 raise click.ClickException(f"{path}:{number}: text must be a non-empty string")
             if label not in TOPIC_LABELS:
@@ -47,10 +47,10 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
         raise click.ClickException(
             "training needs scikit-learn, which copydesk installs only with its `train` extra: "
             "pip install 'copydesk[train]' (or uv sync --extra train)"
-        )
+        ) from None
     import warnings
 
-    from .training import Example, TrainingError, TrainingWarning
+    from .training import TrainingError, TrainingWarning
     from .training import train as train_model
 
     examples, described = [], []
@@ -65,7 +65,7 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
         try:
             examples += shipped_examples()
         except FileNotFoundError as exc:
-            raise click.ClickException(f"shipped training data not found ({exc}); set COPYDESK_SHARED_DIR")
+            raise click.ClickException(f"shipped training data not found ({exc}); set COPYDESK_SHARED_DIR") from exc
         described += SHIPPED_DATA_DESCRIPTION
         source_weights = SOURCE_WEIGHTS
     if not examples:
@@ -81,7 +81,7 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
             warnings.simplefilter("ignore", TrainingWarning)
             result = train_model(examples, out_dir, described, source_weights, rebuild_command=command)
     except TrainingError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     for message in result.warnings:
         click.echo(f"warning: {message}", err=True)
     click.echo(result.report)

@@ -15,7 +15,7 @@ description for AG and HuffPost) and on their first LEAD_WORDS words ("lead", as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from . import labels as data
 from .evaluation import merge_world_politics, scores

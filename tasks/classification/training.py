@@ -27,7 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -125,14 +126,14 @@ def _strongest(vocabulary: Sequence[str], coef: np.ndarray, n: int) -> list[str]
 class Fitted:
     """The linear models of one fit, over one vocabulary."""
 
-    vectorizer: object
+    vectorizer: Any
     #: Trained on the examples: the base of the full-article scores.
-    general: object
+    general: Any
     #: Trained on the examples and the leads of the longer ones: scores texts under LONG_MIN_WORDS
     #: (the general model itself when there are no leads).
-    short: object
+    short: Any
     #: The full-article expert, or None.
-    expert: object | None
+    expert: Any | None
 
 
 def _fit(
@@ -236,7 +237,7 @@ class NBLinear:
         self.classes_, self.coef_, self.intercept_ = classes, coef, intercept
 
     @classmethod
-    def fit(cls, matrix, labels, weights) -> "NBLinear":
+    def fit(cls, matrix, labels, weights) -> NBLinear:
         from scipy.sparse import diags
         from sklearn.svm import LinearSVC
 
@@ -414,7 +415,7 @@ class Prepared:
     lead_features: dict[int, list[str]]
 
     @classmethod
-    def of(cls, examples: Sequence[Example], weights_by_source: dict[str, float]) -> "Prepared":
+    def of(cls, examples: Sequence[Example], weights_by_source: dict[str, float]) -> Prepared:
         analysed, n_words, lead_features = {}, {}, {}
         for e in examples:
             # Words as inference reads them (the first MAX_CHARS characters, at most MAX_WORDS):
@@ -489,8 +490,8 @@ def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> C
         "world_politics_merged": scores(true_labels, predicted_labels, merge_world_politics),
         "by_source": {
             source: scores(
-                [label for label, e in zip(true_labels, known) if e.source == source],
-                [label for label, e in zip(predicted_labels, known) if e.source == source],
+                [label for label, e in zip(true_labels, known, strict=True) if e.source == source],
+                [label for label, e in zip(predicted_labels, known, strict=True) if e.source == source],
             )
             for source in sorted({e.source for e in known})
         },
@@ -541,7 +542,7 @@ def _card(
     return {
         "name": "copydesk topic model",
         "version": model.version,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "labels": model.labels,
         "languages": model.languages,
         "data": list(data_description),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from collections.abc import Callable
 
 from ..dispatch import Dispatcher
 from ..logging import get_logger

@@ -9,7 +9,8 @@ which carries no object and is skipped. Keys arrive URL-encoded with `+` for spa
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 from urllib.parse import unquote_plus
 
 from .model import CREATED, REMOVED, ObjectEvent
