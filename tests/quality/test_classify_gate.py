@@ -91,6 +91,12 @@ def test_language_accuracy_on_full_articles_and_first_100_characters():
         assert prefix >= LANGUAGE_PREFIX_FLOOR, (code, prefix)
 
 
+#: Training tests: about a minute each on a quiet 2-core machine, five and more on a loaded one
+#: (pytest-timeout's default of 300 s failed them there).
+TRAINING_TIMEOUT = 1200
+
+
+@pytest.mark.timeout(TRAINING_TIMEOUT)
 def test_a_model_trained_without_bbc_still_classifies_bbc(tmp_path):
     """Generalisation to an outlet and article length never trained on: the shipped recipe,
     trained on everything but BBC, scores BBC's articles and their first 40 words (world and
@@ -107,6 +113,7 @@ def test_a_model_trained_without_bbc_still_classifies_bbc(tmp_path):
     assert snippet_accuracy >= CROSS_SOURCE_SNIPPET_FLOOR, snippet_accuracy
 
 
+@pytest.mark.timeout(TRAINING_TIMEOUT)
 def test_the_rebuild_command_reproduces_the_shipped_model(tmp_path):
     """The shipped model is what `python -m tasks.classification.build_shipped` makes from the
     data: same weights, same version (pipeline_version depends on it). A recipe change without a
