@@ -343,18 +343,15 @@ def loo_section(with_baseline: bool = True, only: list[str] | None = None) -> di
     source weights), scored on the one left out, full texts and their leads; world and politics as
     one class. Then the per-label accuracy and the confusion matrix over the full-length outlets."""
     from tasks.classification.build_shipped import SOURCE_WEIGHTS
-    from tasks.classification.outlets import LEAD_WORDS, OUTLETS, fold_training, score_outlet
-    from tasks.classification.training import Example, train
+    from tasks.classification.outlets import LEAD_WORDS, OUTLETS, fold_model, fold_training, score_outlet
 
     results: dict[str, dict] = {}
     for name, outlet in OUTLETS.items():
         if only and name not in only:
             continue
         rows = fold_training(name)
-        examples = [Example(text, label, source) for text, label, source in rows]
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory() as folder:
-            model = train(examples, Path(folder), (), SOURCE_WEIGHTS).model
+        model = fold_model(name)
         seconds = time.perf_counter() - started
         scored = outlet.scored()
         ours = score_outlet(lambda texts, model=model: [model.predict(t).label for t in texts], scored)
@@ -365,7 +362,10 @@ def loo_section(with_baseline: bool = True, only: list[str] | None = None) -> di
             baseline.fit([t for t, _, _ in rows], [label for _, label, _ in rows], logisticregression__sample_weight=weights)
             base = score_outlet(lambda texts, baseline=baseline: list(baseline.predict(texts)), scored)
         results[name] = {"ours": ours, "base": base, "n": len(scored), "trained_on": len(rows), "seconds": seconds}
-        print(f"  fold {name}: trained on {len(rows)} rows in {seconds:.0f} s, scored {len(scored)}", flush=True)
+        print(f"  fold {name}: trained on {len(rows)} rows in {seconds:.0f} s, scored {len(scored)}: ours full "
+              f"{ours['full']['accuracy']:.4f} lead {ours['lead']['accuracy']:.4f}"
+              + (f", baseline full {base['full']['accuracy']:.4f} lead {base['lead']['accuracy']:.4f}" if base else "")
+              + "; ours by label " + " ".join(f"{k} {v:.3f}" for k, v in ours["full"]["by_label"].items()), flush=True)
 
     def cell(result, kind):
         return f"{result[kind]['accuracy']:.4f}" if result else "   -  "

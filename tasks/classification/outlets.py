@@ -64,7 +64,8 @@ OUTLETS: dict[str, Outlet] = {
         note="evaluation only: not openly licensed, never trained on",
     ),
     "10kgnad_de": Outlet(
-        "10kgnad_de", True, lambda: [], lambda: data.gnad_de("test"), kept=_shipped("10kgnad_de"), note=GERMAN_NOTE
+        "10kgnad_de", True, _shipped("10kgnad_de"), lambda: data.gnad_de("test"), kept=_shipped("10kgnad_de"),
+        note=GERMAN_NOTE,
     ),
     "written": Outlet(
         "written",
@@ -85,6 +86,16 @@ def fold_training(left_out: str) -> list[tuple[str, str, str]]:
         if name != left_out:
             rows += outlet.training()
     return rows
+
+
+def fold_model(left_out: str):
+    """The shipped recipe (its source weights) fitted on the fold that leaves `left_out` out
+    (labels only: see training.fit_labels_only)."""
+    from .build_shipped import SOURCE_WEIGHTS
+    from .training import Example, fit_labels_only
+
+    examples = [Example(text, label, source) for text, label, source in fold_training(left_out)]
+    return fit_labels_only(examples, SOURCE_WEIGHTS)
 
 
 def score_outlet(predict: Callable[[list[str]], list[str]], examples: list[tuple[str, str]]) -> dict[str, dict]:

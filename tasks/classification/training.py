@@ -34,7 +34,7 @@ import numpy as np
 
 from . import features as feature_module
 from .evaluation import format_confusion, merge_world_politics, scores
-from .labels import TOPIC_LABELS
+from .labels import LABEL_GUIDELINES, TOPIC_LABELS
 from .topics import CARD_FILE, MODEL_FILE, SUBLINEAR_TF, LongArticleWeights, TopicModel, rounded
 
 HOLD_BACK_PERCENT = 10
@@ -501,6 +501,16 @@ def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> C
     return Calibration(temperature, long_temperature, threshold, held_back)
 
 
+def fit_labels_only(examples: Sequence[Example], source_weights: dict[str, float] | None = None) -> TopicModel:
+    """The recipe fitted on all the examples, without the held-back calibration: the same weights
+    as `train`'s final refit, so the same labels (argmax does not depend on the temperature), in
+    half the time; its temperatures and threshold are placeholders. For leave-one-outlet-out
+    scoring (outlets.py), where only the labels are read."""
+    _check_labels(examples)
+    prepared = Prepared.of(examples, source_weights or {})
+    return _model_from(prepared.fit(examples), 1.0, DEFAULT_THRESHOLD, [], 1.0)
+
+
 def train(
     examples: Sequence[Example],
     out_dir: Path,
@@ -650,6 +660,11 @@ def card_markdown(card: dict) -> str:
         *[f"- {d}" for d in card["data"]],
         "",
         f"Counts by label: {card['counts']['by_label']}; by source: {card['counts']['by_source']}.",
+        "",
+        "## Label guidelines",
+        "What each label holds and where the boundaries between often-confused labels lie "
+        "(tasks/classification/labels.py, LABEL_GUIDELINES):",
+        *[f"- **{name}**: {text}." for name, text in LABEL_GUIDELINES.items()],
         "",
         "## Recipe",
         *[f"- {k}: {v}" for k, v in card["recipe"].items()],
