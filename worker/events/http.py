@@ -13,6 +13,7 @@ import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Callable
 
+from .. import metrics
 from ..dispatch import Dispatcher
 from ..logging import get_logger
 from .s3_notification import NotificationError, parse_notification
@@ -45,6 +46,14 @@ def make_server(
             self.wfile.write(payload)
 
         def do_GET(self):
+            if self.path.rstrip("/") == "/metrics":
+                payload, content_type = metrics.render()
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return None
             if self.path.rstrip("/") not in ("/healthz", "/health"):
                 return self._reply(404, {"error": "not found"})
             report = health() if health else {"ok": True}
@@ -70,6 +79,7 @@ def make_server(
                 events = parse_notification(body, origin="http")
             except NotificationError as exc:
                 log.warning("http_notification_unparseable", error=str(exc))
+                metrics.listener_event("http", "failed")
                 return self._reply(400, {"error": str(exc)})
             results = []
             try:
