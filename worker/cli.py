@@ -213,7 +213,7 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     if queue_url:
         from .events.sqs import SqsListener
 
-        listener = SqsListener(queue_url, dispatcher)
+        listener = SqsListener(queue_url, dispatcher, keep_unparseable=settings.sqs_keep_unparseable)
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
         try:
             listener.serve(until_empty=until_empty)
@@ -226,17 +226,22 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     host, _, port = http_address.rpartition(":")
     if not host or not port.isdigit():
         raise click.UsageError(f"--http wants HOST:PORT, not {http_address!r}")
-    server = make_server(host, int(port), dispatcher, token=settings.http_token, health=lambda: health(store, settings))
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    if not settings.http_token and not settings.http_allow_anonymous:
+        _fail("the HTTP listener needs COPYDESK_HTTP_TOKEN (or COPYDESK_HTTP_ALLOW_ANONYMOUS=1 to run without one)")
+    server = make_server(
+        host,
+        int(port),
+        dispatcher,
+        token=settings.http_token,
+        allow_anonymous=settings.http_allow_anonymous,
+        max_records=settings.http_max_records,
+        timeout=settings.http_timeout,
+        health=lambda: health(store, settings),
+    )
     from .logging import get_logger
 
-    get_logger("copydesk.listen.http").info("http_listening", host=host, port=server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    get_logger("copydesk.listen.http").info("http_listening", host=host, port=int(port), anonymous=not settings.http_token)
+    server.serve()  # uvicorn: SIGTERM and SIGINT finish the requests in flight, then stop
 
 
 @cli.command()

@@ -33,6 +33,7 @@ CURRENT = "current"
 CLAIMED = "already_queued"
 IGNORED = "ignored"
 MISSING = "missing"
+FOREIGN = "other_bucket"
 
 
 class TaskQueue(Protocol):
@@ -132,6 +133,10 @@ class Dispatcher:
 
     def submit(self, event: ObjectEvent, *, force: bool = False) -> str:
         bound = log.bind(key=event.key, etag=event.etag, origin=event.origin)
+        if event.bucket and event.bucket != self.store.bucket:
+            # Only the configured bucket is read or written (issue 11.3).
+            bound.warning("event_other_bucket_refused", bucket=event.bucket, store_bucket=self.store.bucket)
+            return FOREIGN
         if event.kind == REMOVED and self.layout.is_input(event.key):
             self.queue.enqueue_removal(event)
             bound.info("article_removal_enqueued")
@@ -139,13 +144,23 @@ class Dispatcher:
         if event.kind != CREATED or not self.layout.is_input(event.key):
             bound.debug("event_ignored", kind=event.kind)
             return IGNORED
-        if event.etag is None:
+        problem = self.layout.key_problem(event.key)
+        if event.key.endswith("/") and event.size is None:
+            try:
+                event = _with_info(event, self.store.head(event.key))
+            except NotFound:
+                bound.info("event_object_missing")
+                return MISSING
+        if event.key.endswith("/") and event.size == 0:
+            bound.debug("event_ignored", reason="folder_marker")
+            return IGNORED
+        if event.etag is None and problem is None:
             try:
                 info = self.store.head(event.key)
             except NotFound:
                 bound.info("event_object_missing")
                 return MISSING
-            event = ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)
+            event = _with_info(event, info)
             bound = bound.bind(etag=event.etag)
         token = claim_token(event.bucket, event.key, event.etag, self.pipeline_version)
         if not force:
@@ -163,3 +178,7 @@ class Dispatcher:
             raise
         bound.info("article_enqueued", force=force)
         return ENQUEUED
+
+
+def _with_info(event: ObjectEvent, info) -> ObjectEvent:
+    return ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)

@@ -114,6 +114,10 @@ class ArticleJob:
         started = time.perf_counter()
         log.info("article_started", force=force, store=self.store.url)
         source = Source(self.store.bucket, key, etag, 0, None, version_id)
+        problem = self.layout.key_problem(key)
+        if problem is not None:
+            # Not read: the store may resolve the key differently (`..`) or refuse it.
+            return self._quarantine(source, BadInput("bad_key", problem), "bad_key", attempt, task_id, collector)
         try:
             try:
                 fetched = self.store.get(key, version_id=version_id, max_bytes=self.max_bytes)
