@@ -16,7 +16,8 @@ export UV_PYTHON_DOWNLOADS := never
 # uv would otherwise look for a newer Python; use the one this machine has.
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-DEMO_DIR := build/demo
+# The demo's bucket; tests pass a temporary folder so that `make test` never touches build/.
+DEMO_DIR ?= build/demo
 EXAMPLES := $(wildcard examples/*.html examples/*.txt examples/*.xml)
 
 .PHONY: demo test test-unit test-integration quality bench bench-clean bench-classify bench-search lint-compose clean
@@ -35,7 +36,7 @@ demo: .venv/.synced
 	cp $(EXAMPLES) $(DEMO_DIR)/incoming/
 	COPYDESK_LOG_LEVEL=WARNING .venv/bin/copydesk run $(DEMO_DIR) --once
 	@echo
-	@echo 'Search what was processed:  COPYDESK_STORE=file://$(CURDIR)/$(DEMO_DIR) .venv/bin/copydesk search "budget"'
+	@echo 'Search what was processed:  COPYDESK_STORE=file://$(abspath $(DEMO_DIR)) .venv/bin/copydesk search "budget"'
 
 test: .venv/.synced
 	.venv/bin/pytest

@@ -94,11 +94,16 @@ def test_run_once_processes_a_folder(tmp_path, sample):
     assert {p: p.stat().st_mtime_ns for p in (store / "processed").rglob("*.json")} == records_mtime
 
 
-def test_make_demo():
+def test_make_demo(tmp_path):
+    """`make demo` as the README gives it, with its bucket in a temporary folder: the test must not
+    replace a user's build/demo/."""
     make = shutil.which("make")
     assert make, "`make` is not installed"
+    demo = tmp_path / "demo"
+    user_build = ROOT / "build"
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in user_build.rglob("*")) if user_build.exists() else []
     result = subprocess.run(
-        [make, "demo"], env=clean_env(), cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [make, "demo", f"DEMO_DIR={demo}"], env=clean_env(), cwd=ROOT, capture_output=True, text=True, timeout=600,
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, f"make demo failed\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -106,8 +111,9 @@ def test_make_demo():
     header = next((i for i, line in enumerate(lines) if tuple(line.split()) == TABLE_HEADER), None)
     assert header is not None, f"no result table in:\n{result.stdout}"
     rows = lines[header + 2 : header + 2 + len(EXAMPLES)]
+    after = sorted((str(p), p.stat().st_mtime_ns) for p in user_build.rglob("*")) if user_build.exists() else []
+    assert after == before, "make demo with DEMO_DIR set touched the user's build/ folder"
     assert sorted(row.split()[0] for row in rows) == [p.name for p in EXAMPLES]
-    demo = ROOT / "build" / "demo"
     for example in EXAMPLES:
         record = json.loads((demo / "processed" / f"{example.name}.json").read_text())
         assert record["source"]["key"] == f"incoming/{example.name}"

@@ -92,13 +92,15 @@ def hammer(store_url: str, tmp_path: Path) -> None:
     settings = Settings.from_env({}, store=store_url)
     store = open_store(store_url)
     assert indexer.pending_count(store, settings) == 0
+    # Every document was indexed at least once (a lost claim race may index one twice; the
+    # searches below check that it is found once). How the work split between the indexers
+    # depends on scheduling, so it is not asserted.
     assert sum(indexed) >= FIRST_WAVE + SECOND_WAVE
-    assert sum(1 for n in indexed if n) >= 2, f"the indexers did not overlap: {indexed}"
 
     os.environ["COPYDESK_CACHE_DIR"] = str(tmp_path / "reader")
     searcher = Searcher(store, settings)
     manifest = Catalog(store, settings).read()
-    assert len(manifest.segments) >= INDEXERS
+    assert manifest.segments
     for i in range(FIRST_WAVE + SECOND_WAVE):
         hits = searcher.search(code_word(i))
         assert [h.source_key for h in hits] == [f"incoming/c/{i:05d}.txt"], code_word(i)
