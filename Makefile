@@ -20,7 +20,7 @@ export UV_PYTHON := $(shell command -v $(PYTHON))
 DEMO_DIR ?= build/demo
 EXAMPLES := $(wildcard examples/*.html examples/*.txt examples/*.xml)
 
-.PHONY: demo test test-unit test-integration quality bench bench-clean bench-classify bench-search lint-compose clean
+.PHONY: demo lint test test-unit test-integration quality bench bench-clean bench-classify bench-search lint-compose clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -37,6 +37,11 @@ demo: .venv/.synced
 	COPYDESK_LOG_LEVEL=WARNING .venv/bin/copydesk run $(DEMO_DIR) --once
 	@echo
 	@echo 'Search what was processed:  COPYDESK_STORE=file://$(abspath $(DEMO_DIR)) .venv/bin/copydesk search "budget"'
+
+# Style and type checks (configured in pyproject.toml); CI runs them before the tests.
+lint: .venv/.synced
+	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 test: .venv/.synced
 	.venv/bin/pytest

@@ -65,8 +65,8 @@ def build_text_cases(pages) -> list[TextCase]:
             continue
         first = in_truth.index(True)
         last = len(in_truth) - 1 - in_truth[::-1].index(True)
-        head = [b for b, t in zip(blocks[max(0, first - HEAD_BLOCKS) : first], in_truth[max(0, first - HEAD_BLOCKS) : first]) if not t]
-        tail = [b for b, t in zip(blocks[last + 1 : last + 1 + TAIL_BLOCKS], in_truth[last + 1 : last + 1 + TAIL_BLOCKS]) if not t]
+        head = [b for b, t in zip(blocks[max(0, first - HEAD_BLOCKS) : first], in_truth[max(0, first - HEAD_BLOCKS) : first], strict=True) if not t]
+        tail = [b for b, t in zip(blocks[last + 1 : last + 1 + TAIL_BLOCKS], in_truth[last + 1 : last + 1 + TAIL_BLOCKS], strict=True) if not t]
         text = "\n".join(head + [line for line in page.body.splitlines() if line.strip()] + tail)
         cases.append(TextCase(page.id, text, page.body))
     return cases

@@ -133,7 +133,7 @@ def topic_section(model: TopicModel) -> dict:
         print("  copydesk confusion:")
         print("    " + format_confusion(ours["confusion"]).replace("\n", "\n    "))
         uncertain = [model.predict(text).uncertain for text in texts]
-        certain_correct = [p == t for p, t, u in zip(map(mapper, predicted), map(mapper, truth), uncertain) if not u]
+        certain_correct = [p == t for p, t, u in zip(map(mapper, predicted), map(mapper, truth), uncertain, strict=True) if not u]
         print(
             f"  flagged uncertain: {sum(uncertain) / len(uncertain):.1%}; accuracy of the rest "
             f"{sum(certain_correct) / max(1, len(certain_correct)):.4f}"
@@ -207,7 +207,8 @@ def language_sets() -> dict[str, list[tuple[str, str]]]:
         "10kgnad_de all": [(t, "de") for t, _ in data.gnad_de("train") + data.gnad_de("test")],
         "news_en (written)": [(t, "en") for t, _ in data.news_en("train") + data.news_en("test")],
     }
-    gnad_all = [json.loads(line)["text"] for line in open(data.shared_dir() / "data" / "10kgnad_de" / "test.jsonl", encoding="utf-8")]
+    gnad_lines = (data.shared_dir() / "data" / "10kgnad_de" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    gnad_all = [json.loads(line)["text"] for line in gnad_lines if line.strip()]
     sets["10kgnad_de all"] = [(t, "de") for t in gnad_all]
     truth = json.loads((data.shared_dir() / "data" / "article-extraction-benchmark" / "ground-truth.json").read_text(encoding="utf-8"))
     sets["extraction pages"] = [

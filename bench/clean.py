@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -86,7 +86,7 @@ def run_all(pages: list[Page], funcs: dict[str, Extractor], rounds: int) -> tupl
 
 def boilerplate_count(predictions: list[str], pages: list[Page]) -> tuple[int, list[tuple[str, str]]]:
     found = []
-    for predicted, page in zip(predictions, pages):
+    for predicted, page in zip(predictions, pages, strict=True):
         found.extend(surviving_boilerplate(predicted, page.body))
     return len(found), found
 
@@ -200,7 +200,7 @@ def main() -> None:
         started = time.perf_counter()
         preds = [func(case.text) for case in cases]
         speed = len(cases) / (time.perf_counter() - started)
-        kept = sum(len(surviving_boilerplate(p, c.truth)) for p, c in zip(preds, cases))
+        kept = sum(len(surviving_boilerplate(p, c.truth)) for p, c in zip(preds, cases, strict=True))
         rows.append((name, score(preds, [c.truth for c in cases]), speed, kept))
     table(f"plain-text benchmark (ground-truth bodies inside the pages' own boilerplate, {len(cases)} cases)", rows)
 

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tasks.search import Row, parse_query  # noqa: E402
-from tasks.search.segment import TITLE_WEIGHT, TEXT_WEIGHT, Filters, SegmentWriter  # noqa: E402
+from tasks.search.segment import TITLE_WEIGHT, TEXT_WEIGHT, Filters  # noqa: E402
 from tasks.stages.index import document_id  # noqa: E402
 
 SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
@@ -367,7 +367,7 @@ def main() -> None:
             for mode, label in (("global", "global BM25 (now)"), ("local", "per-segment BM25 (before)")):
                 for p in (50, 95):
                     row(f"  {label}, p{p} ms", pct(result[mode]["times"], p), pct(base_s["times"], p), ".2f")
-                same = sum(a == b for a, b in zip(result[mode]["scores"], base_s["scores"]))
+                same = sum(a == b for a, b in zip(result[mode]["scores"], base_s["scores"], strict=False))
                 print(f"{'  ' + label + ': top-10 scores equal to one FTS5 table':58}{f'{same}/{len(qs)}':>12}")
         row("index size per article, bytes", ours["bytes"] / n, base["bytes"] / n)
     finally:

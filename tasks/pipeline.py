@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 

@@ -29,7 +29,7 @@ def moto_server(tmp_path_factory):
     port = free_port()
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     moto_bin = Path(sys.executable).with_name("moto_server")
-    log_file = open(log_path, "wb")
+    log_file = open(log_path, "wb")  # noqa: SIM115 - held open for the server's lifetime
     proc = subprocess.Popen(
         [str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log_file,

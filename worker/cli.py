@@ -18,6 +18,7 @@ import click
 
 from .logging import configure_logging, redact_text
 from .settings import Settings, documentation
+import contextlib
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -102,11 +103,11 @@ def _print_outcomes(outcomes, folder: Path, settings: Settings, as_json: bool) -
             )
         )
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
     click.echo(line)
     click.echo("  ".join("-" * w for w in widths))
     for row in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def _clip(text: str, width: int) -> str:
@@ -215,14 +216,13 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
 
         listener = SqsListener(queue_url, dispatcher, keep_unparseable=settings.sqs_keep_unparseable)
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             listener.serve(until_empty=until_empty)
-        except KeyboardInterrupt:
-            pass
         return
     from .checks import health
     from .events.http import make_server
 
+    assert http_address is not None  # exactly one of the two was given
     host, _, port = http_address.rpartition(":")
     if not host or not port.isdigit():
         raise click.UsageError(f"--http wants HOST:PORT, not {http_address!r}")
@@ -282,9 +282,9 @@ def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
     runtime = Runtime(settings, store=store)
     dispatcher = runtime.dispatcher(CeleryQueue(app))
     if prefix:
-        counts = run_sweep(store, runtime.layout, dispatcher, force=force, prefix=prefix)
+        counts: dict[str, int] = run_sweep(store, runtime.layout, dispatcher, force=force, prefix=prefix)
     else:
-        counts: dict[str, int] = {}
+        counts = {}
         for key in keys:
             result = dispatcher.submit(ObjectEvent(store.bucket, key, None, origin="submit"), force=force)
             counts[result] = counts.get(result, 0) + 1

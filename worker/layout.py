@@ -39,7 +39,7 @@ class Layout:
     index_prefix: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Layout":
+    def from_settings(cls, settings: Settings) -> Layout:
         return cls(
             settings.input_prefix,
             settings.processed_prefix,

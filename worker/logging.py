@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -76,7 +77,7 @@ def stop_article_log(token: contextvars.Token) -> None:
     _article_log.reset(token)
 
 
-def capture_article_event(_logger, _method, event_dict: dict) -> dict:
+def capture_article_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     collector = _article_log.get()
     if collector is not None and event_dict.get("key"):
         collector.add(dict(event_dict))
@@ -135,7 +136,7 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
     _configured = True
 
 
-def _rename_stdlib_message(_logger, _method, event_dict: dict) -> dict:
+def _rename_stdlib_message(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # stdlib records arrive with free text as "event": keep it, but make the name snake_case-safe
     # by moving free text to "message" and naming the event after the logger.
     message = event_dict.get("event")

@@ -10,11 +10,13 @@ Outputs, for input `incoming/R`: the index document, then the lineage log, then 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import redis.exceptions
 
@@ -157,10 +159,8 @@ class ArticleJob:
     def _before_retry(self, key: str, exc: BaseException, collector) -> None:
         """Keep this attempt's events in the lineage log when the store still answers."""
         log.warning("article_retryable_error", error=type(exc).__name__, message=str(exc)[:500])
-        try:
+        with contextlib.suppress(StoreError):  # the store is down: the events are still on stdout
             self._flush_log(key, collector)
-        except StoreError:
-            pass  # the store is down: the events are still on stdout
 
     def _run_pipeline(self, raw: bytes, source: Source):
         def on_stage(name: str, elapsed: float) -> None:
@@ -205,10 +205,8 @@ class ArticleJob:
         )
         self._flush_log(key, collector)
         self.store.put(outputs["record"], _json(record), content_type="application/json")
-        try:
+        with contextlib.suppress(StoreError):
             self.store.delete(self.layout.quarantine_key(key))  # an older version may have been bad
-        except StoreError:
-            pass
         if self.on_document_written is not None and "index_document" in outputs:
             self.on_document_written(outputs["index_document"])
         return Outcome(

@@ -30,7 +30,7 @@ class Runtime:
     def store(self) -> Store:
         return self._store or open_store(self.settings.store)
 
-    def store_for(self, bucket: str) -> Store:
+    def store_for(self, bucket: str | None) -> Store:
         """The store holding `bucket`: the configured one, or another bucket of the same S3."""
         if bucket in (None, "", self.store.bucket):
             return self.store

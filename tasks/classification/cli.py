@@ -23,7 +23,7 @@ def read_jsonl(path: Path) -> list:
                 row = json.loads(line)
                 text, label = row["text"], row["label"]
             except (ValueError, KeyError, TypeError) as exc:
-                raise click.ClickException(f"{path}:{number}: need a JSON object with text and label ({exc})")
+                raise click.ClickException(f"{path}:{number}: need a JSON object with text and label ({exc})") from exc
             if not isinstance(text, str) or not text.strip():
                 raise click.ClickException(f"{path}:{number}: text must be a non-empty string")
             if label not in TOPIC_LABELS:
@@ -41,7 +41,7 @@ def read_jsonl(path: Path) -> list:
               help="Folder to write the model and its model card to (point COPYDESK_MODEL_DIR at it).")
 def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
     """Train a topic model, print its evaluation on a held-back 10 %, write model + model card."""
-    from .training import Example, TrainingError
+    from .training import TrainingError
     from .training import train as train_model
 
     examples, described = [], []
@@ -56,7 +56,7 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
         try:
             examples += shipped_examples()
         except FileNotFoundError as exc:
-            raise click.ClickException(f"shipped training data not found ({exc}); set COPYDESK_SHARED_DIR")
+            raise click.ClickException(f"shipped training data not found ({exc}); set COPYDESK_SHARED_DIR") from exc
         described += SHIPPED_DATA_DESCRIPTION
         source_weights = SOURCE_WEIGHTS
     if not examples:
@@ -69,6 +69,6 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
     try:
         result = train_model(examples, out_dir, described, source_weights, rebuild_command=command)
     except TrainingError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from exc
     click.echo(result.report)
     click.echo(f"wrote {out_dir / 'model.npz'} and its model card (version {result.model.version})")

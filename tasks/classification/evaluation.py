@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .labels import WORLD_POLITICS
 
@@ -23,7 +23,7 @@ def scores(truth: Sequence[str], predicted: Sequence[str], mapper: Mapper = same
     predicted = [mapper(p) for p in predicted]
     labels = sorted(set(truth) | set(predicted))
     confusion = {t: {p: 0 for p in labels} for t in labels}
-    for t, p in zip(truth, predicted):
+    for t, p in zip(truth, predicted, strict=True):
         confusion[t][p] += 1
     f1s = []
     for label in sorted(set(truth)):
@@ -31,7 +31,7 @@ def scores(truth: Sequence[str], predicted: Sequence[str], mapper: Mapper = same
         fp = sum(confusion[t][label] for t in labels) - tp
         fn = sum(confusion[label].values()) - tp
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    correct = sum(t == p for t, p in zip(truth, predicted))
+    correct = sum(t == p for t, p in zip(truth, predicted, strict=True))
     return {
         "n": len(truth),
         "accuracy": correct / len(truth) if truth else 0.0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import string
+from collections.abc import Sequence
 
 #: The lead of an article carries its topic; capping keeps inference fast on very long texts.
 MAX_CHARS = 4000
@@ -64,7 +65,7 @@ def features(text: str) -> list[str]:
 
 def features_of_words(tokens: list[str]) -> list[str]:
     out = list(tokens)
-    out.extend([first + " " + second for first, second in zip(tokens, tokens[1:])])
+    out.extend([first + " " + second for first, second in zip(tokens, tokens[1:], strict=False)])
     out.extend([STEM_MARK + token[:STEM_LENGTH] for token in tokens if len(token) > STEM_LENGTH])
     return out
 
@@ -82,7 +83,7 @@ def document(title: str | None, text: str) -> str:
     return text
 
 
-def display_term(feature: str, tokens: list[bytes] = (), joined: bytes | None = None) -> str:
+def display_term(feature: str, tokens: Sequence[bytes] = (), joined: bytes | None = None) -> str:
     """How a feature reads in an explanation: a stem as the article's first word that has it.
 
     joined is b" " + b" ".join(tokens) + b" " when the caller has it: one bytes.find in C instead

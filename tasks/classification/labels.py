@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 TOPIC_LABELS = ("world", "politics", "business", "sports", "scitech", "entertainment", "health")
 
@@ -113,11 +113,11 @@ def news_en(split: str = "train") -> list[Example]:
 
 def shipped_training_data() -> list[tuple[str, str, str]]:
     """(text, label, source) of everything the shipped model learns from."""
-    out = [(t, l, "ag_news") for t, l in ag_news("train")]
-    out += [(t, l, "bbc_news") for t, l in bbc_news("train")]
-    out += [(t, l, "10kgnad_de") for t, l in gnad_de("train")]
-    out += [(t, l, "health_en") for t, l in health_en()]
-    out += [(t, l, "news_en") for t, l in news_en()]
+    out = [(t, label, "ag_news") for t, label in ag_news("train")]
+    out += [(t, label, "bbc_news") for t, label in bbc_news("train")]
+    out += [(t, label, "10kgnad_de") for t, label in gnad_de("train")]
+    out += [(t, label, "health_en") for t, label in health_en()]
+    out += [(t, label, "news_en") for t, label in news_en()]
     return out
 
 

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class TopicModel:
         languages: list[str],
         version: str | None = None,
         card: dict | None = None,
-        long: "LongArticleWeights | None" = None,
+        long: LongArticleWeights | None = None,
     ):
         unknown = set(labels) - set(TOPIC_LABELS)
         if unknown:
@@ -116,7 +117,7 @@ class TopicModel:
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        arrays = {}
+        arrays: dict[str, Any] = {}
         if self.long is not None:
             arrays = {"long_weights": self.long.weights.astype(np.float16), "long_bias": self.long.bias.astype(np.float32)}
         np.savez_compressed(
@@ -145,7 +146,7 @@ class TopicModel:
         return meta
 
     @classmethod
-    def load(cls, folder: str | Path | None = None) -> "TopicModel":
+    def load(cls, folder: str | Path | None = None) -> TopicModel:
         folder = Path(folder) if folder else SHIPPED_MODEL_DIR
         path = folder / MODEL_FILE
         if not path.is_file():
@@ -217,9 +218,9 @@ class TopicModel:
         n_words = max(1, len(word_ids))
         codes, feature_ids = [], []
         for first, second, feature_id in bigrams:
-            first, second = first.encode(), second.encode()
-            if first in word_ids and second in word_ids:
-                codes.append(word_ids[first] * n_words + word_ids[second])
+            first_key, second_key = first.encode(), second.encode()
+            if first_key in word_ids and second_key in word_ids:
+                codes.append(word_ids[first_key] * n_words + word_ids[second_key])
                 feature_ids.append(feature_id)
         order = np.argsort(np.array(codes, dtype=np.int64), kind="stable")
         # A sentinel past every code: searchsorted always lands on a valid index.
@@ -308,7 +309,7 @@ class TopicModel:
         terms: list[str] = []
         joined = None
         # Plain Python numbers from here: a numpy scalar per comparison costs more than the loop.
-        for weight, feature_id in zip(contribution[top].tolist(), ids[top].tolist()):
+        for weight, feature_id in zip(contribution[top].tolist(), ids[top].tolist(), strict=True):
             if weight <= 0:
                 break
             feature = self.vocabulary[feature_id]

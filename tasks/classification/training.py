@@ -25,7 +25,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -122,14 +123,14 @@ def _strongest(vocabulary: Sequence[str], coef: np.ndarray, n: int) -> list[str]
 class Fitted:
     """The linear models of one fit, over one vocabulary."""
 
-    vectorizer: object
+    vectorizer: Any
     #: Trained on the examples: the base of the full-article scores.
-    general: object
+    general: Any
     #: Trained on the examples and the leads of the longer ones: scores texts under LONG_MIN_WORDS
     #: (the general model itself when there are no leads).
-    short: object
+    short: Any
     #: The full-article expert, or None.
-    expert: object | None
+    expert: Any | None
 
 
 def _fit(
@@ -202,7 +203,7 @@ class NBLinear:
         self.classes_, self.coef_, self.intercept_ = classes, coef, intercept
 
     @classmethod
-    def fit(cls, matrix, labels, weights) -> "NBLinear":
+    def fit(cls, matrix, labels, weights) -> NBLinear:
         from scipy.sparse import diags
         from sklearn.svm import LinearSVC
 
@@ -387,7 +388,7 @@ def train(
     predicted = probs.argmax(axis=1)
     threshold = fit_threshold(probs.max(axis=1), predicted == truth)
     predicted_labels = [classes[i] for i in predicted]
-    held_back = {
+    held_back: dict[str, Any] = {
         "strict": scores([e.label for e in known], predicted_labels),
         "world_politics_merged": scores([e.label for e in known], predicted_labels, merge_world_politics),
         "by_source": {},
@@ -409,7 +410,7 @@ def train(
     card = {
         "name": "copydesk topic model",
         "version": model.version,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "labels": model.labels,
         "languages": languages,
         "data": list(data_description),

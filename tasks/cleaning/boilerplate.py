@@ -248,8 +248,8 @@ def filter_blocks(
 ) -> tuple[list[Block], list[Block]]:
     """Split blocks into (kept, removed), in document order."""
     verdicts = explain(blocks, title, description, shard_max_words, headline)
-    kept = [b for b, v in zip(blocks, verdicts) if v.keep]
-    removed = [b for b, v in zip(blocks, verdicts) if not v.keep]
+    kept = [b for b, v in zip(blocks, verdicts, strict=True) if v.keep]
+    removed = [b for b, v in zip(blocks, verdicts, strict=True) if not v.keep]
     return kept, removed
 
 

@@ -8,6 +8,8 @@ are boilerplate is ours (boilerplate.py) and is shared with the plain-text clean
 
 from __future__ import annotations
 
+from typing import Any
+
 import trafilatura
 from lxml import etree
 
@@ -42,7 +44,7 @@ ANCHORS_XPATH = etree.XPath("//a[not(ancestor::a)]")
 #: Fewer words than this is a menu or a placeholder, not an article.
 MIN_ARTICLE_WORDS = 5
 
-EXTRACT_OPTIONS = dict(
+EXTRACT_OPTIONS: dict[str, Any] = dict(
     fast=True,
     favor_recall=True,
     include_comments=False,
@@ -60,7 +62,7 @@ def clean_html(markup: str) -> Cleaned:
     anchors = AnchorIndex(tree)
     metadata, hints = metadata_from_html(tree)
     page = page_blocks(tree)  # before extraction, which prunes the tree
-    document = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)
+    document: Any = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)  # a Document: with_metadata=False
     blocks = body_blocks(document.body) if document is not None and document.body is not None else []
     for block in blocks:
         block.link_share = anchors.link_share(block.text)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from lxml import etree
 

@@ -55,7 +55,8 @@ CODE_PUNCTUATION_SHARE = 0.05
 
 def clean_text(content: str) -> Cleaned:
     blocks = [Block(line, "line") for line in text_lines(content)]
-    prose, code = [], []
+    prose: list[Block] = []
+    code: list[Block] = []
     for block in blocks:
         (code if is_code_line(block.text) else prose).append(block)
     kept, removed = filter_blocks(prose, shard_max_words=TEXT_SHARD_MAX_WORDS)
@@ -110,7 +111,8 @@ def trim_edges(blocks: list[Block]) -> tuple[list[Block], list[Block]]:
     if not prose:
         return blocks, []
     first, last = prose[0], prose[-1]
-    kept, trimmed = [], []
+    kept: list[Block] = []
+    trimmed: list[Block] = []
     for i, block in enumerate(blocks):
         at_edge = i < first or i > last
         (trimmed if at_edge and not SENTENCE_END_RE.search(block.text) else kept).append(block)

@@ -100,7 +100,7 @@ def _first_text(nodes) -> str | None:
 
 
 def xml_metadata(root: etree._Element) -> Metadata:
-    bylines = []
+    bylines: list[str] = []
     for node in BYLINE_XPATH(root):
         text = normalize_inline("".join(node.itertext()))
         text = text[3:].strip() if text.lower().startswith("by ") else text

@@ -55,7 +55,7 @@ class _Parser:
     def _lex(self, text: str) -> None:
         pending_field: str | None = None
         for m in _TOKEN.finditer(text):
-            kind = m.lastgroup
+            kind = m.lastgroup or ""
             value = m.group(kind)
             if kind == "field":
                 pending_field = value.lower()
@@ -131,7 +131,8 @@ class _Parser:
         kind, value = self.take()
         if kind == "lparen":
             expr = self.or_expr()
-            if self.peek() is not None and self.peek()[0] == "rparen":
+            following = self.peek()
+            if following is not None and following[0] == "rparen":
                 self.take()
             return f"({expr})" if expr else ""
         if kind == "rparen" or kind == "op":

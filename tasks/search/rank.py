@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 K1 = 1.2
 B = 0.75
@@ -52,7 +52,7 @@ def length_norm(length: float, avgdl: float) -> float:
 def score(freqs: Sequence[float], idfs: Sequence[float], length: float, avgdl: float) -> float:
     """BM25 of one document (positive: higher is better)."""
     norm = length_norm(length, avgdl)
-    return sum(w * f * (K1 + 1.0) / (f + norm) for f, w in zip(freqs, idfs) if f > 0)
+    return sum(w * f * (K1 + 1.0) / (f + norm) for f, w in zip(freqs, idfs, strict=True) if f > 0)
 
 
 def freq_from_scores(single: float, doubled: float, length: float, avgdl: float, whole_weights: bool) -> float:
@@ -78,7 +78,7 @@ def bound_factor(
     avgdl_g / avgdl_l: its value at the segment's longest row bounds it. Used to stop fetching
     a segment's rows (best local first) once none left can enter the global top.
     """
-    ratio = max((g / l for g, l in zip(global_idfs, local_idfs)), default=1.0)
+    ratio = max((g / loc for g, loc in zip(global_idfs, local_idfs, strict=True)), default=1.0)
     if not local_avgdl:
         return ratio
     if max_length is None:

@@ -9,7 +9,7 @@ version is not newer than the deletion, so an input deleted and later uploaded a
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from .segment import Row
 

@@ -20,7 +20,8 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 SEGMENT_FORMAT = 1
 TITLE_WEIGHT = 4.0

@@ -6,6 +6,7 @@ The fixtures that build them are in conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 import pytest
 
@@ -28,7 +30,7 @@ AWS_KEY_ID, AWS_SECRET = "moto-test-key", "moto-secret-3b7f0e2a91"
 ARTICLES_QUEUE = "copydesk.articles"
 
 #: Every subprocess still running, for the failure report.
-RUNNING: list["Service"] = []
+RUNNING: list[Service] = []
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -46,8 +48,8 @@ class Service:
         #: Stopped or killed on purpose: its death is not a failure.
         self.stopped = False
 
-    def start(self) -> "Service":
-        self._log = open(self.log_path, "ab")
+    def start(self) -> Service:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             self.argv,
             env=self.env,
@@ -79,15 +81,11 @@ class Service:
             return
         if self.proc.poll() is None:
             _signal_group(self.proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                pass
         _signal_group(self.proc.pid, signal.SIGKILL)  # the group: pool children too
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         self._log.close()
         if self in RUNNING:
             RUNNING.remove(self)
@@ -106,10 +104,8 @@ class Service:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def json_lines(text: str) -> Iterable[dict]:

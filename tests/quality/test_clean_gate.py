@@ -63,5 +63,5 @@ def test_f1_on_the_gate_slice_stays_above_the_floor(results):
 
 def test_boilerplate_does_not_survive_on_the_gate_slice(results):
     pages, predictions = results
-    kept = [line for p, pred in zip(pages, predictions) for line in surviving_boilerplate(pred, p.body)]
+    kept = [line for p, pred in zip(pages, predictions, strict=True) for line in surviving_boilerplate(pred, p.body)]
     assert len(kept) <= MAX_BOILERPLATE_KEPT, kept

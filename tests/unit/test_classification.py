@@ -22,11 +22,11 @@ from tasks.stages.classify import ClassifyTopics, DetectLanguage
 
 # Small English vocabularies per topic for generated training data.
 TOPIC_WORDS = {
-    "sports": "match goal striker league coach season team score referee cup final stadium fans injury".split(),
-    "business": "shares profit market investors bank quarter revenue company economy prices growth deal".split(),
-    "scitech": "software researchers computer scientists internet chip data study space network phone".split(),
+    "sports": ["match", "goal", "striker", "league", "coach", "season", "team", "score", "referee", "cup", "final", "stadium", "fans", "injury"],
+    "business": ["shares", "profit", "market", "investors", "bank", "quarter", "revenue", "company", "economy", "prices", "growth", "deal"],
+    "scitech": ["software", "researchers", "computer", "scientists", "internet", "chip", "data", "study", "space", "network", "phone"],
 }
-COMMON = "the a of and to in on with for after said that was is at by this from have".split()
+COMMON = ["the", "a", "of", "and", "to", "in", "on", "with", "for", "after", "said", "that", "was", "is", "at", "by", "this", "from", "have"]
 
 
 def generated_text(label: str, rng: random.Random, n: int = 40) -> str:

@@ -133,7 +133,7 @@ def test_copydesk_roles_get_a_valid_configuration(services):
 
 def test_every_copydesk_command_parses_with_the_real_cli(services):
     seen = set()
-    for name, service in services.items():
+    for service in services.values():
         argv = command(service)
         if argv[:1] == ["copydesk"]:
             ctx = parse_copydesk(argv)

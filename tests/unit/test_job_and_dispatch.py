@@ -112,7 +112,7 @@ def test_transient_store_error_propagates_for_retry_and_is_logged(store, pipelin
     assert job.run(key, etag, attempt=2).status == PROCESSED
     events = [(line["event"], line["attempt"]) for line in log_lines(flaky, key)]
     assert events[0] == ("article_started", 1) and ("article_retryable_error", 1) in events
-    assert ("article_processed", 2) == events[-1]  # both attempts, in order, in one log
+    assert events[-1] == ("article_processed", 2)  # both attempts, in order, in one log
 
 
 class ListQueue:

@@ -391,7 +391,7 @@ def test_export_es_bulk(env):
     assert {a["index"]["_index"] for a in actions} == {"news"}
     assert sorted(a["index"]["_id"] for a in actions) == sorted(d["id"] for d in docs[1:])
     by_id = {d["id"]: d for d in docs}
-    for action, source in zip(actions, sources):
+    for action, source in zip(actions, sources, strict=True):
         original = by_id[action["index"]["_id"]]
         assert source["text"] == original["text"] and source["topics"] == original["topics"]
         assert source["published_day"] == original["published"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from watchdog.events import (
     FileClosedEvent,

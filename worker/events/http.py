@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -93,7 +93,7 @@ def make_app(
             body = await asyncio.wait_for(read_body(request), timeout)
         except _BodyTooLarge:
             return JSONResponse({"error": f"body over {MAX_BODY} bytes"}, status_code=413)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("http_client_too_slow", client=client, timeout_s=timeout)
             return JSONResponse({"error": f"body not received within {timeout} s"}, status_code=408, headers={"Connection": "close"})
         except ClientDisconnect:

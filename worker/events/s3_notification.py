@@ -15,7 +15,8 @@ tests/unit/test_notification_fuzz.py throws arbitrary JSON and bytes at it).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 from urllib.parse import unquote_plus
 
 from .model import CREATED, REMOVED, ObjectEvent

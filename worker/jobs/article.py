@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from celery.exceptions import SoftTimeLimitExceeded
 
 from ..app import INDEX_BATCH, PROCESS_ARTICLE, app
@@ -35,6 +37,6 @@ def process_article(self, bucket: str, key: str, etag: str | None = None, versio
         outcome = job.quarantine_after_retries(key, etag, exc, self.attempt, self.request.id)
     except Exception as exc:
         outcome = self.retry_transient(
-            exc, lambda: job.quarantine_after_retries(key, etag, exc, self.attempt, self.request.id)
+            exc, functools.partial(job.quarantine_after_retries, key, etag, exc, self.attempt, self.request.id)
         )
     return outcome.as_dict()

@@ -28,7 +28,8 @@ def index_batch(self):
             app.send_task(INDEX_MERGE)
     except Exception as exc:
         # Markers stay until their batch is published: a failed run loses nothing.
-        return self.retry_transient(exc, lambda: {"error": type(exc).__name__})
+        failure = {"error": type(exc).__name__}
+        return self.retry_transient(exc, lambda: failure)
     return {"indexed": indexed}
 
 
@@ -40,7 +41,8 @@ def index_merge(self, force: bool = False):
     try:
         merged = merge_segments(runtime.store, runtime.settings, force=force)
     except Exception as exc:
-        return self.retry_transient(exc, lambda: {"error": type(exc).__name__})
+        failure = {"error": type(exc).__name__}
+        return self.retry_transient(exc, lambda: failure)
     return {"merged": merged}
 
 
@@ -52,5 +54,6 @@ def index_remove(self, bucket: str, key: str):
     try:
         remove_document(runtime.store_for(bucket), runtime.settings, key)
     except Exception as exc:
-        return self.retry_transient(exc, lambda: {"error": type(exc).__name__})
+        failure = {"error": type(exc).__name__}
+        return self.retry_transient(exc, lambda: failure)
     return {"removed": key}

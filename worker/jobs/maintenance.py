@@ -15,5 +15,6 @@ def run_sweep(self):
         counts = sweep(runtime.store, runtime.layout, runtime.dispatcher(CeleryQueue(app)))
     except Exception as exc:
         # A sweep that cannot reach the store simply waits for the next beat.
-        return self.retry_transient(exc, lambda: {"error": type(exc).__name__})
+        failure = {"error": type(exc).__name__}
+        return self.retry_transient(exc, lambda: failure)
     return counts

@@ -18,6 +18,7 @@ Segments retired by a merge stay in the bucket for RETIRE_GRACE seconds, listed 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -28,7 +29,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..logging import get_logger
 from ..settings import Settings
@@ -61,7 +63,7 @@ class Manifest:
     etag: str | None = None
 
     @classmethod
-    def from_json(cls, data: bytes, etag: str | None) -> "Manifest":
+    def from_json(cls, data: bytes, etag: str | None) -> Manifest:
         raw = json.loads(data)
         if raw.get("format") != MANIFEST_FORMAT:
             raise ValueError(f"unknown index manifest format {raw.get('format')!r}")
@@ -176,10 +178,8 @@ class Catalog:
         # Keep the file we built: it is already the cached copy of this segment.
         cached = self.cached_path(name)
         cached.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(OSError):  # another filesystem: the cache downloads it when needed
             os.replace(path, cached)
-        except OSError:
-            pass  # another filesystem: the cache downloads it when needed
         return {
             "name": name,
             "key": key,

@@ -9,7 +9,8 @@ newest copy of each document, deleted inputs left out.
 from __future__ import annotations
 
 import json
-from typing import IO, Any, Iterator
+from typing import IO, Any
+from collections.abc import Iterator
 
 from tasks.search.segment import day_of
 

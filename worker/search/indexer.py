@@ -34,10 +34,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
-from tasks.search import Row, Segment, SegmentWriter, dead_rows, newest_rows
+from tasks.search import Row, Segment, SegmentWriter, newest_rows
 from tasks.stages.index import document_id
 
 from ..logging import get_logger
@@ -312,7 +312,8 @@ def merge_candidates(manifest: Manifest, force: bool) -> list[dict[str, Any]]:
     small = [s for s in segments if s.get("docs", 0) < MERGE_SMALL_DOCS]
     if len(small) < MERGE_FACTOR:
         return []
-    chosen, total = [], 0
+    chosen: list[dict[str, Any]] = []
+    total = 0
     for entry in small:
         if chosen and total + entry.get("docs", 0) > MERGE_MAX_DOCS:
             break
@@ -440,7 +441,7 @@ def documents_from_records(store: Store, settings: Settings) -> Iterator[str]:
         article.language = record.get("language")
         article.topics = record.get("topics") or []
         stage.action(article)
-        doc = dict(article.index_document)
+        doc = dict(article.index_document or {})
         if record.get("processed_at"):
             doc.setdefault("processed_at", record["processed_at"])
         doc_key = layout.index_document_key(input_key)

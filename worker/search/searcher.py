@@ -148,7 +148,7 @@ class Searcher:
         else:
             candidates = self._newest(filters, limit)
         hits = []
-        for score, doc_id, name, rowid in candidates[:limit]:
+        for score, _doc_id, name, rowid in candidates[:limit]:
             doc = self._segments[name].fetch(rowid, parsed.match)
             hits.append(
                 Hit(
@@ -177,7 +177,7 @@ class Searcher:
             per_segment: dict[str, dict[str, int]] = {p: {} for p in missing}
             for name, seg in self._segments.items():
                 dead = self._dead.get(name)
-                for phrase, count in zip(missing, seg.hits_of(missing)):
+                for phrase, count in zip(missing, seg.hits_of(missing), strict=True):
                     per_segment[phrase][name] = count
                     live[phrase] += count - (seg.hits(phrase, among=dead) if dead and count else 0)
             for phrase in missing:
@@ -271,7 +271,7 @@ class Searcher:
 
     def _newest(self, filters: Filters, limit: int) -> list[tuple[float, str, str, int]]:
         """Filter-only: newest published first, then by id."""
-        candidates = []
+        candidates: list[tuple[float, str, str, int]] = []
         for name, seg in self._segments.items():
             best = self._best_live(name, seg, "", filters, limit)
             ids = seg.ids([rowid for rowid, _ in best])

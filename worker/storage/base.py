@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class StoreError(Exception):
@@ -130,8 +130,8 @@ class Store(abc.ABC):
             return False
         return True
 
-    def close(self) -> None:  # pragma: no cover - backends with resources override
-        pass
+    def close(self) -> None:  # noqa: B027 - optional hook: backends with resources override it
+        return None
 
 
 class ObjectTooLarge(StoreError):

@@ -7,7 +7,7 @@ talks to a store exactly as the AWS CLI would. botocore errors are translated he
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 from botocore.config import Config
