@@ -29,7 +29,7 @@ INDEX_REMOVE = "copydesk.index_remove"
 INDEX_SAFETY_NET_SECONDS = 60.0
 
 #: Seconds between kombu's scans for unacked messages whose visibility timeout has passed.
-UNACKED_RESTORE_INTERVAL = 5
+UNACKED_RESTORE_INTERVAL = 2
 
 
 def celery_config(settings: Settings) -> dict:
@@ -45,6 +45,10 @@ def celery_config(settings: Settings) -> dict:
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
+        # Pool children are replaced after a memory or task-count threshold (issue 11.8): one
+        # large input no longer leaves a child holding its peak memory for good.
+        "worker_max_memory_per_child": settings.max_memory_per_child or None,
+        "worker_max_tasks_per_child": settings.max_tasks_per_child or None,
         "task_time_limit": settings.time_limit,
         "task_soft_time_limit": settings.soft_time_limit,
         "broker_transport_options": {
@@ -99,12 +103,23 @@ def _configure_logging(loglevel=None, **_kwargs):
 
 
 @worker_init.connect
-def _load_models_before_fork(**_kwargs):
-    # Loaded once in the main process, the language and topic models are shared by every
-    # pool child (copy-on-write) instead of being loaded by each on its first article.
-    from tasks.stages.classify import warm_up
+def _startup_checks(**_kwargs):
+    # The models are loaded once in the main process and shared by every pool child
+    # (copy-on-write) instead of being loaded by each on its first article. Then the store and
+    # the broker: a worker that cannot do its tasks refuses to start, with one line that says
+    # why (issue 11.5), rather than acknowledging every task without a record.
+    import sys
 
-    warm_up(Settings.from_env().model_dir or None)
+    from .checks import StartupError, check_all
+    from .runtime import for_this_process
+
+    settings = Settings.from_env()
+    try:
+        check_all(for_this_process().store, settings)
+    except (StartupError, ValueError) as exc:
+        get_logger("copydesk.worker").error("startup_failed", error=str(exc))
+        print(f"copydesk: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     get_logger("copydesk.worker").info("models_loaded")
 
 

@@ -151,12 +151,14 @@ def process(files: tuple[Path, ...]) -> None:
 
 
 # -- the fleet --------------------------------------------------------------------------------
-def _startup_checks(settings: Settings, *, store: bool = True, broker: bool = True):
-    from .checks import StartupError, check_broker, check_store
+def _startup_checks(settings: Settings, *, store: bool = True, broker: bool = True, models: bool = False):
+    from .checks import StartupError, check_broker, check_models, check_store
     from .storage import open_store
 
     try:
         opened = open_store(settings.store)
+        if models:
+            check_models(settings)
         if store:
             check_store(opened, settings)
         if broker:
@@ -168,7 +170,7 @@ def _startup_checks(settings: Settings, *, store: bool = True, broker: bool = Tr
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--queues", "-Q", default=None, help="Queues to consume (default: all of copydesk's).")
-@click.option("--skip-checks", is_flag=True, help="Start without checking the store and broker first.")
+@click.option("--skip-checks", is_flag=True, help="Skip the checks before Celery starts (the worker still runs them at its start).")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(queues: str | None, skip_checks: bool, celery_args: tuple[str, ...]) -> None:
     """Start a Celery worker (`celery -A worker.app worker`); extra arguments go to celery."""
@@ -176,7 +178,7 @@ def worker(queues: str | None, skip_checks: bool, celery_args: tuple[str, ...]) 
 
     settings = _settings()
     if not skip_checks:
-        _startup_checks(settings)
+        _startup_checks(settings, models=True)
     argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues or ",".join(QUEUES)]
     if settings.concurrency and not any(a.startswith(("-c", "--concurrency")) for a in celery_args):
         argv += ["--concurrency", str(settings.concurrency)]

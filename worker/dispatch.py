@@ -82,6 +82,10 @@ class RedisClaims:
     def release(self, token: str) -> None:
         self._redis.delete(self.PREFIX + token)
 
+    def refresh(self, token: str, ttl: int) -> None:
+        """Keep a claim while its task waits to retry (set whether or not it lapsed)."""
+        self._redis.set(self.PREFIX + token, "1", ex=max(1, ttl))
+
 
 @dataclass(frozen=True)
 class OutputState:

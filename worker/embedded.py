@@ -69,14 +69,15 @@ class InProcessQueue:
 
     def _run(self, event: ObjectEvent, force: bool) -> Outcome:
         task_id = f"local-{time.time_ns():x}"
-        for attempt in range(1, self.max_retries + 2):
+        attempt = 0
+        while True:  # outages retry for as long as they last unless COPYDESK_MAX_RETRIES limits them
+            attempt += 1
             try:
                 return self.job.run(event.key, event.etag, force=force, task_id=task_id, attempt=attempt)
             except Exception as exc:
-                if not is_transient(exc) or attempt > self.max_retries:
+                if not is_transient(exc) or (self.max_retries and attempt > self.max_retries):
                     return self.job.quarantine_after_retries(event.key, event.etag, exc, attempt, task_id)
                 time.sleep(backoff_seconds(attempt - 1, self.backoff_cap))
-        raise AssertionError("unreachable")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 from collections.abc import Callable
 
 import redis.exceptions
+from celery.exceptions import SoftTimeLimitExceeded
 
 from tasks.article import Article, BadInput, Source
 from tasks.pipeline import Pipeline
@@ -27,7 +28,7 @@ from tasks.record import build_quarantine, build_record
 from .dispatch import is_current, output_state
 from .layout import Layout
 from .logging import bind, get_logger, start_article_log, stop_article_log, unbind
-from .storage import NotFound, ObjectTooLarge, Store, StoreError
+from .storage import AccessDenied, NotFound, ObjectTooLarge, Store, StoreError, Unreachable
 
 log = get_logger("copydesk.job")
 
@@ -40,11 +41,38 @@ SKIPPED = "skipped"
 TEST_DELAY_ENV = "COPYDESK_TEST_STAGE_DELAY"
 
 
+class Misconfigured(Exception):
+    """The worker cannot process anything as configured (not the article's fault)."""
+
+
+def _outage_errors() -> tuple[type[BaseException], ...]:
+    import kombu.exceptions
+
+    from tasks.classification.topics import ModelError
+
+    return (
+        Unreachable,  # the store did not answer, throttled, 5xx
+        AccessDenied,  # wrong credentials, missing bucket: misconfiguration
+        Misconfigured,
+        ModelError,  # the topic model cannot be loaded
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        kombu.exceptions.OperationalError,  # the broker
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+#: Failures that are not the article's fault: retried for as long as they last, never quarantined.
+OUTAGE_ERRORS = _outage_errors()
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: the store or broker did not answer, throttled, or failed on its side."""
-    if isinstance(exc, StoreError):
-        return exc.transient
-    return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, TimeoutError))
+    """Not the article's fault, worth retrying: the store or broker did not answer, throttled,
+    failed on its side, or the worker is misconfigured (credentials, bucket, model)."""
+    if isinstance(exc, StoreError) and exc.transient:
+        return True
+    return isinstance(exc, OUTAGE_ERRORS)
 
 
 @dataclass
@@ -83,6 +111,9 @@ class ArticleJob:
         self.pipeline_version = pipeline.version
         self.max_bytes = max_bytes
         self.on_document_written = on_document_written
+        #: What run() is doing: "fetch", "stages" or "write" (a time limit during the stages
+        #: is the article's fault; during fetch or write it is the store's).
+        self.phase = "idle"
 
     def run(
         self,
@@ -121,6 +152,7 @@ class ArticleJob:
             # Not read: the store may resolve the key differently (`..`) or refuse it.
             return self._quarantine(source, BadInput("bad_key", problem), "bad_key", attempt, task_id, collector)
         try:
+            self.phase = "fetch"
             try:
                 fetched = self.store.get(key, version_id=version_id, max_bytes=self.max_bytes)
             except ObjectTooLarge as exc:
@@ -138,10 +170,19 @@ class ArticleJob:
             source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or version_id)
             fetch_ms = round((time.perf_counter() - started) * 1000, 3)
             log.info("stage_finished", stage="fetch", duration_ms=fetch_ms, size=info.size)
+            self.phase = "stages"
             _test_delay()
             article = self._run_pipeline(fetched.data, source)
         except BadInput as exc:
             return self._quarantine(source, exc, exc.reason, attempt, task_id, collector)
+        except SoftTimeLimitExceeded as exc:
+            if self.phase != "stages":
+                # The store hung: not the article's fault.
+                outage = Unreachable(f"the store did not answer before the soft time limit ({self.phase})")
+                self._before_retry(key, outage, collector)
+                raise outage from exc
+            log.warning("article_too_slow", stage=self.phase)
+            return self._quarantine(source, BadInput("time_limit", "processing took longer than the soft time limit"), "time_limit", attempt, task_id, collector)
         except Exception as exc:
             if is_transient(exc):
                 self._before_retry(key, exc, collector)
@@ -149,8 +190,13 @@ class ArticleJob:
             # A stage crashed on this input: it would crash again, so do not retry.
             log.exception("article_processing_error", error=type(exc).__name__)
             return self._quarantine(source, exc, "processing_error", attempt, task_id, collector)
+        self.phase = "write"
         try:
             return self._write(article, fetch_ms, started, attempt, task_id, collector)
+        except SoftTimeLimitExceeded as exc:
+            outage = Unreachable("the store did not answer before the soft time limit (write)")
+            self._before_retry(key, outage, collector)
+            raise outage from exc
         except Exception as exc:
             if is_transient(exc):
                 self._before_retry(key, exc, collector)
@@ -226,19 +272,26 @@ class ArticleJob:
     def _quarantine(self, source: Source, exc: BaseException, reason: str, attempt, task_id, collector) -> Outcome:
         key = source.key
         qkey = self.layout.quarantine_key(key)
-        log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
-        self._flush_log(key, collector)
         record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=attempt, task_id=task_id)
+        # The record first: if the store is down this raises (and the task retries), and no
+        # `article_quarantined` line claims a quarantine that was never written.
         self.store.put(qkey, _json(record), content_type="application/json")
+        log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
+        with contextlib.suppress(StoreError):  # the record is written; the lines are still on stdout
+            self._flush_log(key, collector)
         return Outcome(QUARANTINED, key, source.etag, qkey, reason=reason, summary={"message": record["message"]})
 
     def quarantine_after_retries(self, key: str, etag: str | None, exc: BaseException, attempt: int, task_id: str | None) -> Outcome:
-        """Retries ran out on a transient error: quarantine so an operator sees it."""
+        """Retries ran out (only when COPYDESK_MAX_RETRIES limits them): quarantine so an operator sees it."""
+        return self.quarantine_for(key, etag, exc, "retries_exhausted", attempt, task_id)
+
+    def quarantine_for(self, key: str, etag: str | None, exc: BaseException, reason: str, attempt: int, task_id: str | None) -> Outcome:
+        """Quarantine `key` for `reason` from outside run() (time limits, exhausted retries)."""
         bind(task_id=task_id, key=key, etag=etag, attempt=attempt)
         collector, token = start_article_log()
         try:
             source = Source(self.store.bucket, key, etag)
-            return self._quarantine(source, exc, "retries_exhausted", attempt, task_id, collector)
+            return self._quarantine(source, exc, reason, attempt, task_id, collector)
         finally:
             stop_article_log(token)
             unbind("task_id", "key", "etag", "attempt")

@@ -42,13 +42,16 @@ class Settings:
     index_prefix: str = _setting("index/", "Prefix of the search index: index documents, segments and manifest.", _prefix)
     broker_url: str = _setting("redis://127.0.0.1:6379/0", "Celery broker (Redis). Credentials in it are never logged.")
     max_bytes: int = _setting(20 * 1024 * 1024, "Largest input processed, in bytes; larger inputs are quarantined unread.", int)
-    soft_time_limit: int = _setting(120, "Seconds after which a task is asked to stop (SoftTimeLimitExceeded).", int)
-    time_limit: int = _setting(180, "Seconds after which a task's process is killed.", int)
-    max_retries: int = _setting(6, "Retries of transient errors (store or broker unreachable, throttling, 5xx) before quarantine.", int)
-    retry_backoff_max: int = _setting(300, "Longest wait between retries, in seconds (exponential backoff with full jitter).", int)
+    soft_time_limit: int = _setting(9, "Seconds after which an article task is asked to stop (SoftTimeLimitExceeded): quarantined as `time_limit` when it was in the stages, retried when it was waiting for the store. An article takes well under a second.", int)
+    time_limit: int = _setting(12, "Seconds after which an article task's process is killed (quarantined as `time_limit` by the worker). Redis' visibility timeout is this + COPYDESK_RETRY_BACKOFF_MAX + 2 s, which bounds redelivery after a worker is killed (see README, Retries).", int)
+    max_retries: int = _setting(0, "Retries of an outage (store or broker unreachable, throttling, 5xx, wrong credentials or bucket, model missing) before the article is quarantined as `retries_exhausted`; 0: retry for as long as the outage lasts.", int)
+    retry_backoff_max: int = _setting(6, "Longest wait between retries, in seconds (exponential backoff with full jitter). Kept short: a retried task waits in the worker unacknowledged, so this adds to Redis' visibility timeout.", int)
+    sweep_time_limit: int = _setting(20, "Seconds one sweep run lists and dispatches before it stops; the next run continues from its cursor (queued at once until the pass is complete).", int)
     sweep_interval: int = _setting(300, "Seconds between reconciling sweeps run by Celery beat; 0 turns the periodic sweep off.", int)
+    max_memory_per_child: int = _setting(512_000, "KiB of resident memory after which a pool child is replaced once its task is done (Celery's worker_max_memory_per_child); 0: never.", int)
+    max_tasks_per_child: int = _setting(1000, "Tasks after which a pool child is replaced (Celery's worker_max_tasks_per_child); 0: never.", int)
     concurrency: int = _setting(0, "Worker processes per `copydesk worker` (0: one per CPU) and threads for `copydesk run`.", int)
-    claim_ttl: int = _setting(0, "Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 2 x time limit).", int)
+    claim_ttl: int = _setting(0, "Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 300); a task waiting to retry renews its claim.", int)
     http_token: str = _setting("", "Bearer token the HTTP listener requires (`Authorization: Bearer TOKEN`, scheme in any case). Never logged. The listener refuses to start without one unless COPYDESK_HTTP_ALLOW_ANONYMOUS is set.")
     http_allow_anonymous: bool = _setting(False, "Let the HTTP listener run without a token (any client on its network may then announce objects of the configured bucket).", _bool)
     http_max_records: int = _setting(100, "Most records one POSTed notification (or SQS message) may hold; larger ones are refused whole (HTTP 413).", int)
@@ -90,12 +93,14 @@ class Settings:
 
     @property
     def claim_seconds(self) -> int:
-        return self.claim_ttl or 2 * self.time_limit
+        return self.claim_ttl or 300
 
     @property
     def visibility_timeout(self) -> int:
-        """Redis redelivers an unacked task after this; it must exceed the hard time limit."""
-        return self.time_limit + 60
+        """Redis redelivers an unacked task after this. It exceeds the hard time limit plus the
+        longest retry countdown (a retried task is held unacknowledged until its countdown
+        ends), so a live task is not handed out twice; and it bounds redelivery after a kill."""
+        return self.time_limit + self.retry_backoff_max + 2
 
     def with_(self, **changes: Any) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
