@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .linear import compile_linear
 from .result import Block
 
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -126,7 +127,12 @@ CTA_PATTERNS = [
     r"\biscriviti (alla|alla nostra) newsletter\b|\babbonati (ora|subito)\b",
     r"\bassine (já|agora)\b|\bassine a nossa newsletter\b",
 ]
-CTA_RE = re.compile("|".join(f"(?:{p})" for p in CTA_PATTERNS), re.IGNORECASE)
+#: On RE2 (linear time), in groups: one alternation of all of them is too big for RE2's DFA.
+CTA_GROUP = 16
+CTA_RES = [
+    compile_linear("|".join(f"(?:{p})" for p in CTA_PATTERNS[i : i + CTA_GROUP]), ignore_case=True)
+    for i in range(0, len(CTA_PATTERNS), CTA_GROUP)
+]
 #: Cheap pre-check: every pattern above contains one of these; most body lines contain none.
 CTA_TRIGGERS = (
     "subscri", "newsletter", "inbox", "sign", "regist", "click", "tap here", "app", "share", "follow",
@@ -143,9 +149,13 @@ CTA_TRIGGERS = (
 CTA_MAX_WORDS = 40
 #: ... or a block of a few sentences that opens with the prompt.
 CTA_BLOCK_MAX_WORDS = 80
-SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
+#: Character bounds checked before any pattern runs (a "word" can be a 20 KB run of punctuation).
+CTA_MAX_CHARS = 1_200
+DATELINE_MAX_CHARS = 200
+#: A sentence ends, then the next starts: "... use only. Distribution".
+SENTENCE_BREAK_RE = compile_linear(r"[.!?]\s+[A-Z\"“]")
 #: Reported speech: a sentence that quotes or attributes a phrase is the article talking.
-SPEECH_RE = re.compile(r"\b(said|says|told|according to|announced|wrote|tweeted)\b|^[\"“«„]", re.IGNORECASE)
+SPEECH_RE = compile_linear(r"\b(said|says|told|according to|announced|wrote|tweeted)\b|^[\"“«„]", ignore_case=True)
 
 #: A line announcing a date or time and nothing else.
 DATE_WORDS = (
@@ -155,10 +165,12 @@ DATE_WORDS = (
     r"nov(ember)?|dec(ember)?|mon(day)?|tue(s(day)?)?|wed(nesday)?|thu(rs(day)?)?|fri(day)?|"
     r"sat(urday)?|sun(day)?|a\.?m|p\.?m|gmt|utc|[ecmp][sd]t|ist|cet|cest|bst|et|pt"
 )
-DATELINE_RE = re.compile(rf"^(?:(?:{DATE_WORDS})\b\W*|\d{{1,4}}(?:st|nd|rd|th)?\b\W*|\W+)+$", re.IGNORECASE)
-DATE_ANCHOR_RE = re.compile(
-    r"\b(published|updated|posted|modified|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.IGNORECASE
+#: Nested quantifiers: exponential on Python's `re` (40 dashes and an "x" took minutes), linear on RE2.
+DATELINE_RE = compile_linear(rf"^(?:(?:{DATE_WORDS})\b\W*|\d{{1,4}}(?:st|nd|rd|th)?\b\W*|\W+)+$", ignore_case=True)
+DATE_ANCHOR_RE = compile_linear(
+    r"\b(published|updated|posted|modified|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", ignore_case=True
 )
+DIGIT_RE = compile_linear(r"\d")
 DATELINE_MAX_WORDS = 14
 
 #: Lead-ins of a link line: "Read more: <link>", "SEE ALSO: <link>".
@@ -167,7 +179,7 @@ LINK_SHARE_LIMIT = 0.6
 HEAD_ZONE = 6
 #: A "shard" line: few words and no sentence (price, plan name, "3 Months", a button label).
 SHARD_MAX_WORDS = 6
-SENTENCE_END_RE = re.compile(r"[.!?…。！？\"”»)]\s*$")
+SENTENCE_END_CHARS = frozenset(".!?…。！？\"”»)")
 
 
 @dataclass(frozen=True)
@@ -186,30 +198,40 @@ def is_call_to_action(text: str) -> bool:
     A longer block counts when its first sentence is the prompt and the block stays short
     ("This copy is for your personal use only. Distribution ... governed by ...").
     """
+    if len(text) > CTA_MAX_CHARS:
+        return False
     length = len(text.split())
     if length > CTA_MAX_WORDS:
         if length > CTA_BLOCK_MAX_WORDS:
             return False
-        text = SENTENCE_SPLIT_RE.split(text, maxsplit=1)[0]
+        brk = SENTENCE_BREAK_RE.search(text)
+        text = text[: brk.start() + 1] if brk else text
         if len(text.split()) > CTA_MAX_WORDS:
             return False
     lowered = text.lower()
-    if not any(trigger in lowered for trigger in CTA_TRIGGERS) or not CTA_RE.search(text):
+    if not any(trigger in lowered for trigger in CTA_TRIGGERS):
+        return False
+    if not any(regex.search(text) for regex in CTA_RES):
         return False
     return not SPEECH_RE.search(text)
 
 
 def is_dateline(text: str) -> bool:
-    if len(text.split()) > DATELINE_MAX_WORDS:
+    if len(text) > DATELINE_MAX_CHARS or len(text.split()) > DATELINE_MAX_WORDS:
         return False
     if text.strip().lower() in {"by", "by:"}:
         return True
-    return bool(DATELINE_RE.match(text) and DATE_ANCHOR_RE.search(text) and re.search(r"\d", text))
+    return bool(DIGIT_RE.search(text) and DATE_ANCHOR_RE.search(text) and DATELINE_RE.match(text))
 
 
 def is_shard(text: str, max_words: int = SHARD_MAX_WORDS) -> bool:
     """A short line that is not a sentence: plan names, prices, durations, button labels."""
-    return len(text.split()) <= max_words and not SENTENCE_END_RE.search(text)
+    return len(text.split()) <= max_words and not ends_sentence(text)
+
+
+def ends_sentence(text: str) -> bool:
+    stripped = text.rstrip()
+    return bool(stripped) and stripped[-1] in SENTENCE_END_CHARS
 
 
 def repeats(text: str, reference: str | None) -> bool:
@@ -269,7 +291,8 @@ def _extend_boilerplate_runs(blocks: list[Block], verdicts: list[Verdict], shard
     """Shards next to a call to action belong to it (a subscription box's prices and plans).
 
     Only runs that touch a call to action are widened, and only over shards: a sentence of the
-    body next to a prompt stays.
+    body next to a prompt stays. A walk stops at the next call to action, which widens on its
+    own: each block is visited at most twice, so a page of thousands of prompts stays linear.
     """
     result = list(verdicts)
     for start, verdict in enumerate(verdicts):
@@ -278,6 +301,8 @@ def _extend_boilerplate_runs(blocks: list[Block], verdicts: list[Verdict], shard
         for step in (1, -1):
             i = start + step
             while 0 <= i < len(blocks) and (not result[i].keep or is_shard(blocks[i].text, shard_max_words)):
+                if result[i].reason == "call_to_action":
+                    break
                 if result[i].keep:
                     result[i] = Verdict(False, "boilerplate_run")
                 i += step

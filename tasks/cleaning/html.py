@@ -41,6 +41,11 @@ ANCHOR_MIN_WORDS = 2
 ANCHOR_KEY_WORDS = 3
 ANCHORS_XPATH = etree.XPath("//a[not(ancestor::a)]")
 
+#: How many of the page's blocks are compared with the body for the removed-lines count.
+LEFT_OUT_MAX_BLOCKS = 3_000
+#: Links looked at per three-word head (a page of thousands of links starting alike stays linear).
+ANCHORS_PER_HEAD = 16
+
 #: Fewer words than this is a menu or a placeholder, not an article.
 MIN_ARTICLE_WORDS = 5
 
@@ -106,9 +111,13 @@ def page_blocks(tree: etree._Element) -> list[str]:
 
 def left_out(page: list[str], paragraphs: list[str], title: str | None) -> list[str]:
     """Blocks of the page that are neither in the article body nor its title: what cleaning
-    removed, for the record's `removed` counts."""
+    removed, for the record's `removed` counts. Each block is a substring search in the body,
+    so only the first LEFT_OUT_MAX_BLOCKS blocks are looked at (bounded time on huge pages)."""
     kept = "\n".join(paragraphs)
-    return [block for block in page if block != title and block not in kept]
+    whole = set(paragraphs)
+    return [
+        block for block in page[:LEFT_OUT_MAX_BLOCKS] if block != title and block not in whole and block not in kept
+    ]
 
 
 def body_blocks(body: etree._Element) -> list[Block]:
@@ -208,7 +217,9 @@ class AnchorIndex:
             if len(words) < ANCHOR_MIN_WORDS or text in self.texts:
                 continue
             self.texts.add(text)
-            self.by_head.setdefault(tuple(words[:ANCHOR_KEY_WORDS]), []).append(text)
+            same_head = self.by_head.setdefault(tuple(words[:ANCHOR_KEY_WORDS]), [])
+            if len(same_head) < ANCHORS_PER_HEAD:
+                same_head.append(text)
 
     def link_share(self, text: str) -> float:
         if text in self.texts:

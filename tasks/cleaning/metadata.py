@@ -58,6 +58,10 @@ ISO_PREFIX_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\
 #: Separators between a headline and the site name in <title>: "Headline | Site", "Headline - Site".
 TITLE_SITE_SEP_RE = re.compile(r"\s+[|–—\-:»·]\s+")
 MAX_JSONLD_CHARS = 500_000
+#: Longer values are no title, byline or date: bounded before any pattern runs on them.
+MAX_TITLE_CHARS = 1_000
+MAX_AUTHOR_CHARS = 300
+MAX_DATE_CHARS = 100
 
 
 class PageMetadata(Metadata):
@@ -196,6 +200,7 @@ def _strip_site(title: str | None, site: str | None) -> str | None:
     """Drop a trailing (or leading) " | Site Name" that titles carry."""
     if not title:
         return None
+    title = title[:MAX_TITLE_CHARS]
     parts = TITLE_SITE_SEP_RE.split(title)
     if len(parts) > 1 and site:
         site_key = site.lower()
@@ -227,7 +232,7 @@ def _absolute(url: str | None, tree: etree._Element) -> str | None:
 
 
 def split_authors(author: str | None) -> list[str] | None:
-    if not author or author.startswith("http"):
+    if not author or author.startswith("http") or len(author) > MAX_AUTHOR_CHARS:
         return None
     names = []
     for part in AUTHOR_SPLIT_RE.split(normalize_inline(author)):
@@ -249,6 +254,8 @@ def normalise_date(value: str | None) -> str | None:
     if not value:
         return None
     value = value.strip()
+    if len(value) > MAX_DATE_CHARS:
+        return None
     match = ISO_PREFIX_RE.match(value)
     if match:
         text = match.group(0).replace(" ", "T", 1)

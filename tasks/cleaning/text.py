@@ -12,6 +12,7 @@ import statistics
 
 from ..article import BadInput
 from .boilerplate import filter_blocks
+from .linear import compile_linear
 from .normalize import normalize_line
 from .result import Block, Cleaned, Metadata
 
@@ -19,7 +20,7 @@ from .result import Block, Cleaned, Metadata
 #: subscription box: "Over 30 premium stories daily, handpicked by our editors").
 TEXT_SHARD_MAX_WORDS = 14
 BLANK_SPLIT_RE = re.compile(r"\n[^\S\n]*\n")
-SENTENCE_END_RE = re.compile(r"[.!?…:;\"”»)]\s*$")
+SENTENCE_END_CHARS = frozenset(".!?…:;\"”»)")
 #: A line of prose has at least this many words and ends like a sentence.
 BODY_LINE_MIN_WORDS = 10
 #: Hard wrapping: most lines of a paragraph end without punctuation and have similar widths.
@@ -40,17 +41,20 @@ HTML_TAG_NAMES = (
     "nav|noscript|object|ol|option|p|param|picture|pre|script|section|select|small|source|span|strong|style|sub|"
     "sup|svg|table|tbody|td|textarea|tfoot|th|thead|time|title|tr|track|u|ul|video|wbr"
 )
-MARKUP_LINE_RE = re.compile(
+#: Both on RE2 (linear time): the markup pattern's `\s+[^<>]*=` quantifiers overlap.
+MARKUP_LINE_RE = compile_linear(
     rf"^\s*<(?:/?(?:{HTML_TAG_NAMES})(?:\s[^<>]*)?/?|[a-zA-Z][\w:-]*\s+[^<>]*=\s*[\"'][^<>]*|!--.*?--|!\[CDATA\[.*)>",
-    re.IGNORECASE,
+    ignore_case=True,
 )
-CODE_IDIOM_RE = re.compile(
+CODE_IDIOM_RE = compile_linear(
     r"\bfunction\s*\w*\s*\(|\b(?:var|let|const)\s+[\w$]+\s*=|=>|\b(?:window|document|console)\.\w"
     r"|\.(?:push|addEventListener|getElementById|querySelector|createElement|cmd)\b|\$\(|\}\s*\)\s*;"
     r"|^\s*//|^\s*[.#@\w][\w\s.#:>,*()-]*\{[^{}]*:[^{}]*;"
 )
 CODE_PUNCTUATION = frozenset("{}();=<>[]|&$\\")
 CODE_PUNCTUATION_SHARE = 0.05
+#: Code is told from its first characters: a longer line (minified script) is judged on these.
+CODE_PROBE_CHARS = 4_000
 
 
 def clean_text(content: str) -> Cleaned:
@@ -63,7 +67,8 @@ def clean_text(content: str) -> Cleaned:
     removed = removed + code
     kept, trimmed = trim_edges(kept)
     title = headline(blocks, kept, trimmed)
-    removed = [b for b in blocks if any(b is r for r in removed) or any(b is t for t in trimmed)]
+    dropped = {id(b) for b in removed} | {id(b) for b in trimmed}
+    removed = [b for b in blocks if id(b) in dropped]
     if not kept:
         raise BadInput("no_text", "no article text found in the plain text")
     return Cleaned([b.text for b in kept], Metadata(title=title), [b.text for b in removed if b.text != title])
@@ -89,6 +94,7 @@ def headline(blocks: list[Block], kept: list[Block], trimmed: list[Block]) -> st
 
 def is_code_line(text: str) -> bool:
     """A line of script, style sheet or markup rather than of the article."""
+    text = text[:CODE_PROBE_CHARS]
     if MARKUP_LINE_RE.match(text):
         return True
     punctuation = sum(1 for ch in text if ch in CODE_PUNCTUATION)
@@ -97,7 +103,12 @@ def is_code_line(text: str) -> bool:
 
 def is_body_line(text: str) -> bool:
     """A line that reads as prose: enough words and a sentence ending."""
-    return len(text.split()) >= BODY_LINE_MIN_WORDS and bool(SENTENCE_END_RE.search(text))
+    return len(text.split()) >= BODY_LINE_MIN_WORDS and ends_sentence(text)
+
+
+def ends_sentence(text: str) -> bool:
+    stripped = text.rstrip()
+    return bool(stripped) and stripped[-1] in SENTENCE_END_CHARS
 
 
 def trim_edges(blocks: list[Block]) -> tuple[list[Block], list[Block]]:
@@ -115,7 +126,7 @@ def trim_edges(blocks: list[Block]) -> tuple[list[Block], list[Block]]:
     trimmed: list[Block] = []
     for i, block in enumerate(blocks):
         at_edge = i < first or i > last
-        (trimmed if at_edge and not SENTENCE_END_RE.search(block.text) else kept).append(block)
+        (trimmed if at_edge and not ends_sentence(block.text) else kept).append(block)
     return kept, trimmed
 
 
@@ -137,5 +148,5 @@ def looks_hard_wrapped(lines: list[str]) -> bool:
     widths = [len(line) for line in long_lines]
     median = statistics.median(widths)
     similar = sum(abs(w - median) <= WRAPPED_MAX_WIDTH_SPREAD * median for w in widths) / len(widths)
-    open_ended = sum(not SENTENCE_END_RE.search(line) for line in long_lines) / len(long_lines)
+    open_ended = sum(not ends_sentence(line) for line in long_lines) / len(long_lines)
     return median <= 100 and similar >= 0.8 and open_ended >= 0.5
