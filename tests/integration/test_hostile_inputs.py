@@ -29,7 +29,7 @@ def stack(make_stack):
     env = {"COPYDESK_MAX_BYTES": str(MAX_BYTES)}
     stack.workers = [stack.start_worker(f"w{i}", concurrency=2, **env) for i in (1, 2)]
     stack.uploads = {}
-    for name, (key, data, _expected) in CASES.items():
+    for key, data, _expected in CASES.values():
         stack.uploads[key] = stack.put(key, data)
     for key, data in good_articles().items():
         stack.uploads[key] = stack.put(key, data)
