@@ -434,6 +434,8 @@ def main() -> None:
                                 stdout=moto_log, stderr=subprocess.STDOUT, start_new_session=True)
     redis = Redis(run_dir)
     results = []
+    current: list[Scenario] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the cleanup below
     try:
         wait_port(moto_port)
         redis.start()
@@ -443,11 +445,15 @@ def main() -> None:
         for fault in faults:
             print(f"chaos: {fault} on {args.count} articles ...", file=sys.stderr, flush=True)
             started = time.time()
-            result = Scenario(fault, args, f"http://127.0.0.1:{moto_port}", proxy, redis, run_dir).run()
+            current[:] = [Scenario(fault, args, f"http://127.0.0.1:{moto_port}", proxy, redis, run_dir)]
+            result = current[0].run()
             result["scenario_s"] = round(time.time() - started)
             results.append(result)
             print(json.dumps(result), file=sys.stderr, flush=True)
     finally:
+        for scenario in current:
+            for proc in scenario.procs:
+                proc.stop()
         redis.stop()
         moto.terminate()
         moto.wait(timeout=10)
