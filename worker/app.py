@@ -8,6 +8,8 @@ messages to restore every few seconds instead of every ~100 s.
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
 from celery.signals import setup_logging, worker_init, worker_process_init
 
@@ -125,4 +127,4 @@ def _startup_checks(**_kwargs):
 
 @worker_process_init.connect
 def _after_fork(**_kwargs):
-    get_logger("copydesk.worker").info("worker_process_started")
+    get_logger("copydesk.worker").info("worker_process_started", pid=os.getpid())
