@@ -27,13 +27,15 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 from ..logging import bind, clear, get_logger
 from ..processing import OUTAGE_ERRORS
 from ..runtime import Runtime, for_this_process
-from ..settings import Settings
+from ..app import current_settings
 
 log = get_logger("copydesk.task")
 
 RETRY_BASE_SECONDS = 1
 
-_settings = Settings.from_env()
+# Celery reads the retry options when a task is declared, i.e. when the app imports its task
+# modules on first use: the settings are the ones the app was configured with by then.
+_settings = current_settings()
 
 
 def backoff_seconds(retries: int, cap: int, base: float = RETRY_BASE_SECONDS) -> float:

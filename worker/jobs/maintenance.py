@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 
-from ..app import MAINTENANCE_QUEUE, SWEEP, app
+from ..app import MAINTENANCE_QUEUE, SWEEP, app, current_settings
 from ..events.sweep import RedisSweepState, sweep
 from ..logging import get_logger
-from ..settings import Settings
 from .base import CopydeskTask
 from .queues import CeleryQueue
 
@@ -24,7 +23,7 @@ log = get_logger("copydesk.sweep")
 #: Seconds the lock outlives the sweep's own time limit (listing the last page, the soft limit).
 LOCK_MARGIN = 60
 
-_settings = Settings.from_env()
+_settings = current_settings()  # read when the app imports its tasks (see jobs/base.py)
 
 
 @app.task(
