@@ -38,6 +38,12 @@ INDEX_SAFETY_NET_SECONDS = 60.0
 UNACKED_RESTORE_INTERVAL = 2
 
 
+def sweep_limits(settings: Settings) -> dict[str, int]:
+    """The sweep task's own time limits, not the article's: given when it is sent (by beat and
+    by a run that continues the pass, worker/jobs/maintenance.py)."""
+    return {"soft_time_limit": settings.sweep_time_limit + 30, "time_limit": settings.sweep_time_limit + 45}
+
+
 def celery_config(settings: Settings) -> dict:
     return {
         "broker_url": settings.broker_url,
@@ -74,7 +80,7 @@ def celery_config(settings: Settings) -> dict:
         },
         "beat_schedule": {
             **(
-                {"reconciling-sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval)}}
+                {"reconciling-sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval), "options": sweep_limits(settings)}}
                 if settings.sweep_interval > 0
                 else {}
             ),

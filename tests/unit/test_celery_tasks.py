@@ -91,7 +91,7 @@ def test_outages_retry_until_they_end_and_are_never_quarantined(monkeypatch, err
     retries = [e for e in logged(caplog) if e["event"] == "task_retry"]
     assert [r["attempt"] for r in retries] == list(range(1, 10))
     assert all(r["key"] == "incoming/a.html" and r["error"] == type(error).__name__ for r in retries)
-    assert all(0 <= r["countdown_s"] <= task.retry_backoff_max for r in retries)
+    assert all(0 <= r["countdown_s"] <= Settings.from_env({}).retry_backoff_max for r in retries)
 
 
 class QuarantineWriteFails(MemoryStore):
@@ -138,5 +138,22 @@ def test_retry_countdown_fits_inside_the_visibility_timeout():
     settings = Settings.from_env({})
     conf = celery_config(settings)
     task = app.tasks[PROCESS_ARTICLE]
-    assert task.retry_backoff_max + conf["task_time_limit"] < conf["broker_transport_options"]["visibility_timeout"]
+    assert settings.retry_backoff_max + conf["task_time_limit"] < conf["broker_transport_options"]["visibility_timeout"]
     assert conf["worker_max_memory_per_child"] and conf["worker_max_tasks_per_child"]
+
+
+def test_the_backoff_cap_and_a_retry_limit_come_from_the_settings_in_effect(monkeypatch, caplog):
+    """COPYDESK_RETRY_BACKOFF_MAX and COPYDESK_MAX_RETRIES apply at retry time (nothing is read
+    at import); with a limit, the article is quarantined as retries_exhausted once it is spent."""
+    import worker.app as app_module
+
+    store = FlakyStore("news", failures=50, error=Unreachable("503 SlowDown"))
+    store.put("incoming/a.html", ARTICLE)
+    install_runtime(monkeypatch, store)
+    monkeypatch.setattr(app_module, "_settings", Settings.from_env({}, retry_backoff_max=0, max_retries=3))
+    result = app.tasks[PROCESS_ARTICLE].apply(kwargs={"bucket": "news", "key": "incoming/a.html", "etag": None})
+    retries = [e for e in logged(caplog) if e["event"] == "task_retry"]
+    assert [r["countdown_s"] for r in retries] == [0, 0, 0]
+    assert result.failed()
+    record = json.loads(store.get("quarantine/a.html.json").data)
+    assert record["reason"] == "retries_exhausted" and record["attempts"] == 4

@@ -15,6 +15,7 @@ from billiard.exceptions import TimeLimitExceeded
 
 from ..app import INDEX_BATCH, PROCESS_ARTICLE, app
 from ..logging import get_logger
+from ..processing import OUTAGE_ERRORS
 from .base import CopydeskTask
 
 log = get_logger("copydesk.task")
@@ -31,14 +32,19 @@ class ArticleTask(CopydeskTask):
     abstract = True
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        if not isinstance(exc, TimeLimitExceeded):
+        if isinstance(exc, TimeLimitExceeded):
+            reason = "time_limit"
+        elif isinstance(exc, OUTAGE_ERRORS):
+            reason = "retries_exhausted"  # only when COPYDESK_MAX_RETRIES limits the retries
+        else:
             return
         key, bucket = (kwargs or {}).get("key"), (kwargs or {}).get("bucket")
         if not key:
             return
+        attempt = (getattr(self.request, "retries", None) or 0) + 1
         try:
             job = self.runtime.job(bucket)
-            job.quarantine_for(key, kwargs.get("etag"), exc, "time_limit", self.request.retries + 1 if self.request else 1, task_id)
+            job.quarantine_for(key, kwargs.get("etag"), exc, reason, attempt, task_id)
         except Exception as write_error:
             # The store is down too: no record, so the next sweep enqueues the input again.
             log.error("quarantine_failed", key=key, error=type(write_error).__name__, message=str(write_error)[:300])

@@ -22,6 +22,7 @@ import random
 import time
 
 from celery import Task
+from celery.utils.time import get_exponential_backoff_interval
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from ..logging import bind, clear, get_logger
@@ -33,9 +34,10 @@ log = get_logger("copydesk.task")
 
 RETRY_BASE_SECONDS = 1
 
-# Celery reads the retry options when a task is declared, i.e. when the app imports its task
-# modules on first use: the settings are the ones the app was configured with by then.
-_settings = current_settings()
+#: The backoff cap Celery's autoretry is declared with; `CopydeskTask.retry` applies the cap of
+#: the settings in effect (COPYDESK_RETRY_BACKOFF_MAX) when it retries: nothing is read from the
+#: environment when the task modules are imported.
+DECLARED_BACKOFF_MAX = 6
 
 
 def backoff_seconds(retries: int, cap: int, base: float = RETRY_BASE_SECONDS) -> float:
@@ -54,9 +56,9 @@ class CopydeskTask(Task):
     # -- the retry policy (Celery's options, see the module docstring) ----------------------
     autoretry_for = OUTAGE_ERRORS
     dont_autoretry_for = (SoftTimeLimitExceeded,)
-    max_retries = _settings.max_retries or None
+    max_retries = None
     retry_backoff = RETRY_BASE_SECONDS
-    retry_backoff_max = _settings.retry_backoff_max
+    retry_backoff_max = DECLARED_BACKOFF_MAX
     retry_jitter = True
 
     @property
@@ -78,6 +80,16 @@ class CopydeskTask(Task):
             clear()
 
     def retry(self, *args, **kwargs):
+        settings = current_settings()
+        if kwargs.get("countdown") is not None and isinstance(kwargs.get("exc"), OUTAGE_ERRORS):
+            # Celery's autoretry computed the countdown with the declared cap: the same
+            # exponential backoff with full jitter, under the cap in effect.
+            kwargs["countdown"] = get_exponential_backoff_interval(
+                factor=self.retry_backoff, retries=self.request.retries,
+                maximum=settings.retry_backoff_max, full_jitter=self.retry_jitter,
+            )
+        if kwargs.get("max_retries") is None and settings.max_retries:
+            kwargs["max_retries"] = settings.max_retries
         try:
             return super().retry(*args, **kwargs)
         except Reject as reject:

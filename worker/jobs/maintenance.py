@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 
-from ..app import MAINTENANCE_QUEUE, SWEEP, app, current_settings
+from ..app import MAINTENANCE_QUEUE, SWEEP, app, sweep_limits
 from ..events.sweep import RedisSweepState, sweep
 from ..logging import get_logger
 from .base import CopydeskTask
@@ -23,16 +23,9 @@ log = get_logger("copydesk.sweep")
 #: Seconds the lock outlives the sweep's own time limit (listing the last page, the soft limit).
 LOCK_MARGIN = 60
 
-_settings = current_settings()  # read when the app imports its tasks (see jobs/base.py)
 
 
-@app.task(
-    bind=True,
-    base=CopydeskTask,
-    name=SWEEP,
-    soft_time_limit=_settings.sweep_time_limit + 30,
-    time_limit=_settings.sweep_time_limit + 45,
-)
+@app.task(bind=True, base=CopydeskTask, name=SWEEP)
 def run_sweep(self):
     runtime = self.runtime
     settings = runtime.settings
@@ -53,5 +46,5 @@ def run_sweep(self):
         with contextlib.suppress(Exception):  # expired under a slow run: the next run takes it
             lock.release()
     if not counts.get("complete"):
-        app.send_task(SWEEP, queue=MAINTENANCE_QUEUE)  # continue from the cursor
+        app.send_task(SWEEP, queue=MAINTENANCE_QUEUE, **sweep_limits(settings))  # continue from the cursor
     return counts
