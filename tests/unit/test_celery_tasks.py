@@ -137,7 +137,6 @@ def test_hard_time_limit_is_quarantined_by_the_main_process(monkeypatch):
 def test_retry_countdown_fits_inside_the_visibility_timeout():
     settings = Settings.from_env({})
     conf = celery_config(settings)
-    task = app.tasks[PROCESS_ARTICLE]
     assert settings.retry_backoff_max + conf["task_time_limit"] < conf["broker_transport_options"]["visibility_timeout"]
     assert conf["worker_max_memory_per_child"] and conf["worker_max_tasks_per_child"]
 
