@@ -45,6 +45,11 @@ class Misconfigured(Exception):
     """The worker cannot process anything as configured (not the article's fault)."""
 
 
+class SlowFirstAttempt(Exception):
+    """The stages ran past the soft time limit on a first attempt: retried once (the machine may
+    have been overloaded), quarantined as `time_limit` if the second attempt is as slow."""
+
+
 def _outage_errors() -> tuple[type[BaseException], ...]:
     import kombu.exceptions
 
@@ -182,6 +187,9 @@ class ArticleJob:
                 self._before_retry(key, outage, collector)
                 raise outage from exc
             log.warning("article_too_slow", stage=self.phase)
+            if attempt < 2:
+                self._before_retry(key, exc, collector)
+                raise SlowFirstAttempt("the stages ran past the soft time limit; retried once") from exc
             return self._quarantine(source, BadInput("time_limit", "processing took longer than the soft time limit"), "time_limit", attempt, task_id, collector)
         except Exception as exc:
             if is_transient(exc):

@@ -121,7 +121,7 @@ def test_a_quarantine_is_logged_only_after_its_record_is_written(monkeypatch, ca
     assert json.loads(store.get("quarantine/empty.txt.json").data)["attempts"] == 2
 
 
-def test_hard_time_limit_is_quarantined_by_the_main_process(monkeypatch):
+def test_hard_time_limit_retries_once_then_is_quarantined_by_the_main_process(monkeypatch):
     from billiard.exceptions import TimeLimitExceeded
 
     store = MemoryStore("news")
@@ -129,9 +129,34 @@ def test_hard_time_limit_is_quarantined_by_the_main_process(monkeypatch):
     install_runtime(monkeypatch, store)
     task = app.tasks[PROCESS_ARTICLE]
     kwargs = {"bucket": "news", "key": "incoming/slow.html", "etag": "e1"}
-    task.on_failure(TimeLimitExceeded(12), "task-1", (), kwargs, None)
+    sent = []
+    monkeypatch.setattr(task, "apply_async", lambda **options: sent.append(options))
+    task.on_failure(TimeLimitExceeded(12), "task-1", (), kwargs, None)  # first attempt
+    assert sent and sent[0]["retries"] == 1 and sent[0]["kwargs"] == kwargs
+    assert not store.exists("quarantine/slow.html.json")
+    task.push_request(retries=1)  # the second attempt is as slow
+    try:
+        task.on_failure(TimeLimitExceeded(12), "task-1", (), kwargs, None)
+    finally:
+        task.pop_request()
     record = json.loads(store.get("quarantine/slow.html.json").data)
     assert record["reason"] == "time_limit" and record["source"]["key"] == "incoming/slow.html"
+
+
+def test_hard_time_limit_after_the_record_was_written_quarantines_nothing(monkeypatch):
+    from billiard.exceptions import TimeLimitExceeded
+
+    store = MemoryStore("news")
+    store.put("incoming/done.html", ARTICLE)
+    store.put("processed/done.html.json", json.dumps({"source": {"etag": "e1"}, "pipeline_version": "x"}).encode())
+    install_runtime(monkeypatch, store)
+    task = app.tasks[PROCESS_ARTICLE]
+    task.push_request(retries=1)
+    try:
+        task.on_failure(TimeLimitExceeded(12), "t", (), {"bucket": "news", "key": "incoming/done.html", "etag": "e1"}, None)
+    finally:
+        task.pop_request()
+    assert not store.exists("quarantine/done.html.json")
 
 
 def test_retry_countdown_fits_inside_the_visibility_timeout():

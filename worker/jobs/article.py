@@ -15,6 +15,7 @@ from billiard.exceptions import TimeLimitExceeded
 
 from ..app import INDEX_BATCH, PROCESS_ARTICLE, app
 from ..logging import get_logger
+from ..dispatch import output_state
 from ..processing import OUTAGE_ERRORS
 from .base import CopydeskTask
 
@@ -42,9 +43,20 @@ class ArticleTask(CopydeskTask):
         if not key:
             return
         attempt = (getattr(self.request, "retries", None) or 0) + 1
+        etag = kwargs.get("etag")
         try:
             job = self.runtime.job(bucket)
-            job.quarantine_for(key, kwargs.get("etag"), exc, reason, attempt, task_id)
+            state = output_state(job.store, job.layout, key)
+            if state.status == "processed" and (etag is None or state.etag == etag):
+                # The child was killed after it wrote the record (the limit hit as it finished).
+                log.info("time_limit_after_record", key=key)
+                return
+            if reason == "time_limit" and attempt < 2:
+                # Once more before blaming the article: the machine may have been overloaded.
+                self.apply_async(kwargs=kwargs, retries=attempt, countdown=1)
+                log.warning("task_retry", key=key, etag=etag, attempt=attempt, next_attempt=attempt + 1, error="TimeLimitExceeded")
+                return
+            job.quarantine_for(key, etag, exc, reason, attempt, task_id)
         except Exception as write_error:
             # The store is down too: no record, so the next sweep enqueues the input again.
             log.error("quarantine_failed", key=key, error=type(write_error).__name__, message=str(write_error)[:300])

@@ -26,7 +26,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from ..logging import bind, clear, get_logger
-from ..processing import OUTAGE_ERRORS
+from ..processing import OUTAGE_ERRORS, SlowFirstAttempt
 from ..runtime import Runtime, for_this_process
 from ..app import current_settings
 
@@ -54,7 +54,7 @@ class CopydeskTask(Task):
     typing = True
 
     # -- the retry policy (Celery's options, see the module docstring) ----------------------
-    autoretry_for = OUTAGE_ERRORS
+    autoretry_for = (*OUTAGE_ERRORS, SlowFirstAttempt)
     dont_autoretry_for = (SoftTimeLimitExceeded,)
     max_retries = None
     retry_backoff = RETRY_BASE_SECONDS
@@ -81,7 +81,7 @@ class CopydeskTask(Task):
 
     def retry(self, *args, **kwargs):
         settings = current_settings()
-        if kwargs.get("countdown") is not None and isinstance(kwargs.get("exc"), OUTAGE_ERRORS):
+        if kwargs.get("countdown") is not None and isinstance(kwargs.get("exc"), self.autoretry_for):
             # Celery's autoretry computed the countdown with the declared cap: the same
             # exponential backoff with full jitter, under the cap in effect.
             kwargs["countdown"] = get_exponential_backoff_interval(
