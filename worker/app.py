@@ -125,7 +125,8 @@ app.add_defaults(lambda: celery_config(current_settings()))
 def _configure_logging(loglevel=None, **_kwargs):
     # Connecting this signal stops Celery from installing its own handlers: its logs and
     # ours go through the same JSON renderer.
-    configure_logging(current_settings().log_level)
+    settings = current_settings()
+    configure_logging(settings.log_level, fmt=settings.log_format)
 
 
 @worker_init.connect
@@ -136,6 +137,10 @@ def _startup_checks(**_kwargs):
     # why (issue 11.5), rather than acknowledging every task without a record.
     import sys
 
+    from .logging import is_configured
+
+    if not is_configured():  # worker_init may come before setup_logging: no console line first
+        _configure_logging()
     from .checks import StartupError, check_all
     from .runtime import for_this_process
 
