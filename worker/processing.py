@@ -24,6 +24,7 @@ from tasks.article import Article, BadInput, Source
 from tasks.pipeline import Pipeline
 from tasks.record import build_quarantine, build_record
 
+from . import metrics
 from .dispatch import is_current, output_state
 from .layout import Layout
 from .logging import bind, get_logger, start_article_log, stop_article_log, unbind
@@ -242,6 +243,7 @@ class ArticleJob:
         record["timings_ms"]["write"] = write_ms
         record["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
         log.info("stage_finished", stage="write", duration_ms=write_ms)
+        metrics.observe_timings(record["timings_ms"])
         log.info(
             "article_processed",
             total_ms=record["timings_ms"]["total"],  # fetch to write, the whole article

@@ -27,9 +27,10 @@ from collections.abc import Callable
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import metrics
 from ..dispatch import Dispatcher
 from ..logging import get_logger
 from .s3_notification import MAX_BODY_BYTES, NotificationError, parse_notification
@@ -102,6 +103,7 @@ def make_app(
             events = parse_notification(body, origin="http", max_records=max_records)
         except NotificationError as exc:
             log.warning("http_notification_unparseable", client=client, error=str(exc))
+            metrics.listener_event("http", "failed")
             status = 413 if "at most" in str(exc) and "records" in str(exc) else 400
             return JSONResponse({"error": str(exc)}, status_code=status)
         foreign = sorted({e.bucket for e in events if e.bucket != bucket})
@@ -122,6 +124,10 @@ def make_app(
             return JSONResponse({"error": "could not enqueue; retry later"}, status_code=503)
         return JSONResponse({"events": len(events), "results": results})
 
+    async def prometheus(request: Request) -> Response:
+        payload, content_type = await run_in_threadpool(metrics.render)
+        return Response(payload, media_type=content_type)
+
     async def not_found(request: Request) -> JSONResponse:
         return JSONResponse({"error": "not found"}, status_code=404)
 
@@ -129,6 +135,7 @@ def make_app(
         routes=[
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/health", healthz, methods=["GET", "HEAD"]),
+            Route("/metrics", prometheus, methods=["GET"]),
             Route("/", notify, methods=["POST"]),
             Route("/{path:path}", notify, methods=["POST"]),
             Route("/{path:path}", not_found, methods=["GET", "HEAD"]),
