@@ -456,7 +456,11 @@ def main() -> None:
                 proc.stop()
         redis.stop()
         moto.terminate()
-        moto.wait(timeout=10)
+        try:
+            moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            moto.kill()
+            moto.wait()
         if not args.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
         else:
