@@ -14,15 +14,14 @@ version) however many events name it:
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 from .events.model import CREATED, REMOVED, ObjectEvent
 from .layout import Layout
 from .logging import get_logger
+from .state import is_current, output_state
 from .storage import NotFound, Store
 
 log = get_logger("copydesk.dispatch")
@@ -80,32 +79,6 @@ class RedisClaims:
 
     def release(self, token: str) -> None:
         self._redis.delete(self.PREFIX + token)
-
-
-@dataclass(frozen=True)
-class OutputState:
-    """What the bucket already says about an input: the etag and pipeline of its outputs."""
-
-    etag: str | None
-    pipeline_version: str | None
-    status: str  # processed | quarantined | none
-
-
-def output_state(store: Store, layout: Layout, key: str) -> OutputState:
-    for record_key, status in ((layout.record_key(key), "processed"), (layout.quarantine_key(key), "quarantined")):
-        try:
-            doc = json.loads(store.get(record_key).data)
-        except NotFound:
-            continue
-        except ValueError:
-            continue  # a damaged record is treated as missing: reprocess
-        source = doc.get("source") or {}
-        return OutputState(source.get("etag"), doc.get("pipeline_version"), status)
-    return OutputState(None, None, "none")
-
-
-def is_current(state: OutputState, etag: str | None, pipeline_version: str) -> bool:
-    return state.status != "none" and state.etag == etag and state.pipeline_version == pipeline_version
 
 
 def claim_token(bucket: str, key: str, etag: str | None, pipeline_version: str) -> str:

@@ -20,12 +20,12 @@ from collections.abc import Callable
 import redis.exceptions
 
 from tasks.article import Article, BadInput, Source
-from tasks.pipeline import Pipeline
-from tasks.record import build_quarantine, build_record
+from tasks.pipeline import Pipeline, process_document
+from tasks.record import build_quarantine
 
-from .dispatch import is_current, output_state
 from .layout import Layout
-from .logging import bind, get_logger, start_article_log, stop_article_log, unbind
+from .logging import ArticleLog, bind, get_logger, start_article_log, stop_article_log, unbind
+from .state import is_current, output_state
 from .storage import NotFound, ObjectTooLarge, Store, StoreError
 
 log = get_logger("copydesk.job")
@@ -60,6 +60,22 @@ class Outcome:
             "reason": self.reason,
             **self.summary,
         }
+
+
+@dataclass
+class Attempt:
+    """One attempt at one input: what the job's steps share instead of long argument lists."""
+
+    key: str
+    etag: str | None
+    version_id: str | None
+    force: bool
+    task_id: str | None
+    attempt: int
+    #: This attempt's events, written to the lineage log `logs/R.jsonl`.
+    log: ArticleLog
+    started: float = field(default_factory=time.perf_counter)
+    fetch_ms: float = 0.0
 
 
 class ArticleJob:
@@ -97,7 +113,7 @@ class ArticleJob:
                 return Outcome(SKIPPED, key, etag, reason="already_processed")
             collector, token = start_article_log()
             try:
-                return self._run_logged(key, etag, version_id, force, task_id, attempt, collector)
+                return self._run_logged(Attempt(key, etag, version_id, force, task_id, attempt, collector))
             finally:
                 stop_article_log(token)
         finally:
@@ -107,59 +123,59 @@ class ArticleJob:
     def _is_current(self, key: str, etag: str) -> bool:
         return is_current(output_state(self.store, self.layout, key), etag, self.pipeline_version)
 
-    def _run_logged(self, key, etag, version_id, force, task_id, attempt, collector) -> Outcome:
-        started = time.perf_counter()
-        log.info("article_started", force=force, store=self.store.url)
-        source = Source(self.store.bucket, key, etag, 0, None, version_id)
+    def _run_logged(self, run: Attempt) -> Outcome:
+        log.info("article_started", force=run.force, store=self.store.url)
+        key = run.key
+        source = Source(self.store.bucket, key, run.etag, 0, None, run.version_id)
         try:
             try:
-                fetched = self.store.get(key, version_id=version_id, max_bytes=self.max_bytes)
+                fetched = self.store.get(key, version_id=run.version_id, max_bytes=self.max_bytes)
             except ObjectTooLarge as exc:
                 raise BadInput("too_large", str(exc)) from None
             except NotFound:
                 log.warning("article_source_missing")
-                return Outcome(SKIPPED, key, etag, reason="source_missing")
+                return Outcome(SKIPPED, key, run.etag, reason="source_missing")
             info = fetched.info
-            if info.etag != etag:
+            if info.etag != run.etag:
                 bind(etag=info.etag)
-                log.info("article_version_changed", requested_etag=etag, fetched_etag=info.etag)
-                if not force and etag is not None and self._is_current(key, info.etag):
+                log.info("article_version_changed", requested_etag=run.etag, fetched_etag=info.etag)
+                if not run.force and run.etag is not None and self._is_current(key, info.etag):
                     log.info("article_skipped", reason="already_processed")
                     return Outcome(SKIPPED, key, info.etag, reason="already_processed")
-            source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or version_id)
-            fetch_ms = round((time.perf_counter() - started) * 1000, 3)
-            log.info("stage_finished", stage="fetch", duration_ms=fetch_ms, size=info.size)
-            article = self._run_pipeline(fetched.data, source)
+            source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or run.version_id)
+            run.fetch_ms = round((time.perf_counter() - run.started) * 1000, 3)
+            log.info("stage_finished", stage="fetch", duration_ms=run.fetch_ms, size=info.size)
+            result = process_document(
+                fetched.data, source, self.pipeline, max_bytes=self.max_bytes, task_id=run.task_id,
+                attempts=run.attempt, on_stage=_log_stage,
+            )
         except BadInput as exc:
-            return self._quarantine(source, exc, exc.reason, attempt, task_id, collector)
+            return self._quarantine(run, source, exc, exc.reason)
         except Exception as exc:
             if is_transient(exc):
-                self._before_retry(key, exc, collector)
+                self._before_retry(run, exc)
                 raise
             # A stage crashed on this input: it would crash again, so do not retry.
             log.exception("article_processing_error", error=type(exc).__name__)
-            return self._quarantine(source, exc, "processing_error", attempt, task_id, collector)
+            return self._quarantine(run, source, exc, "processing_error")
+        if result.quarantine is not None:
+            assert result.error is not None
+            return self._quarantine(run, source, result.error, result.error.reason, record=result.quarantine)
+        assert result.article is not None and result.record is not None
         try:
-            return self._write(article, fetch_ms, started, attempt, task_id, collector)
+            return self._write(run, result.article, result.record)
         except Exception as exc:
             if is_transient(exc):
-                self._before_retry(key, exc, collector)
+                self._before_retry(run, exc)
             raise
 
-    def _before_retry(self, key: str, exc: BaseException, collector) -> None:
+    def _before_retry(self, run: Attempt, exc: BaseException) -> None:
         """Keep this attempt's events in the lineage log when the store still answers."""
         log.warning("article_retryable_error", error=type(exc).__name__, message=str(exc)[:500])
-        with contextlib.suppress(StoreError):  # the store is down: the events are still on stdout
-            self._flush_log(key, collector)
+        with contextlib.suppress(StoreError):  # the store is down: the events are still in the log stream
+            self._flush_log(run)
 
-    def _run_pipeline(self, raw: bytes, source: Source):
-        def on_stage(name: str, elapsed: float) -> None:
-            log.info("stage_finished", stage=name, duration_ms=elapsed)
-
-        article = Article(source=source, raw=raw)
-        return self.pipeline.run(article, on_stage=on_stage)
-
-    def _write(self, article, fetch_ms, started, attempt, task_id, collector) -> Outcome:
+    def _write(self, run: Attempt, article: Article, record: dict[str, Any]) -> Outcome:
         key = article.source.key
         outputs = {
             "record": self.layout.record_key(key),
@@ -169,20 +185,15 @@ class ArticleJob:
         write_started = time.perf_counter()
         if article.index_document is None:
             outputs.pop("index_document")
-        record = build_record(
-            article,
-            self.pipeline_version,
-            task={"id": task_id, "attempts": attempt},
-            outputs=outputs,
-            extra_timings={"fetch": fetch_ms},
-        )
+        record["outputs"] = outputs
+        record["timings_ms"]["fetch"] = run.fetch_ms
         if article.index_document is not None:
             # The index keeps the newest version of an article: processed_at orders them.
             index_document = {**article.index_document, "processed_at": record["processed_at"], "pipeline_version": self.pipeline_version}
             self.store.put(outputs["index_document"], _json(index_document), content_type="application/json")
         write_ms = round((time.perf_counter() - write_started) * 1000, 3)
         record["timings_ms"]["write"] = write_ms
-        record["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
+        record["timings_ms"]["total"] = round((time.perf_counter() - run.started) * 1000, 3)
         log.info("stage_finished", stage="write", duration_ms=write_ms)
         log.info(
             "article_processed",
@@ -193,7 +204,7 @@ class ArticleJob:
             topic=_best_topic(article),
             notes=len(article.notes),
         )
-        self._flush_log(key, collector)
+        self._flush_log(run)
         self.store.put(outputs["record"], _json(record), content_type="application/json")
         with contextlib.suppress(StoreError):
             self.store.delete(self.layout.quarantine_key(key))  # an older version may have been bad
@@ -213,12 +224,14 @@ class ArticleJob:
             },
         )
 
-    def _quarantine(self, source: Source, exc: BaseException, reason: str, attempt, task_id, collector) -> Outcome:
+    def _quarantine(self, run: Attempt, source: Source, exc: BaseException, reason: str,
+                    record: dict[str, Any] | None = None) -> Outcome:
         key = source.key
         qkey = self.layout.quarantine_key(key)
         log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
-        self._flush_log(key, collector)
-        record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=attempt, task_id=task_id)
+        self._flush_log(run)
+        if record is None:
+            record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=run.attempt, task_id=run.task_id)
         self.store.put(qkey, _json(record), content_type="application/json")
         return Outcome(QUARANTINED, key, source.etag, qkey, reason=reason, summary={"message": record["message"]})
 
@@ -227,24 +240,28 @@ class ArticleJob:
         bind(task_id=task_id, key=key, etag=etag, attempt=attempt)
         collector, token = start_article_log()
         try:
-            source = Source(self.store.bucket, key, etag)
-            return self._quarantine(source, exc, "retries_exhausted", attempt, task_id, collector)
+            run = Attempt(key, etag, None, False, task_id, attempt, collector)
+            return self._quarantine(run, Source(self.store.bucket, key, etag), exc, "retries_exhausted")
         finally:
             stop_article_log(token)
             unbind("task_id", "key", "etag", "attempt")
 
-    def _flush_log(self, key: str, collector) -> None:
+    def _flush_log(self, run: Attempt) -> None:
         """Append this run's events to `logs/R.jsonl` (earlier attempts' lines stay first)."""
-        lines = collector.render()
+        lines = run.log.render()
         if not lines:
             return
-        log_key = self.layout.log_key(key)
+        log_key = self.layout.log_key(run.key)
         try:
             existing = self.store.get(log_key).data
         except NotFound:
             existing = b""
         self.store.put(log_key, existing + lines, content_type="application/x-ndjson")
-        collector.lines.clear()
+        run.log.lines.clear()
+
+
+def _log_stage(name: str, elapsed: float) -> None:
+    log.info("stage_finished", stage=name, duration_ms=elapsed)
 
 
 def _best_topic(article: Article) -> str | None:

@@ -15,9 +15,8 @@ from ..article import BadInput
 
 #: Larger inputs are refused before parsing (the decode stage bounds bytes; this bounds chars).
 MAX_MARKUP_CHARS = 20_000_000
-#: Nesting bound: with huge_tree=False libxml2 stops at 256 levels (XML: a syntax error that
-#: we report as malformed; HTML: deeper elements are flattened), so no tree walk is needed.
-MAX_DEPTH = 256
+# Nesting bound: with huge_tree=False libxml2 stops at 256 levels (XML: a syntax error that
+# we report as malformed; HTML: deeper elements are flattened), so no tree walk is needed.
 
 XML_DECLARATION_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 

@@ -76,14 +76,6 @@ def validate_key(key: str) -> str:
     return key
 
 
-def validate_prefix(prefix: str) -> str:
-    """A prefix is a key that may be empty and should end in '/'."""
-    if prefix == "":
-        return prefix
-    validate_key(prefix.rstrip("/") or "x")
-    return prefix
-
-
 class Store(abc.ABC):
     """Object storage as copydesk needs it: whole objects, etags, conditional writes."""
 
