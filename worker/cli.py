@@ -22,6 +22,7 @@ from .commands import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    ConfigError,
     CopydeskGroup,
     configure_app,
     fail,
@@ -176,7 +177,7 @@ def process(files: tuple[Path, ...]) -> None:
 # -- the fleet --------------------------------------------------------------------------------
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--queues", "-Q", default=None, help="Queues to consume (default: all of copydesk's).")
-@click.option("--skip-checks", is_flag=True, help="Start without checking the store and broker first.")
+@click.option("--skip-checks", is_flag=True, help="Skip the checks before Celery starts (the worker still runs them at its start).")
 @click.option("--create", is_flag=True, help="Create the store's folder or bucket when it does not exist.")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(queues: str | None, skip_checks: bool, create: bool, celery_args: tuple[str, ...]) -> None:
@@ -185,7 +186,7 @@ def worker(queues: str | None, skip_checks: bool, create: bool, celery_args: tup
 
     settings = load_settings()
     if not skip_checks:
-        startup_checks(settings, create=create)
+        startup_checks(settings, create=create, models=True)
     argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues or ",".join(QUEUES)]
     if settings.concurrency and not any(a.startswith(("-c", "--concurrency")) for a in celery_args):
         argv += ["--concurrency", str(settings.concurrency)]
@@ -233,7 +234,7 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     if queue_url:
         from .events.sqs import SqsListener
 
-        listener = SqsListener(queue_url, dispatcher)
+        listener = SqsListener(queue_url, dispatcher, keep_unparseable=settings.sqs_keep_unparseable)
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
         with contextlib.suppress(KeyboardInterrupt):
             listener.serve(until_empty=until_empty)
@@ -245,17 +246,22 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     host, _, port = http_address.rpartition(":")
     if not host or not port.isdigit():
         raise click.UsageError(f"--http wants HOST:PORT, not {http_address!r}")
-    server = make_server(host, int(port), dispatcher, token=settings.http_token, health=lambda: health(store, settings))
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    if not settings.http_token and not settings.http_allow_anonymous:
+        raise ConfigError("the HTTP listener needs COPYDESK_HTTP_TOKEN (or COPYDESK_HTTP_ALLOW_ANONYMOUS=1 to run without one)")
+    server = make_server(
+        host,
+        int(port),
+        dispatcher,
+        token=settings.http_token,
+        allow_anonymous=settings.http_allow_anonymous,
+        max_records=settings.http_max_records,
+        timeout=settings.http_timeout,
+        health=lambda: health(store, settings),
+    )
     from .logging import get_logger
 
-    get_logger("copydesk.listen.http").info("http_listening", host=host, port=server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    get_logger("copydesk.listen.http").info("http_listening", host=host, port=int(port), anonymous=not settings.http_token)
+    server.serve()  # uvicorn: SIGTERM and SIGINT finish the requests in flight, then stop
 
 
 @cli.command()

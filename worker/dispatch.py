@@ -32,6 +32,7 @@ CURRENT = "current"
 CLAIMED = "already_queued"
 IGNORED = "ignored"
 MISSING = "missing"
+FOREIGN = "other_bucket"
 
 
 class TaskQueue(Protocol):
@@ -80,6 +81,10 @@ class RedisClaims:
     def release(self, token: str) -> None:
         self._redis.delete(self.PREFIX + token)
 
+    def refresh(self, token: str, ttl: int) -> None:
+        """Keep a claim while its task waits to retry (set whether or not it lapsed)."""
+        self._redis.set(self.PREFIX + token, "1", ex=max(1, ttl))
+
 
 def claim_token(bucket: str, key: str, etag: str | None, pipeline_version: str) -> str:
     raw = f"{bucket}\x00{key}\x00{etag}\x00{pipeline_version}"
@@ -105,6 +110,10 @@ class Dispatcher:
 
     def submit(self, event: ObjectEvent, *, force: bool = False) -> str:
         bound = log.bind(key=event.key, etag=event.etag, origin=event.origin)
+        if event.bucket and event.bucket != self.store.bucket:
+            # Only the configured bucket is read or written (issue 11.3).
+            bound.warning("event_other_bucket_refused", bucket=event.bucket, store_bucket=self.store.bucket)
+            return FOREIGN
         if event.kind == REMOVED and self.layout.is_input(event.key):
             self.queue.enqueue_removal(event)
             bound.info("article_removal_enqueued")
@@ -112,13 +121,23 @@ class Dispatcher:
         if event.kind != CREATED or not self.layout.is_input(event.key):
             bound.debug("event_ignored", kind=event.kind)
             return IGNORED
-        if event.etag is None:
+        problem = self.layout.key_problem(event.key)
+        if event.key.endswith("/") and event.size is None:
+            try:
+                event = _with_info(event, self.store.head(event.key))
+            except NotFound:
+                bound.info("event_object_missing")
+                return MISSING
+        if event.key.endswith("/") and event.size == 0:
+            bound.debug("event_ignored", reason="folder_marker")
+            return IGNORED
+        if event.etag is None and problem is None:
             try:
                 info = self.store.head(event.key)
             except NotFound:
                 bound.info("event_object_missing")
                 return MISSING
-            event = ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)
+            event = _with_info(event, info)
             bound = bound.bind(etag=event.etag)
         token = claim_token(event.bucket, event.key, event.etag, self.pipeline_version)
         if not force:
@@ -136,3 +155,7 @@ class Dispatcher:
             raise
         bound.info("article_enqueued", force=force)
         return ENQUEUED
+
+
+def _with_info(event: ObjectEvent, info) -> ObjectEvent:
+    return ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)

@@ -18,6 +18,7 @@ from typing import Any
 from collections.abc import Callable
 
 import redis.exceptions
+from celery.exceptions import SoftTimeLimitExceeded
 
 from tasks.article import Article, BadInput, Source
 from tasks.pipeline import Pipeline, process_document
@@ -26,7 +27,7 @@ from tasks.record import build_quarantine
 from .layout import Layout
 from .logging import ArticleLog, bind, get_logger, start_article_log, stop_article_log, unbind
 from .state import is_current, output_state
-from .storage import NotFound, ObjectTooLarge, Store, StoreError
+from .storage import AccessDenied, NotFound, ObjectTooLarge, Store, StoreError, Unreachable
 
 log = get_logger("copydesk.job")
 
@@ -35,11 +36,43 @@ QUARANTINED = "quarantined"
 SKIPPED = "skipped"
 
 
+class Misconfigured(Exception):
+    """The worker cannot process anything as configured (not the article's fault)."""
+
+
+class SlowFirstAttempt(Exception):
+    """The stages ran past the soft time limit on a first attempt: retried once (the machine may
+    have been overloaded), quarantined as `time_limit` if the second attempt is as slow."""
+
+
+def _outage_errors() -> tuple[type[BaseException], ...]:
+    import kombu.exceptions
+
+    from tasks.classification.topics import ModelError
+
+    return (
+        Unreachable,  # the store did not answer, throttled, 5xx
+        AccessDenied,  # wrong credentials, missing bucket: misconfiguration
+        Misconfigured,
+        ModelError,  # the topic model cannot be loaded
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        kombu.exceptions.OperationalError,  # the broker
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+#: Failures that are not the article's fault: retried for as long as they last, never quarantined.
+OUTAGE_ERRORS = _outage_errors()
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: the store or broker did not answer, throttled, or failed on its side."""
-    if isinstance(exc, StoreError):
-        return exc.transient
-    return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, TimeoutError))
+    """Not the article's fault, worth retrying: the store or broker did not answer, throttled,
+    failed on its side, or the worker is misconfigured (credentials, bucket, model)."""
+    if isinstance(exc, StoreError) and exc.transient:
+        return True
+    return isinstance(exc, OUTAGE_ERRORS)
 
 
 @dataclass
@@ -94,6 +127,9 @@ class ArticleJob:
         self.pipeline_version = pipeline.version
         self.max_bytes = max_bytes
         self.on_document_written = on_document_written
+        #: What run() is doing: "fetch", "stages" or "write" (a time limit during the stages
+        #: is the article's fault; during fetch or write it is the store's).
+        self.phase = "idle"
 
     def run(
         self,
@@ -127,7 +163,12 @@ class ArticleJob:
         log.info("article_started", force=run.force, store=self.store.url)
         key = run.key
         source = Source(self.store.bucket, key, run.etag, 0, None, run.version_id)
+        problem = self.layout.key_problem(key)
+        if problem is not None:
+            # Not read: the store may resolve the key differently (`..`) or refuse it.
+            return self._quarantine(run, source, BadInput("bad_key", problem), "bad_key")
         try:
+            self.phase = "fetch"
             try:
                 fetched = self.store.get(key, version_id=run.version_id, max_bytes=self.max_bytes)
             except ObjectTooLarge as exc:
@@ -145,12 +186,25 @@ class ArticleJob:
             source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or run.version_id)
             run.fetch_ms = round((time.perf_counter() - run.started) * 1000, 3)
             log.info("stage_finished", stage="fetch", duration_ms=run.fetch_ms, size=info.size)
+            self.phase = "stages"
             result = process_document(
                 fetched.data, source, self.pipeline, max_bytes=self.max_bytes, task_id=run.task_id,
                 attempts=run.attempt, on_stage=_log_stage,
             )
         except BadInput as exc:
             return self._quarantine(run, source, exc, exc.reason)
+        except SoftTimeLimitExceeded as exc:
+            if self.phase != "stages":
+                # The store hung: not the article's fault.
+                outage = Unreachable(f"the store did not answer before the soft time limit ({self.phase})")
+                self._before_retry(run, outage)
+                raise outage from exc
+            log.warning("article_too_slow", stage=self.phase)
+            if run.attempt < 2:
+                self._before_retry(run, exc)
+                raise SlowFirstAttempt("the stages ran past the soft time limit; retried once") from exc
+            slow = BadInput("time_limit", "processing took longer than the soft time limit")
+            return self._quarantine(run, source, slow, "time_limit")
         except Exception as exc:
             if is_transient(exc):
                 self._before_retry(run, exc)
@@ -162,8 +216,13 @@ class ArticleJob:
             assert result.error is not None
             return self._quarantine(run, source, result.error, result.error.reason, record=result.quarantine)
         assert result.article is not None and result.record is not None
+        self.phase = "write"
         try:
             return self._write(run, result.article, result.record)
+        except SoftTimeLimitExceeded as exc:
+            outage = Unreachable("the store did not answer before the soft time limit (write)")
+            self._before_retry(run, outage)
+            raise outage from exc
         except Exception as exc:
             if is_transient(exc):
                 self._before_retry(run, exc)
@@ -228,20 +287,27 @@ class ArticleJob:
                     record: dict[str, Any] | None = None) -> Outcome:
         key = source.key
         qkey = self.layout.quarantine_key(key)
-        log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
-        self._flush_log(run)
         if record is None:
             record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=run.attempt, task_id=run.task_id)
+        # The record first: if the store is down this raises (and the task retries), and no
+        # `article_quarantined` line claims a quarantine that was never written.
         self.store.put(qkey, _json(record), content_type="application/json")
+        log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
+        with contextlib.suppress(StoreError):  # the record is written; the lines are still in the log stream
+            self._flush_log(run)
         return Outcome(QUARANTINED, key, source.etag, qkey, reason=reason, summary={"message": record["message"]})
 
     def quarantine_after_retries(self, key: str, etag: str | None, exc: BaseException, attempt: int, task_id: str | None) -> Outcome:
-        """Retries ran out on a transient error: quarantine so an operator sees it."""
+        """Retries ran out (only when COPYDESK_MAX_RETRIES limits them): quarantine so an operator sees it."""
+        return self.quarantine_for(key, etag, exc, "retries_exhausted", attempt, task_id)
+
+    def quarantine_for(self, key: str, etag: str | None, exc: BaseException, reason: str, attempt: int, task_id: str | None) -> Outcome:
+        """Quarantine `key` for `reason` from outside run() (time limits, exhausted retries)."""
         bind(task_id=task_id, key=key, etag=etag, attempt=attempt)
         collector, token = start_article_log()
         try:
             run = Attempt(key, etag, None, False, task_id, attempt, collector)
-            return self._quarantine(run, Source(self.store.bucket, key, etag), exc, "retries_exhausted")
+            return self._quarantine(run, Source(self.store.bucket, key, etag), exc, reason)
         finally:
             stop_article_log(token)
             unbind("task_id", "key", "etag", "attempt")

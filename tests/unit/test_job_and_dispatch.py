@@ -224,3 +224,44 @@ def test_a_contained_stage_failure_notes_the_error_class_not_its_message():
 
     article = Pipeline([Flaky()]).run(Article(source=Source("b", "incoming/a.txt"), raw=b"x"))
     assert article.notes == [{"stage": "flaky", "error": "RuntimeError"}]
+
+
+class SlowPipeline:
+    """A pipeline whose stages always run past the soft time limit."""
+
+    version = "slow-1"
+
+    def run(self, article, on_stage=None):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        raise SoftTimeLimitExceeded()
+
+
+def test_soft_time_limit_in_the_stages_retries_once_then_quarantines(store):
+    from worker.processing import SlowFirstAttempt
+
+    key = "incoming/slow.html"
+    etag = store.put(key, b"<html><body><p>text</p></body></html>").etag
+    job = ArticleJob(store, LAYOUT, SlowPipeline(), max_bytes=1 << 20)
+    with pytest.raises(SlowFirstAttempt):
+        job.run(key, etag, attempt=1)
+    assert not store.exists(LAYOUT.quarantine_key(key))
+    outcome = job.run(key, etag, attempt=2)
+    assert outcome.status == QUARANTINED and outcome.reason == "time_limit"
+
+
+class HangingStore(MemoryStore):
+    def get(self, key, **kwargs):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        if key.startswith("incoming/"):
+            raise SoftTimeLimitExceeded()  # the limit hit while waiting for the store
+        return super().get(key, **kwargs)
+
+
+def test_soft_time_limit_while_waiting_for_the_store_is_an_outage(pipeline):
+    store = HangingStore("news")
+    etag = store.put("incoming/a.txt", b"text").etag
+    with pytest.raises(Unreachable):
+        make_job(store, pipeline).run("incoming/a.txt", etag, attempt=5)
+    assert not store.exists(LAYOUT.quarantine_key("incoming/a.txt"))

@@ -112,8 +112,9 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with prefix, in key order."""
+    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with prefix, in key order (only keys after
+        `start_after` when given: S3's StartAfter)."""
 
     @abc.abstractmethod
     def delete(self, key: str) -> None:
