@@ -9,6 +9,9 @@ version) however many events name it:
    SET NX EX for the fleet, in memory for the embedded runner — and only the claimant enqueues,
    so the same object announced by SQS and by the sweep at once is queued once.
 `force` skips 2 and 3 (backfill, reprocess by hand).
+
+The state read in 2 is the only one per article: the dispatcher hands it to the task (`prior`),
+which does not read it again (issue 15: store requests per article).
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ FOREIGN = "other_bucket"
 
 
 class TaskQueue(Protocol):
-    def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None: ...
+    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
+        """Queue the article job. `prior` is the output state the dispatcher just read
+        ("none", "processed", "quarantined"; None: not read), which the job trusts."""
 
     def enqueue_removal(self, event: ObjectEvent) -> None:
         """An input was deleted: take it out of the search index (its outputs stay)."""
@@ -140,6 +145,7 @@ class Dispatcher:
             event = _with_info(event, info)
             bound = bound.bind(etag=event.etag)
         token = claim_token(event.bucket, event.key, event.etag, self.pipeline_version)
+        prior = None
         if not force:
             state = output_state(self.store, self.layout, event.key)
             if is_current(state, event.etag, self.pipeline_version):
@@ -148,8 +154,9 @@ class Dispatcher:
             if not self.claims.claim(token, self.claim_ttl):
                 bound.info("event_already_queued")
                 return CLAIMED
+            prior = state.status
         try:
-            self.queue.enqueue(event, force=force)
+            self.queue.enqueue(event, force=force, prior=prior)
         except BaseException:
             self.claims.release(token)  # let the next event or sweep try again
             raise

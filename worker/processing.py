@@ -6,6 +6,11 @@ runner both call `ArticleJob.run`; retries are theirs to decide (see `is_transie
 Outputs, for input `incoming/R`: the index document, then the lineage log, then the record
 `processed/R.json` last, so a record never points at something missing. Bad input writes
 `quarantine/R.json` instead. The source object is only ever read.
+
+Store requests per new article: the dispatcher has read the output state once and passes it on
+(`prior`), so the job does not read it again; then GET source, PUT index document, PUT lineage
+log (one request: no GET of an earlier log on a first attempt), PUT record. The quarantine
+record is DELETEd only when the state said there was one.
 """
 
 from __future__ import annotations
@@ -109,6 +114,9 @@ class Attempt:
     log: ArticleLog
     started: float = field(default_factory=time.perf_counter)
     fetch_ms: float = 0.0
+    #: The output state before this attempt ("none", "processed", "quarantined"), or None
+    #: when it was not read.
+    prior: str | None = None
 
 
 class ArticleJob:
@@ -140,24 +148,34 @@ class ArticleJob:
         force: bool = False,
         task_id: str | None = None,
         attempt: int = 1,
+        prior: str | None = None,
     ) -> Outcome:
-        """Process one input. Raises only for transient errors (the caller retries)."""
+        """Process one input. Raises only for transient errors (the caller retries).
+
+        `prior` is the output state the dispatcher read for this (key, etag) just before it
+        enqueued ("none", "processed" or "quarantined"): the job trusts it instead of reading
+        the state again. None (unknown: a redelivered or hand-made message) reads it here.
+        """
+        started = time.perf_counter()
         bind(task_id=task_id, key=key, etag=etag, attempt=attempt, pipeline_version=self.pipeline_version)
         try:
-            if not force and etag is not None and self._is_current(key, etag):
-                log.info("article_skipped", reason="already_processed")
-                return Outcome(SKIPPED, key, etag, reason="already_processed")
+            if prior is None and not force and etag is not None:
+                state = output_state(self.store, self.layout, key)
+                if is_current(state, etag, self.pipeline_version):
+                    log.info("article_skipped", reason="already_processed")
+                    return Outcome(SKIPPED, key, etag, reason="already_processed")
+                prior = state.status
             collector, token = start_article_log()
+            # Nothing was ever logged for this input (a new article, first attempt): the log is
+            # written with one PUT; otherwise this run's lines are appended (GET + PUT).
+            collector.fresh = attempt == 1 and prior == "none"
             try:
-                return self._run_logged(Attempt(key, etag, version_id, force, task_id, attempt, collector))
+                run = Attempt(key, etag, version_id, force, task_id, attempt, collector, started=started, prior=prior)
+                return self._run_logged(run)
             finally:
                 stop_article_log(token)
         finally:
             unbind("task_id", "key", "etag", "attempt", "pipeline_version", "stage")
-
-    # -- internals -------------------------------------------------------------------------
-    def _is_current(self, key: str, etag: str) -> bool:
-        return is_current(output_state(self.store, self.layout, key), etag, self.pipeline_version)
 
     def _run_logged(self, run: Attempt) -> Outcome:
         log.info("article_started", force=run.force, store=self.store.url)
@@ -180,12 +198,15 @@ class ArticleJob:
             if info.etag != run.etag:
                 bind(etag=info.etag)
                 log.info("article_version_changed", requested_etag=run.etag, fetched_etag=info.etag)
-                if not run.force and run.etag is not None and self._is_current(key, info.etag):
-                    log.info("article_skipped", reason="already_processed")
-                    return Outcome(SKIPPED, key, info.etag, reason="already_processed")
+                if not run.force and run.etag is not None:
+                    state = output_state(self.store, self.layout, key)
+                    if is_current(state, info.etag, self.pipeline_version):
+                        log.info("article_skipped", reason="already_processed")
+                        return Outcome(SKIPPED, key, info.etag, reason="already_processed")
+                    run.prior = state.status
             source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or run.version_id)
             run.fetch_ms = round((time.perf_counter() - run.started) * 1000, 3)
-            log.info("stage_finished", stage="fetch", duration_ms=run.fetch_ms, size=info.size)
+            log.debug("stage_finished", stage="fetch", duration_ms=run.fetch_ms, size=info.size)
             self.phase = "stages"
             result = process_document(
                 fetched.data, source, self.pipeline, max_bytes=self.max_bytes, task_id=run.task_id,
@@ -249,26 +270,33 @@ class ArticleJob:
         if article.index_document is not None:
             # The index keeps the newest version of an article: processed_at orders them.
             index_document = {**article.index_document, "processed_at": record["processed_at"], "pipeline_version": self.pipeline_version}
-            self.store.put(outputs["index_document"], _json(index_document), content_type="application/json")
-        write_ms = round((time.perf_counter() - write_started) * 1000, 3)
-        record["timings_ms"]["write"] = write_ms
-        record["timings_ms"]["total"] = round((time.perf_counter() - run.started) * 1000, 3)
-        log.info("stage_finished", stage="write", duration_ms=write_ms)
+            # Derived and rebuildable (`copydesk reindex --from-records`): not fsync'd.
+            self.store.put(outputs["index_document"], _json(index_document), content_type="application/json", durable=False)
+            if self.on_document_written is not None:
+                self.on_document_written(outputs["index_document"])
+        if run.prior != "none":
+            # An older version may have been bad; the dispatcher's state says when not.
+            with contextlib.suppress(StoreError):
+                self.store.delete(self.layout.quarantine_key(key))
+        timings = record["timings_ms"]
+        # The one INFO event of the article: what it became and where the time went.
         log.info(
             "article_processed",
-            total_ms=record["timings_ms"]["total"],  # fetch to write, the whole article
+            total_ms=round((time.perf_counter() - run.started) * 1000, 3),  # so far: the record's write follows
             words=record["words"],
             removed_lines=article.removed_lines,
             language=(article.language or {}).get("code"),
             topic=_best_topic(article),
             notes=len(article.notes),
+            timings_ms=dict(timings),
         )
         self._flush_log(run)
+        # `total` covers the whole task up to this last write: state read, fetch, stages, the
+        # index document, the index request and the lineage log.
+        timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
+        timings["total"] = round((time.perf_counter() - run.started) * 1000, 3)
         self.store.put(outputs["record"], _json(record), content_type="application/json")
-        with contextlib.suppress(StoreError):
-            self.store.delete(self.layout.quarantine_key(key))  # an older version may have been bad
-        if self.on_document_written is not None and "index_document" in outputs:
-            self.on_document_written(outputs["index_document"])
+        log.debug("stage_finished", stage="write", duration_ms=timings["write"])
         return Outcome(
             PROCESSED,
             key,
@@ -313,21 +341,28 @@ class ArticleJob:
             unbind("task_id", "key", "etag", "attempt")
 
     def _flush_log(self, run: Attempt) -> None:
-        """Append this run's events to `logs/R.jsonl` (earlier attempts' lines stay first)."""
-        lines = run.log.render()
+        """Write this run's events to `logs/R.jsonl`, once, at the end of the run.
+
+        For a new article's first attempt that is one PUT. Otherwise (a retry, a new version of
+        an input processed before, a state not read) the lines are appended (GET + PUT), so
+        earlier attempts' and versions' lines stay first.
+        """
+        collector = run.log
+        lines = collector.render()
         if not lines:
             return
         log_key = self.layout.log_key(run.key)
-        try:
-            existing = self.store.get(log_key).data
-        except NotFound:
-            existing = b""
-        self.store.put(log_key, existing + lines, content_type="application/x-ndjson")
-        run.log.lines.clear()
+        existing = b""
+        if not collector.fresh or collector.flushed:
+            with contextlib.suppress(NotFound):
+                existing = self.store.get(log_key).data
+        self.store.put(log_key, existing + lines, content_type="application/x-ndjson", durable=False)
+        collector.lines.clear()
+        collector.flushed = True
 
 
 def _log_stage(name: str, elapsed: float) -> None:
-    log.info("stage_finished", stage=name, duration_ms=elapsed)
+    log.debug("stage_finished", stage=name, duration_ms=elapsed)
 
 
 def _best_topic(article: Article) -> str | None:
