@@ -17,6 +17,7 @@ import os
 from celery import Celery
 from celery.signals import setup_logging, worker_init, worker_process_init
 
+from . import metrics
 from .logging import configure_logging, get_logger
 from .settings import Settings
 
@@ -123,6 +124,8 @@ app = Celery(
 )
 # A promise: evaluated when the configuration is first read, not at import.
 app.add_defaults(lambda: celery_config(current_settings()))
+# Worker metrics (multiprocess /metrics), the enqueue-time header: worker/metrics.py.
+metrics.install_celery_hooks(QUEUES)
 
 
 @setup_logging.connect

@@ -29,6 +29,7 @@ from tasks.article import Article, BadInput, Source
 from tasks.pipeline import Pipeline, process_document
 from tasks.record import build_quarantine
 
+from . import metrics
 from .layout import Layout
 from .logging import ArticleLog, bind, get_logger, start_article_log, stop_article_log, unbind
 from .state import is_current, output_state
@@ -295,6 +296,7 @@ class ArticleJob:
         # index document, the index request and the lineage log.
         timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
         timings["total"] = round((time.perf_counter() - run.started) * 1000, 3)
+        metrics.observe_timings(timings)
         self.store.put(outputs["record"], _json(record), content_type="application/json")
         log.debug("stage_finished", stage="write", duration_ms=timings["write"])
         return Outcome(

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     model_dir: str = Field("", description="Folder of the topic model to load (empty: the model shipped in the package).")
     watch_settle_seconds: float = Field(1.0, ge=0, le=3600, description="`copydesk run` without --once: seconds a new file's size and modification time must stay unchanged before it is processed (a file still being written waits).")
     beat_schedule: str = Field("", description="File where `copydesk beat` keeps its schedule state (empty: `$XDG_STATE_HOME/copydesk/celerybeat-schedule`, else `~/.local/state/copydesk/celerybeat-schedule`; never the working directory).")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Port on which a worker, beat or the SQS listener serves Prometheus `/metrics` (0: none). The HTTP listener serves `/metrics` on its own port.")
+    queue_max_age: int = Field(600, gt=0, description="Seconds a message may wait in a queue before `copydesk status` exits non-zero (a probe).")
     log_level: LogLevel = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.")
     log_format: LogFormat = Field("json", description="`json`: one JSON object per event on stderr (every command); `console`: the same events rendered for a person.")
 

@@ -153,11 +153,19 @@ def test_celery_commands_name_the_real_app(services):
     assert app.main == "copydesk"
     flower = command(services["flower"])
     assert flower[:4] == ["celery", "-A", "worker.app", "flower"]
+    # The worker's health is its /metrics port: no broker round trip.
+    port = Settings.from_env({k: v for k, v in environment(services["worker"]).items() if k.startswith(PREFIX)}).metrics_port
     health = " ".join(services["worker"]["healthcheck"]["test"])
-    assert "celery -A worker.app inspect ping --destination celery@$HOSTNAME" in health
-    # ... which is the worker's node name only while nothing renames it.
-    worker = parse_copydesk(command(services["worker"]))
-    assert not {"-n", "--hostname"} & set(worker.params["celery_args"])
+    assert f"http://127.0.0.1:{port}/metrics" in health and "inspect" not in health
+    assert str(port) in [str(p) for p in services["worker"]["expose"]]
+
+
+def test_flower_api_has_basic_auth(services):
+    env = environment(services["flower"])
+    user, _, password = env["FLOWER_BASIC_AUTH"].partition(":")
+    assert user and password, "without FLOWER_BASIC_AUTH flower's API answers 401 (FLOWER_UNAUTHENTICATED_API)"
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["flower"]["environment"]["FLOWER_BASIC_AUTH"]
+    assert raw.startswith("${FLOWER_BASIC_AUTH"), "the credentials come from the environment"
 
 
 def test_flower_is_installable_from_the_lock(services):

@@ -27,9 +27,10 @@ from collections.abc import Callable
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import metrics
 from ..dispatch import Dispatcher
 from ..logging import get_logger
 from .s3_notification import MAX_BODY_BYTES, NotificationError, parse_notification
@@ -72,6 +73,10 @@ def make_app(
         report = await run_in_threadpool(health) if health else {"ok": True}
         return JSONResponse(report, status_code=200 if report.get("ok") else 503)
 
+    async def metrics_page(request: Request) -> Response:
+        payload, content_type = await run_in_threadpool(metrics.render)
+        return Response(payload, media_type=content_type)
+
     async def read_body(request: Request) -> bytes:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
@@ -102,6 +107,7 @@ def make_app(
             events = parse_notification(body, origin="http", max_records=max_records)
         except NotificationError as exc:
             log.warning("http_notification_unparseable", client=client, error=str(exc))
+            metrics.listener_event("http", "failed")
             status = 413 if "at most" in str(exc) and "records" in str(exc) else 400
             return JSONResponse({"error": str(exc)}, status_code=status)
         foreign = sorted({e.bucket for e in events if e.bucket != bucket})
@@ -127,6 +133,7 @@ def make_app(
 
     return Starlette(
         routes=[
+            Route("/metrics", metrics_page, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/health", healthz, methods=["GET", "HEAD"]),
             Route("/", notify, methods=["POST"]),
