@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Mapping
+
+if TYPE_CHECKING:
+    from tasks.cleaning.markup import ParseLimits
 
 PREFIX = "COPYDESK_"
 
@@ -42,6 +45,9 @@ class Settings:
     index_prefix: str = _setting("index/", "Prefix of the search index: index documents, segments and manifest.", _prefix)
     broker_url: str = _setting("redis://127.0.0.1:6379/0", "Celery broker (Redis). Credentials in it are never logged.")
     max_bytes: int = _setting(20 * 1024 * 1024, "Largest input processed, in bytes; larger inputs are quarantined unread.", int)
+    max_markup_chars: int = _setting(8_000_000, "Largest HTML/XML document parsed, in decoded characters; larger ones are quarantined as `too_large`.", int)
+    max_elements: int = _setting(100_000, "Most elements (tag openings, counted before parsing) one HTML/XML document may have; more: quarantined as `too_many_elements`.", int)
+    max_depth: int = _setting(160, "Deepest element nesting parsed; deeper documents are quarantined as `too_deep`.", int)
     soft_time_limit: int = _setting(120, "Seconds after which a task is asked to stop (SoftTimeLimitExceeded).", int)
     time_limit: int = _setting(180, "Seconds after which a task's process is killed.", int)
     max_retries: int = _setting(6, "Retries of transient errors (store or broker unreachable, throttling, 5xx) before quarantine.", int)
@@ -74,6 +80,8 @@ class Settings:
     def check(self) -> None:
         if self.max_bytes <= 0:
             raise ValueError("COPYDESK_MAX_BYTES must be positive")
+        if min(self.max_markup_chars, self.max_elements, self.max_depth) <= 0:
+            raise ValueError("COPYDESK_MAX_MARKUP_CHARS, COPYDESK_MAX_ELEMENTS and COPYDESK_MAX_DEPTH must be positive")
         if not 0 < self.soft_time_limit < self.time_limit:
             raise ValueError("COPYDESK_SOFT_TIME_LIMIT must be positive and below COPYDESK_TIME_LIMIT")
         outputs = [self.processed_prefix, self.logs_prefix, self.quarantine_prefix, self.index_prefix]
@@ -83,6 +91,13 @@ class Settings:
                     f"output prefix {out!r} overlaps the input prefix {self.input_prefix!r}: "
                     "results would trigger themselves"
                 )
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        """The clean stage's bounds of one page's parse, as the plain values the stage takes."""
+        from tasks.cleaning.markup import ParseLimits
+
+        return ParseLimits(self.max_markup_chars, self.max_elements, self.max_depth)
 
     @property
     def claim_seconds(self) -> int:
