@@ -4,6 +4,10 @@ JSON is the only serializer accepted. Tasks are acknowledged late and rejected (
 their worker process dies, so a killed worker's task runs again; Redis' visibility timeout is
 above the hard time limit so a long task is not handed out twice, and kombu checks for unacked
 messages to restore every few seconds instead of every ~100 s.
+
+Nothing is read from the environment at import: the app's configuration is a promise that is
+kept on first use, from the settings a command passed to `configure(settings)` (after it
+validated them) or, in `celery -A worker.app` processes, from the environment at that moment.
 """
 
 from __future__ import annotations
@@ -78,24 +82,38 @@ def celery_config(settings: Settings) -> dict:
     }
 
 
-def create_app(settings: Settings | None = None) -> Celery:
-    settings = settings or Settings.from_env()
-    celery_app = Celery(
-        "copydesk",
-        include=["worker.jobs.article", "worker.jobs.maintenance", "worker.jobs.indexing"],
-    )
-    celery_app.conf.update(celery_config(settings))
-    return celery_app
+_settings: Settings | None = None
 
 
-app = create_app()
+def current_settings() -> Settings:
+    """The settings the app was configured with; read from the environment on first use."""
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings
+
+
+def configure(settings: Settings) -> Celery:
+    """Configure the app from already validated settings (before its first use)."""
+    global _settings
+    _settings = settings
+    app.conf.update(celery_config(settings))
+    return app
+
+
+app = Celery(
+    "copydesk",
+    include=["worker.jobs.article", "worker.jobs.maintenance", "worker.jobs.indexing"],
+)
+# A promise: evaluated when the configuration is first read, not at import.
+app.add_defaults(lambda: celery_config(current_settings()))
 
 
 @setup_logging.connect
 def _configure_logging(loglevel=None, **_kwargs):
     # Connecting this signal stops Celery from installing its own handlers: its logs and
     # ours go through the same JSON renderer.
-    configure_logging(Settings.from_env().log_level)
+    configure_logging(current_settings().log_level)
 
 
 @worker_init.connect
@@ -104,7 +122,7 @@ def _load_models_before_fork(**_kwargs):
     # pool child (copy-on-write) instead of being loaded by each on its first article.
     from tasks.stages.classify import warm_up
 
-    warm_up(Settings.from_env().model_dir or None)
+    warm_up(current_settings().model_dir or None)
     get_logger("copydesk.worker").info("models_loaded")
 
 

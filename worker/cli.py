@@ -1,11 +1,13 @@
 """The `copydesk` command.
 
-Exit codes: 0 success; 1 a service or the store failed (message on stderr); 2 usage error;
-3 some inputs were bad and quarantined (their records say why).
+Exit codes: 0 success; 1 a service or the store failed; 2 usage or configuration error;
+3 some inputs were bad and quarantined (their records say why). Every error is one line on
+stderr: `copydesk: error: WHAT`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,28 +18,20 @@ from pathlib import Path
 
 import click
 
+from .commands import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    CopydeskGroup,
+    configure_app,
+    fail,
+    load_settings,
+    startup_checks,
+)
 from .logging import configure_logging, redact_text
 from .settings import Settings, documentation
-import contextlib
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 3
 
 
-def _settings(**overrides) -> Settings:
-    try:
-        return Settings.from_env(**overrides)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def _fail(message: str) -> None:
-    click.echo(f"copydesk: {message}", err=True)
-    sys.exit(EXIT_FAILURE)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CopydeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="copydesk")
 def cli() -> None:
     """Clean, classify and index news articles dropped into an object-store bucket."""
@@ -48,18 +42,25 @@ def cli() -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--once", is_flag=True, help="Process what is in FOLDER/incoming/ and exit.")
 @click.option("--force", is_flag=True, help="Reprocess inputs whose records are current.")
-@click.option("--threads", type=int, default=None, help="Worker threads (default: COPYDESK_CONCURRENCY or 2).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (default: COPYDESK_CONCURRENCY, or 2 when that is 0).")
 @click.option("--json", "as_json", is_flag=True, help="Print one outcome per line as JSON instead of the table.")
-def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: bool) -> None:
+@click.option("--create", is_flag=True, help="Create FOLDER when it does not exist (otherwise an error).")
+def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: bool, create: bool) -> None:
     """Embedded mode: FOLDER is the store; process FOLDER/incoming/ with no servers.
 
     Without --once, keeps watching FOLDER/incoming/ for new files until interrupted.
     """
     from .embedded import EmbeddedRunner
+    from .storage import StoreError
+    from .storage.local import LocalStore
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level, stream=sys.stderr)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        LocalStore(folder).ensure_exists(create=create)
+    except StoreError as exc:
+        fail(str(exc))
+    _hint_misplaced_inputs(folder, settings)
     runner = EmbeddedRunner(folder, settings, threads=threads, force=force)
     if once:
         report = runner.run_once()
@@ -77,6 +78,21 @@ def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: boo
         err=True,
     )
     sys.exit(EXIT_BAD_INPUT if report.quarantined else EXIT_OK)
+
+
+def _hint_misplaced_inputs(folder: Path, settings: Settings) -> None:
+    """Files directly in FOLDER are not inputs: say where they belong."""
+    inputs = folder / settings.input_prefix
+    if inputs.is_dir() and any(inputs.iterdir()):
+        return
+    stray = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if stray:
+        shown = ", ".join(stray[:3]) + (", …" if len(stray) > 3 else "")
+        click.echo(
+            f"copydesk: hint: {folder}/ has {len(stray)} file(s) ({shown}) but inputs are read from "
+            f"{inputs}/: move them there",
+            err=True,
+        )
 
 
 def _print_outcomes(outcomes, folder: Path, settings: Settings, as_json: bool) -> None:
@@ -126,7 +142,7 @@ def process(files: tuple[Path, ...]) -> None:
     from tasks.pipeline import build_pipeline
     from tasks.record import build_quarantine, build_record
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging("WARNING", stream=sys.stderr)
     pipeline = build_pipeline(model_dir=settings.model_dir or None, parse_limits=settings.parse_limits)
     bad = 0
@@ -151,32 +167,18 @@ def process(files: tuple[Path, ...]) -> None:
 
 
 # -- the fleet --------------------------------------------------------------------------------
-def _startup_checks(settings: Settings, *, store: bool = True, broker: bool = True):
-    from .checks import StartupError, check_broker, check_store
-    from .storage import open_store
-
-    try:
-        opened = open_store(settings.store)
-        if store:
-            check_store(opened, settings)
-        if broker:
-            check_broker(settings.broker_url)
-    except (StartupError, ValueError) as exc:
-        _fail(str(exc))
-    return opened
-
-
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--queues", "-Q", default=None, help="Queues to consume (default: all of copydesk's).")
 @click.option("--skip-checks", is_flag=True, help="Start without checking the store and broker first.")
+@click.option("--create", is_flag=True, help="Create the store's folder or bucket when it does not exist.")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
-def worker(queues: str | None, skip_checks: bool, celery_args: tuple[str, ...]) -> None:
+def worker(queues: str | None, skip_checks: bool, create: bool, celery_args: tuple[str, ...]) -> None:
     """Start a Celery worker (`celery -A worker.app worker`); extra arguments go to celery."""
     from .app import QUEUES
 
-    settings = _settings()
+    settings = load_settings()
     if not skip_checks:
-        _startup_checks(settings)
+        startup_checks(settings, create=create)
     argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues or ",".join(QUEUES)]
     if settings.concurrency and not any(a.startswith(("-c", "--concurrency")) for a in celery_args):
         argv += ["--concurrency", str(settings.concurrency)]
@@ -188,8 +190,8 @@ def worker(queues: str | None, skip_checks: bool, celery_args: tuple[str, ...]) 
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def beat(celery_args: tuple[str, ...]) -> None:
     """Start Celery beat, which runs the reconciling sweep every COPYDESK_SWEEP_INTERVAL seconds."""
-    settings = _settings()
-    _startup_checks(settings, store=False)
+    settings = load_settings()
+    startup_checks(settings, store=False, needs_store=False)
     argv = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", settings.log_level, *celery_args]
     os.execv(sys.executable, argv)
 
@@ -202,15 +204,14 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     """Turn bucket notifications into tasks (SQS queue or HTTP webhook)."""
     if bool(queue_url) == bool(http_address):
         raise click.UsageError("give exactly one of --sqs QUEUE_URL or --http HOST:PORT")
-    from .app import app
     from .jobs.queues import CeleryQueue
     from .runtime import Runtime
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
-    store = _startup_checks(settings)
+    store = startup_checks(settings)
     runtime = Runtime(settings, store=store)
-    dispatcher = runtime.dispatcher(CeleryQueue(app))
+    dispatcher = runtime.dispatcher(CeleryQueue(configure_app(settings)))
     if queue_url:
         from .events.sqs import SqsListener
 
@@ -244,16 +245,15 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
 @click.option("--prefix", default=None, help="Sweep only below this prefix (default: the input prefix).")
 def sweep(force: bool, prefix: str | None) -> None:
     """Enqueue every input whose record is missing or stale (other etag or pipeline version)."""
-    from .app import app
     from .events.sweep import sweep as run_sweep
     from .jobs.queues import CeleryQueue
     from .runtime import Runtime
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level, stream=sys.stderr)
-    store = _startup_checks(settings)
+    store = startup_checks(settings)
     runtime = Runtime(settings, store=store)
-    counts = run_sweep(store, runtime.layout, runtime.dispatcher(CeleryQueue(app)), force=force, prefix=prefix)
+    counts = run_sweep(store, runtime.layout, runtime.dispatcher(CeleryQueue(configure_app(settings))), force=force, prefix=prefix)
     click.echo(json.dumps(counts, sort_keys=True))
 
 
@@ -265,17 +265,16 @@ def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
     """Enqueue inputs by hand: KEY... or --prefix P (backfill, reprocess)."""
     if bool(keys) == bool(prefix):
         raise click.UsageError("give KEY... or --prefix P")
-    from .app import app
     from .events.model import ObjectEvent
     from .events.sweep import sweep as run_sweep
     from .jobs.queues import CeleryQueue
     from .runtime import Runtime
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level, stream=sys.stderr)
-    store = _startup_checks(settings)
+    store = startup_checks(settings)
     runtime = Runtime(settings, store=store)
-    dispatcher = runtime.dispatcher(CeleryQueue(app))
+    dispatcher = runtime.dispatcher(CeleryQueue(configure_app(settings)))
     if prefix:
         counts: dict[str, int] = run_sweep(store, runtime.layout, dispatcher, force=force, prefix=prefix)
     else:
@@ -291,14 +290,14 @@ def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
 @click.option("--timeout", default=1.5, show_default=True, help="Seconds to wait for workers to answer.")
 def status(as_json: bool, timeout: float) -> None:
     """Queue depth per queue, workers alive, active and reserved tasks, article counts."""
-    from .app import app
     from .runtime import Runtime
     from .status import article_counts, queue_depths, worker_activity
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging("WARNING", stream=sys.stderr)
-    store = _startup_checks(settings, store=False)
+    store = startup_checks(settings, store=False)
     runtime = Runtime(settings, store=store)
+    app = configure_app(settings)
     try:
         report = {
             "broker": redact_text(settings.broker_url),
@@ -308,7 +307,7 @@ def status(as_json: bool, timeout: float) -> None:
             "articles": article_counts(store, runtime.layout),
         }
     except Exception as exc:
-        _fail(f"status failed: {type(exc).__name__}: {redact_text(str(exc))}")
+        fail(f"status failed: {type(exc).__name__}: {redact_text(str(exc))}")
     if as_json:
         click.echo(json.dumps(report, indent=1, sort_keys=True))
         return
@@ -331,15 +330,16 @@ def config_cmd(markdown: bool) -> None:
         for name, default, doc in rows:
             click.echo(f"| `{name}` | `{default}` | {doc} |")
         return
-    settings = _settings()
+    settings = load_settings()
     for name, _default, doc in rows:
         value = getattr(settings, name[len("COPYDESK_"):].lower())
         shown = "***" if "TOKEN" in name and value else redact_text(str(value))
         click.echo(f"{name}={shown}\n    {doc}")
 
 
-def _register_feature_commands() -> None:
+def register_feature_commands() -> None:
     from tasks.classification.cli import train
+
     from .search.cli import export, reindex, search
 
     for command in (train, search, reindex, export):
@@ -347,7 +347,7 @@ def _register_feature_commands() -> None:
 
 
 def main() -> None:
-    _register_feature_commands()
+    register_feature_commands()
     cli(prog_name="copydesk")
 
 

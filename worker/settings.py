@@ -1,15 +1,21 @@
 """Configuration: environment variables with the COPYDESK_ prefix, each documented here.
 
-The README's configuration table is generated from SETTINGS (`copydesk config --markdown`),
-so a variable cannot exist without a line of documentation.
+pydantic-settings reads and validates them when a command asks for them (never at import);
+an invalid value is refused with a message that names the variable, the value and what is
+wanted (`SettingsError`). The README's configuration table is generated from the fields
+(`copydesk config --markdown`), so a variable cannot exist without a line of documentation.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .storage.urls import normalise_store_url
 
 if TYPE_CHECKING:
     from tasks.cleaning.markup import ParseLimits
@@ -17,80 +23,91 @@ if TYPE_CHECKING:
 PREFIX = "COPYDESK_"
 
 
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
+class SettingsError(ValueError):
+    """One or more settings are invalid; the message has one line per problem, in words."""
 
 
-def _prefix(value: str) -> str:
+def _prefix(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
     value = value.strip().lstrip("/")
     return value if not value or value.endswith("/") else value + "/"
 
 
-def _setting(default: Any, doc: str, parse: Callable[[str], Any] | None = None):
-    return field(default=default, metadata={"doc": doc, "parse": parse})
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class Settings:
-    store: str = _setting("file://./data", "Where articles live: `s3://BUCKET` (S3, MinIO, any S3 API; endpoint and credentials from boto3's standard variables such as `AWS_ENDPOINT_URL`) or `file:///path` (a local folder).")
-    input_prefix: str = _setting("incoming/", "Prefix of input objects; events for other keys are ignored.", _prefix)
-    processed_prefix: str = _setting("processed/", "Prefix of the per-article records (`processed/R.json`).", _prefix)
-    logs_prefix: str = _setting("logs/", "Prefix of the per-article lineage logs (`logs/R.jsonl`).", _prefix)
-    quarantine_prefix: str = _setting("quarantine/", "Prefix of quarantine records for inputs that cannot be processed.", _prefix)
-    index_prefix: str = _setting("index/", "Prefix of the search index: index documents, segments and manifest.", _prefix)
-    broker_url: str = _setting("redis://127.0.0.1:6379/0", "Celery broker (Redis). Credentials in it are never logged.")
-    max_bytes: int = _setting(20 * 1024 * 1024, "Largest input processed, in bytes; larger inputs are quarantined unread.", int)
-    max_markup_chars: int = _setting(8_000_000, "Largest HTML/XML document parsed, in decoded characters; larger ones are quarantined as `too_large`.", int)
-    max_elements: int = _setting(100_000, "Most elements (tag openings, counted before parsing) one HTML/XML document may have; more: quarantined as `too_many_elements`.", int)
-    max_depth: int = _setting(160, "Deepest element nesting parsed; deeper documents are quarantined as `too_deep`.", int)
-    soft_time_limit: int = _setting(120, "Seconds after which a task is asked to stop (SoftTimeLimitExceeded).", int)
-    time_limit: int = _setting(180, "Seconds after which a task's process is killed.", int)
-    max_retries: int = _setting(6, "Retries of transient errors (store or broker unreachable, throttling, 5xx) before quarantine.", int)
-    retry_backoff_max: int = _setting(300, "Longest wait between retries, in seconds (exponential backoff with full jitter).", int)
-    sweep_interval: int = _setting(300, "Seconds between reconciling sweeps run by Celery beat; 0 turns the periodic sweep off.", int)
-    concurrency: int = _setting(0, "Worker processes per `copydesk worker` (0: one per CPU) and threads for `copydesk run`.", int)
-    claim_ttl: int = _setting(0, "Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 2 x time limit).", int)
-    http_token: str = _setting("", "Bearer token the HTTP listener requires (empty: none). Never logged.")
-    cache_dir: str = _setting("", "Folder for cached index segments (empty: `$XDG_CACHE_HOME/copydesk`, else `~/.cache/copydesk`).")
-    model_dir: str = _setting("", "Folder of the topic model to load (empty: the model shipped in the package).")
-    log_level: str = _setting("INFO", "Log level of the JSON log on stdout.", str.upper)
+def _store(value: str) -> str:
+    return normalise_store_url(value)
+
+
+Prefix = Annotated[str, BeforeValidator(_prefix)]
+StoreUrl = Annotated[str, AfterValidator(_store)]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="forbid", validate_default=True)
+
+    store: StoreUrl = Field("file://./data", description="Where articles live: `s3://BUCKET` (S3, MinIO, any S3 API; endpoint and credentials from boto3's standard variables such as `AWS_ENDPOINT_URL`) or a local folder: `file:///absolute/path` or `file:relative/path` (relative to the working directory). A scheme is required; a root inside the bucket (`s3://BUCKET/ROOT`) is refused: use the prefixes below.")
+    input_prefix: Prefix = Field("incoming/", description="Prefix of input objects; events for other keys are ignored.")
+    processed_prefix: Prefix = Field("processed/", description="Prefix of the per-article records (`processed/R.json`).")
+    logs_prefix: Prefix = Field("logs/", description="Prefix of the per-article lineage logs (`logs/R.jsonl`).")
+    quarantine_prefix: Prefix = Field("quarantine/", description="Prefix of quarantine records for inputs that cannot be processed.")
+    index_prefix: Prefix = Field("index/", description="Prefix of the search index: index documents, segments and manifest.")
+    broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (Redis). Credentials in it are never logged.")
+    max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest input processed, in bytes; larger inputs are quarantined unread.")
+    max_markup_chars: int = Field(8_000_000, gt=0, description="Largest HTML/XML document parsed, in decoded characters; larger ones are quarantined as `too_large`.")
+    max_elements: int = Field(100_000, gt=0, description="Most elements (tag openings, counted before parsing) one HTML/XML document may have; more: quarantined as `too_many_elements`.")
+    max_depth: int = Field(160, gt=0, description="Deepest element nesting parsed; deeper documents are quarantined as `too_deep`.")
+    soft_time_limit: int = Field(120, gt=0, description="Seconds after which a task is asked to stop (SoftTimeLimitExceeded).")
+    time_limit: int = Field(180, gt=0, description="Seconds after which a task's process is killed.")
+    max_retries: int = Field(6, ge=0, description="Retries of transient errors (store or broker unreachable, throttling, 5xx) before quarantine.")
+    retry_backoff_max: int = Field(300, ge=0, description="Longest wait between retries, in seconds (exponential backoff with full jitter).")
+    sweep_interval: int = Field(300, ge=0, description="Seconds between reconciling sweeps run by Celery beat; 0 turns the periodic sweep off.")
+    concurrency: int = Field(0, ge=0, description="Worker processes per `copydesk worker` (0: one per CPU) and threads for `copydesk run` (0: 2).")
+    claim_ttl: int = Field(0, ge=0, description="Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 2 x time limit).")
+    http_token: str = Field("", description="Bearer token the HTTP listener requires (empty: none). Never logged.")
+    cache_dir: str = Field("", description="Folder for cached index segments (empty: `$XDG_CACHE_HOME/copydesk`, else `~/.cache/copydesk`).")
+    model_dir: str = Field("", description="Folder of the topic model to load (empty: the model shipped in the package).")
+    log_level: LogLevel = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.soft_time_limit >= self.time_limit:
+            raise ValueError(
+                f"COPYDESK_SOFT_TIME_LIMIT ({self.soft_time_limit}) must be below COPYDESK_TIME_LIMIT ({self.time_limit})"
+            )
+        if not self.input_prefix:
+            raise ValueError("COPYDESK_INPUT_PREFIX must not be empty: every output would be an input")
+        for name in ("processed_prefix", "logs_prefix", "quarantine_prefix", "index_prefix"):
+            out = getattr(self, name)
+            if out.startswith(self.input_prefix) or self.input_prefix.startswith(out):
+                raise ValueError(
+                    f"{PREFIX}{name.upper()} ({out!r}) overlaps COPYDESK_INPUT_PREFIX ({self.input_prefix!r}): "
+                    "results would trigger themselves"
+                )
+        return self
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `env` (default: the process environment) plus non-None `overrides`.
+
+        Raises SettingsError, whose message names each invalid variable and says why.
+        """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            name = PREFIX + f.name.upper()
-            if name in env:
-                parse = f.metadata.get("parse") or str
-                try:
-                    values[f.name] = parse(env[name])
-                except ValueError as exc:
-                    raise ValueError(f"{name}: {exc}") from None
+        for name in cls.model_fields:
+            variable = PREFIX + name.upper()
+            if variable in env:
+                values[name] = env[variable]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        if self.max_bytes <= 0:
-            raise ValueError("COPYDESK_MAX_BYTES must be positive")
-        if min(self.max_markup_chars, self.max_elements, self.max_depth) <= 0:
-            raise ValueError("COPYDESK_MAX_MARKUP_CHARS, COPYDESK_MAX_ELEMENTS and COPYDESK_MAX_DEPTH must be positive")
-        if not 0 < self.soft_time_limit < self.time_limit:
-            raise ValueError("COPYDESK_SOFT_TIME_LIMIT must be positive and below COPYDESK_TIME_LIMIT")
-        outputs = [self.processed_prefix, self.logs_prefix, self.quarantine_prefix, self.index_prefix]
-        for out in outputs:
-            if out.startswith(self.input_prefix) or self.input_prefix.startswith(out) or not self.input_prefix:
-                raise ValueError(
-                    f"output prefix {out!r} overlaps the input prefix {self.input_prefix!r}: "
-                    "results would trigger themselves"
-                )
+        try:
+            # model_validate skips pydantic-settings' own sources: `env` is the only input.
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc, values)) from None
 
     @property
     def parse_limits(self) -> ParseLimits:
@@ -109,14 +126,42 @@ class Settings:
         return self.time_limit + 60
 
     def with_(self, **changes: Any) -> Settings:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = self.model_dump()
         values.update(changes)
-        return type(self)(**values)
+        return type(self).from_env({}, **values)
+
+
+#: pydantic error types whose stock message reads like a parser's.
+_WORDS = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "greater_than_equal": "must be {ge} or more",
+    "greater_than": "must be more than {gt}",
+    "extra_forbidden": "is not a setting",
+}
+
+
+def _describe(exc: ValidationError, values: Mapping[str, Any]) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        message = _WORDS.get(error["type"], error["msg"]).format(**error.get("ctx", {}))
+        # pydantic's messages start "Value error, " for our own validators and "Input should
+        # be ..." for its types: keep the words, drop the jargon.
+        message = message.removeprefix("Value error, ").replace("Input should be", "must be", 1)
+        if loc and loc[0] in Settings.model_fields:
+            variable = PREFIX + loc[0].upper()
+            lines.append(f"{variable}={values.get(loc[0])!r}: {message}")
+        else:
+            lines.append(message)
+    return "; ".join(lines)
 
 
 def documentation() -> list[tuple[str, str, str]]:
     """(variable, default, description) for every setting, for the README and `--help`."""
     rows = []
-    for f in fields(Settings):
-        rows.append((PREFIX + f.name.upper(), repr(f.default) if f.default != "" else "(empty)", f.metadata["doc"]))
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        rows.append((PREFIX + name.upper(), repr(default) if default != "" else "(empty)", info.description or ""))
     return rows

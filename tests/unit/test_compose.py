@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
-from dataclasses import fields
 from pathlib import Path
 
 import click
@@ -28,7 +27,7 @@ SETUP_SCRIPT = ROOT / "infra" / "minio" / "setup.sh"
 
 EXPECTED_SERVICES = {"redis", "minio", "minio-setup", "listener", "worker", "beat", "flower"}
 COPYDESK_ROLES = ("listener", "worker", "beat", "flower")
-SETTING_NAMES = {PREFIX + f.name.upper() for f in fields(Settings)}
+SETTING_NAMES = {PREFIX + name.upper() for name in Settings.model_fields}
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}; `$$` is a literal dollar.
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -81,7 +80,7 @@ def command(service: dict) -> list[str]:
 def copydesk_cli() -> click.Group:
     from worker import cli as cli_module
 
-    cli_module._register_feature_commands()
+    cli_module.register_feature_commands()
     return cli_module.cli
 
 

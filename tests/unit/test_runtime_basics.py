@@ -6,6 +6,9 @@ import ast
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,41 @@ def test_settings_from_env_and_defaults():
 def test_bad_settings_are_refused(env):
     with pytest.raises(ValueError):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"COPYDESK_MAX_BYTES": "lots"}, "COPYDESK_MAX_BYTES='lots': must be a whole number"),
+        ({"COPYDESK_CONCURRENCY": "-3"}, "COPYDESK_CONCURRENCY='-3': must be 0 or more"),
+        ({"COPYDESK_MAX_BYTES": "0"}, "COPYDESK_MAX_BYTES='0': must be more than 0"),
+        ({"COPYDESK_TIME_LIMIT": "1.5"}, "COPYDESK_TIME_LIMIT='1.5': must be a whole number"),
+        ({"COPYDESK_LOG_LEVEL": "loud"}, "COPYDESK_LOG_LEVEL='loud': must be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'"),
+        ({"COPYDESK_STORE": "bucket"}, "COPYDESK_STORE='bucket': 'bucket' has no scheme"),
+        ({"COPYDESK_STORE": "s3://news/root"}, "is not supported"),
+        ({"COPYDESK_SOFT_TIME_LIMIT": "500"}, "COPYDESK_SOFT_TIME_LIMIT (500) must be below COPYDESK_TIME_LIMIT (180)"),
+    ],
+)
+def test_bad_settings_are_explained_in_words(env, message):
+    from worker.settings import SettingsError
+
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env)
+    assert message in str(info.value)
+    assert "invalid literal" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_relative_file_store_is_resolved_against_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({"COPYDESK_STORE": "file:relative/dir"}).store == (tmp_path / "relative" / "dir").as_uri()
+    assert Settings.from_env({}).store == (tmp_path / "data").as_uri()
+
+
+def test_importing_the_app_reads_no_setting():
+    env = {**os.environ, "COPYDESK_CONCURRENCY": "-3", "COPYDESK_STORE": "bucket"}
+    code = "import worker.app, worker.jobs.article, worker.jobs.indexing, worker.jobs.maintenance, worker.cli"
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def test_every_setting_is_documented_in_the_readme():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -181,9 +182,69 @@ def test_s3_unreachable_endpoint_is_transient(monkeypatch):
     assert info.value.transient
 
 
-def test_s3_missing_bucket_is_access_error(moto_server, monkeypatch):
-    from worker.storage import AccessDenied
+def test_s3_missing_bucket_is_reported_as_missing_not_denied(moto_server, monkeypatch):
+    from worker.storage import StoreMissing
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    with pytest.raises(AccessDenied):
+    with pytest.raises(StoreMissing, match="no such bucket"):
         S3Store("bucket-that-does-not-exist").put("k", b"x")
+    store = S3Store("no-such-bucket")
+    with pytest.raises(StoreMissing, match="no such bucket: no-such-bucket"):
+        store.ensure_exists()
+    store.ensure_exists(create=True)
+    store.put("k", b"x")
+    store.ensure_exists()
+
+
+def test_local_store_missing_folder_is_an_error_unless_created(tmp_path):
+    from worker.storage import StoreMissing
+
+    store = LocalStore(tmp_path / "nope")
+    with pytest.raises(StoreMissing, match=f"no such folder: {tmp_path / 'nope'}"):
+        store.ensure_exists()
+    store.ensure_exists(create=True)
+    assert (tmp_path / "nope").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreMissing, match="is not a folder"):
+        LocalStore(tmp_path / "file").ensure_exists(create=True)
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("file:relative/dir", "file://{cwd}/relative/dir"),
+        ("file:./rel", "file://{cwd}/rel"),
+        ("file://./data", "file://{cwd}/data"),
+        ("file:///abs/dir/", "file:///abs/dir"),
+        ("file://localhost/abs/dir", "file:///abs/dir"),
+        ("s3://news", "s3://news"),
+        ("s3://news/", "s3://news"),
+        ("S3://news", "s3://news"),
+        ("memory://x", "memory://x"),
+    ],
+)
+def test_store_urls_are_normalised(tmp_path, url, expected):
+    from worker.storage.urls import normalise_store_url
+
+    assert normalise_store_url(url, cwd=tmp_path) == expected.format(cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("bucket", "has no scheme"),
+        ("/data", "has no scheme"),
+        ("", "no store given"),
+        ("ftp://nope", "unsupported scheme 'ftp'"),
+        ("s3://", "names no bucket"),
+        ("s3:news", "write s3://BUCKET"),
+        ("s3://Bad_Bucket", "not a valid S3 bucket name"),
+        ("s3://news/articles", "root folder inside the bucket ('articles') is not supported"),
+        ("file:", "names no folder"),
+    ],
+)
+def test_bad_store_urls_say_why(url, words):
+    from worker.storage.urls import parse_store_url
+
+    with pytest.raises(ValueError, match=re.escape(words)):
+        parse_store_url(url)

@@ -9,18 +9,15 @@ import click
 
 from tasks.search.snippet import ANSI_BOLD, MARKDOWN, render, render_html
 
-from ..settings import Settings
-from ..storage import StoreError, open_store
+from ..commands import fail, load_settings, open_checked_store
+from ..logging import configure_logging
+from ..storage import StoreError
 
 
 def _open():
-    settings = Settings.from_env()
-    return open_store(settings.store), settings
-
-
-def _fail(message: str, code: int = 2):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+    settings = load_settings()
+    configure_logging(settings.log_level, stream=sys.stderr)
+    return open_checked_store(settings), settings
 
 
 @click.command()
@@ -37,7 +34,8 @@ def search(query, topic, language, since, until, limit, as_json):
     QUERY: words (all must match), "a phrase", OR, NOT or -word, (groups), prefix*,
     title:word; inline filters topic:T lang:L since:D until:D work too.
 
-    Exit codes: 0 hits found, 1 no hit, 2 bad usage or store error.
+    Exit codes: 0 done (with or without hits: "no hits" goes to stderr), 1 the store failed,
+    2 bad usage (malformed query or filter, unknown topic, empty query).
     """
     from .searcher import Searcher
 
@@ -46,9 +44,9 @@ def search(query, topic, language, since, until, limit, as_json):
     try:
         hits = searcher.search(" ".join(query), topic=topic, language=language, since=since, until=until, limit=limit)
     except ValueError as exc:
-        _fail(str(exc))
+        raise click.UsageError(str(exc)) from None
     except StoreError as exc:
-        _fail(f"store: {exc}")
+        fail(f"store {settings.store}: {exc}")
     finally:
         searcher.close()
     if as_json:
@@ -65,9 +63,8 @@ def search(query, topic, language, since, until, limit, as_json):
             click.echo(f"{n}. {hit.title or '(untitled)'}  [{hit.score:.2f}]")
             click.echo(f"   {meta}")
             click.echo(f"   {render(hit.snippet, *marks)}")
-        if not hits:
-            click.echo("no hits", err=True)
-    sys.exit(0 if hits else 1)
+    if not hits:
+        click.echo("no hits", err=True)
 
 
 @click.command()
@@ -81,7 +78,7 @@ def reindex(from_records, batch_docs):
     try:
         total = rebuild(store, settings, from_records=from_records, batch_docs=batch_docs)
     except StoreError as exc:
-        _fail(f"store: {exc}")
+        fail(f"store {settings.store}: {exc}")
     click.echo(f"reindexed {total} documents")
 
 
@@ -105,5 +102,5 @@ def export(fmt, out, index_name, mapping):
         else:
             count = export_es_bulk(store, settings, sys.stdout, index_name)
     except StoreError as exc:
-        _fail(f"store: {exc}")
+        fail(f"store {settings.store}: {exc}")
     click.echo(f"exported {count} documents", err=True)

@@ -16,11 +16,14 @@ average length). Ties are broken by document id, which is the same before and af
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.classification.labels import TOPIC_LABELS
 from tasks.search import Filters, Segment, dead_rows, parse_query, rank
 from tasks.search.segment import WHOLE_WEIGHTS, day_of
 
@@ -130,19 +133,20 @@ class Searcher:
         until: str | None = None,
         limit: int = 10,
     ) -> list[Hit]:
-        self.refresh()
+        """The best `limit` hits; QueryError when the query or a filter is malformed or empty."""
         parsed = parse_query(query)
+        inline = parsed.filters
+        filters = _checked_filters(
+            topic or inline.get("topic"),
+            language or inline.get("language"),
+            since or inline.get("since"),
+            until or inline.get("until"),
+        )
+        if not parsed.match and not parsed.terms and filters == Filters():
+            raise QueryError("empty query: give words to search for, or a filter (--topic, --lang, --since, --until)")
+        self.refresh()
         if not parsed.match and parsed.terms:
             return []  # only negated words: nothing to rank
-        inline = parsed.filters
-        filters = Filters(
-            topic=topic or inline.get("topic"),
-            language=language or inline.get("language"),
-            since=_day_bound(since or inline.get("since"), "since"),
-            until=_day_bound(until or inline.get("until"), "until"),
-        )
-        if not parsed.match and filters == Filters():
-            return []
         if parsed.match:
             candidates = self._ranked(parsed.match, parsed.phrases, filters, limit)
         else:
@@ -303,10 +307,32 @@ class Searcher:
                     yield name, row
 
 
+class QueryError(ValueError):
+    """The query or a filter cannot mean anything: a usage error, not 'no hits'."""
+
+
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
 def _day_bound(value: str | None, what: str) -> str | None:
     if not value:
         return None
     day = day_of(value)
-    if day is None:
-        raise ValueError(f"--{what} wants a date as YYYY-MM-DD, got {value!r}")
+    try:
+        if day is None:
+            raise ValueError
+        dt.date.fromisoformat(day)
+    except ValueError:
+        raise QueryError(f"{what} wants a date as YYYY-MM-DD, got {value!r}") from None
     return day
+
+
+def _checked_filters(topic: str | None, language: str | None, since: str | None, until: str | None) -> Filters:
+    if topic is not None and topic not in TOPIC_LABELS:
+        raise QueryError(f"unknown topic {topic!r}: one of {', '.join(TOPIC_LABELS)}")
+    if language is not None and not _LANGUAGE.fullmatch(language):
+        raise QueryError(f"language wants an ISO 639-1 code such as en, got {language!r}")
+    filters = Filters(topic=topic, language=language, since=_day_bound(since, "since"), until=_day_bound(until, "until"))
+    if filters.since and filters.until and filters.since > filters.until:
+        raise QueryError(f"since ({filters.since}) is after until ({filters.until})")
+    return filters

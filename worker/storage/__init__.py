@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from .base import (
     AccessDenied,
@@ -15,9 +14,11 @@ from .base import (
     Store,
     StoredObject,
     StoreError,
+    StoreMissing,
     Unreachable,
     validate_key,
 )
+from .urls import parse_store_url
 
 __all__ = [
     "AccessDenied",
@@ -29,34 +30,28 @@ __all__ = [
     "Store",
     "StoredObject",
     "StoreError",
+    "StoreMissing",
     "Unreachable",
     "open_store",
+    "parse_store_url",
     "validate_key",
 ]
 
 
 def open_store(url: str) -> Store:
-    parsed = urlparse(url)
-    if parsed.scheme == "s3":
+    """The store `url` names (see worker/storage/urls.py); ValueError when it names none.
+
+    Opening checks nothing remote: `Store.ensure_exists` says whether the folder or bucket is there.
+    """
+    location = parse_store_url(url)
+    if location.scheme == "s3":
         from .s3 import S3Store
 
-        if not parsed.netloc:
-            raise ValueError(f"store URL needs a bucket: {url!r}")
-        return S3Store(parsed.netloc)
-    if parsed.scheme == "file":
+        return S3Store(location.name)
+    if location.scheme == "file":
         from .local import LocalStore
 
-        # file:///abs/path, file://relative/path and file://./path all name a folder.
-        path = unquote(url[len("file://"):])
-        if path.startswith("localhost/"):
-            path = path[len("localhost"):]
-        return LocalStore(Path(path))
-    if parsed.scheme == "memory":
-        from .memory import MemoryStore
+        return LocalStore(Path(location.name))
+    from .memory import MemoryStore
 
-        return MemoryStore(parsed.netloc or "memory")
-    if parsed.scheme == "" and url:
-        from .local import LocalStore
-
-        return LocalStore(Path(url))
-    raise ValueError(f"unsupported store URL {url!r}: use s3://BUCKET or file:///path")
+    return MemoryStore(location.name)

@@ -25,6 +25,10 @@ class AccessDenied(StoreError):
     """Credentials are missing or not allowed to do this."""
 
 
+class StoreMissing(AccessDenied):
+    """The store itself (folder or bucket) does not exist: nothing in it can be read or written."""
+
+
 class Unreachable(StoreError):
     """The store did not answer, throttled us or failed on its side (5xx): worth retrying."""
 
@@ -129,6 +133,9 @@ class Store(abc.ABC):
         except NotFound:
             return False
         return True
+
+    def ensure_exists(self, *, create: bool = False) -> None:  # noqa: B027 - in-memory stores always exist
+        """StoreMissing when the folder or bucket does not exist, unless `create` makes it."""
 
     def close(self) -> None:  # noqa: B027 - optional hook: backends with resources override it
         return None

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 from .base import (
     AccessDenied,
+    StoreMissing,
     InvalidKey,
     NotFound,
     ObjectInfo,
@@ -63,6 +64,18 @@ class LocalStore(Store):
         self.root = Path(root).resolve()
         self.bucket = self.root.name or "root"
         self.url = self.root.as_uri()
+
+    def ensure_exists(self, *, create: bool = False) -> None:
+        if self.root.is_dir():
+            return
+        if self.root.exists():
+            raise StoreMissing(f"{self.root} is not a folder")
+        if not create:
+            raise StoreMissing(f"no such folder: {self.root} (create it, or pass --create)")
+        try:
+            self.root.mkdir(parents=True)
+        except OSError as exc:
+            raise StoreMissing(f"cannot create {self.root}: {exc.strerror}") from None
 
     # -- paths -----------------------------------------------------------------------------
     def _path(self, key: str) -> Path:

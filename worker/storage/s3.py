@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as B
 
 from .base import (
     AccessDenied,
+    StoreMissing,
     NotFound,
     ObjectInfo,
     ObjectTooLarge,
@@ -58,6 +59,21 @@ class S3Store(Store):
             raise _translate(exc, key) from exc
         except (BotoConnectionError, BotoCoreError) as exc:
             raise Unreachable(f"{self.url}/{key}: {exc.__class__.__name__}: {exc}") from exc
+
+    def ensure_exists(self, *, create: bool = False) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if status != 404 and code not in _NO_BUCKET and code != "404":
+                raise _translate(exc, "") from exc
+        except (BotoConnectionError, BotoCoreError) as exc:
+            raise Unreachable(f"{self.url}: {exc.__class__.__name__}: {exc}") from exc
+        if not create:
+            raise StoreMissing(f"no such bucket: {self.bucket} (create it, or pass --create)")
+        self._call("", self._client.create_bucket)
 
     def head(self, key):
         validate_key(key)
@@ -142,7 +158,7 @@ def _translate(exc: ClientError, key: str) -> StoreError:
     if code in _NOT_FOUND or (status == 404 and code not in _NO_BUCKET):
         return NotFound(message)
     if code in _NO_BUCKET:
-        return AccessDenied(f"bucket does not exist: {message}")
+        return StoreMissing(f"no such bucket: {message}")
     if code in _DENIED or status == 403:
         return AccessDenied(message)
     if code in _PRECONDITION or status in (409, 412):
