@@ -29,4 +29,4 @@ def explained(html: str) -> list[tuple[str, str]]:
     for block in blocks:
         block.link_share = anchors.link_share(block.text)
     verdicts = explain(blocks, metadata.title, hints["description"], headline=hints["h1"])
-    return [(b.text, "" if v.keep else v.reason) for b, v in zip(blocks, verdicts)]
+    return [(b.text, "" if v.keep else v.reason) for b, v in zip(blocks, verdicts, strict=False)]

@@ -205,7 +205,7 @@ def print_text_bench() -> None:
     for name, func in (("copydesk-text", clean_text), ("keyword-filter-v0", keyword_filter_v0), ("no-filter", str)):
         preds = [func(case.text) for case in cases]
         s = score(preds, [c.truth for c in cases])
-        kept = sum(len(surviving_boilerplate(p, c.truth)) for p, c in zip(preds, cases))
+        kept = sum(len(surviving_boilerplate(p, c.truth)) for p, c in zip(preds, cases, strict=True))
         print(f"{name:<20} F1 {s.f1:.4f} (P {s.precision:.4f}, R {s.recall:.4f}), {kept} boilerplate lines kept")
 
 
