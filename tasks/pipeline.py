@@ -18,13 +18,16 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from .article import Article, BadInput, Source
 from .record import build_quarantine, build_record
 from .stage import Stage
+
+if TYPE_CHECKING:
+    from .cleaning.markup import ParseLimits
 
 log = structlog.get_logger("copydesk.pipeline")
 
@@ -65,8 +68,9 @@ class Pipeline:
         return article
 
 
-def build_pipeline(model_dir: str | None = None) -> Pipeline:
-    """The stages, in order. model_dir names a topic model other than the shipped one."""
+def build_pipeline(model_dir: str | None = None, parse_limits: ParseLimits | None = None) -> Pipeline:
+    """The stages, in order. model_dir names a topic model other than the shipped one;
+    parse_limits bound one page's parse in the clean stage (defaults when None)."""
     # Imported here so that importing the pipeline module stays cheap for the CLI.
     from .stages.classify import ClassifyTopics, DetectLanguage
     from .stages.clean import Clean
@@ -76,7 +80,7 @@ def build_pipeline(model_dir: str | None = None) -> Pipeline:
     return Pipeline(
         [
             Decode(),
-            Clean(),
+            Clean(parse_limits),
             DetectLanguage(),
             ClassifyTopics(model_dir=model_dir),
             BuildIndexDocument(),

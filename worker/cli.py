@@ -163,7 +163,7 @@ def process(files: tuple[Path, ...]) -> None:
 
     settings = load_settings()
     setup_logging(settings, "WARNING")
-    pipeline = build_pipeline(model_dir=settings.model_dir or None)
+    pipeline = build_pipeline(model_dir=settings.model_dir or None, parse_limits=settings.parse_limits)
     bad = 0
     for path in files:
         raw = path.read_bytes()

@@ -15,7 +15,7 @@ from lxml import etree
 
 from ..article import BadInput
 from .boilerplate import filter_blocks
-from .markup import parse_html
+from .markup import DEFAULT_LIMITS, ParseLimits, parse_html
 from .metadata import metadata_from_html
 from .normalize import normalize_inline
 from .result import Block, Cleaned
@@ -59,8 +59,8 @@ EXTRACT_OPTIONS: dict[str, Any] = dict(
 )
 
 
-def clean_html(markup: str) -> Cleaned:
-    tree = parse_html(markup)
+def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
+    tree = parse_html(markup, limits)
     if tree is None:
         raise BadInput("no_text", "the HTML has no parsable content")
     anchors = AnchorIndex(tree)
