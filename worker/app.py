@@ -89,8 +89,12 @@ def celery_config(settings: Settings) -> dict:
             "index-pending": {"task": INDEX_BATCH, "schedule": INDEX_SAFETY_NET_SECONDS},
         },
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events off: they double the worker main process's CPU per task (issue 15). Flower
+        # turns them on by itself (its --enable_events, on by default, broadcasts
+        # `enable_events` to the workers); without Flower: `celery -A worker.app control
+        # enable_events`, or start the worker with `-E`.
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
         "enable_utc": True,
     }
 

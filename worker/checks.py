@@ -75,7 +75,7 @@ def check_models(settings: Settings) -> None:
 
     try:
         warm_up(settings.model_dir or None)
-        build_pipeline(model_dir=settings.model_dir or None).run(Article(Source("warm-up", "incoming/warm-up.html"), WARM_UP_ARTICLE))
+        build_pipeline(model_dir=settings.model_dir or None, parse_limits=settings.parse_limits).run(Article(Source("warm-up", "incoming/warm-up.html"), WARM_UP_ARTICLE))
     except Exception as exc:
         where = settings.model_dir or "the shipped model"
         raise StartupError(f"topic or language model cannot be loaded (COPYDESK_MODEL_DIR={where}): {type(exc).__name__}: {exc}") from None

@@ -158,29 +158,20 @@ def process(files: tuple[Path, ...]) -> None:
 
     No queue and no store: the quickest way to see what copydesk makes of a file.
     """
-    from tasks.article import Article, BadInput, Source
-    from tasks.pipeline import build_pipeline
-    from tasks.record import build_quarantine, build_record
+    from tasks.article import Source
+    from tasks.pipeline import build_pipeline, process_document
 
     settings = load_settings()
     setup_logging(settings, "WARNING")
-    pipeline = build_pipeline(model_dir=settings.model_dir or None)
+    pipeline = build_pipeline(model_dir=settings.model_dir or None, parse_limits=settings.parse_limits)
     bad = 0
     for path in files:
         raw = path.read_bytes()
         source = Source("local", str(path), hashlib.md5(raw).hexdigest(), len(raw))
-        if len(raw) > settings.max_bytes:
-            error = BadInput("too_large", f"{len(raw)} bytes is over the limit of {settings.max_bytes} bytes")
-            doc = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=1)
+        result = process_document(raw, source, pipeline, max_bytes=settings.max_bytes)
+        doc = result.quarantine or result.record or {}
+        if result.quarantine is not None:
             bad += 1
-        else:
-            try:
-                article = pipeline.run(Article(source=source, raw=raw))
-                doc = build_record(article, pipeline.version)
-            except BadInput as error:
-                doc = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=1)
-                bad += 1
-        if "reason" in doc:
             click.echo(f"copydesk: {path}: {doc['reason']}: {doc['message']}", err=True)
         click.echo(json.dumps(doc, ensure_ascii=False, indent=None if len(files) > 1 else 1))
     sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)

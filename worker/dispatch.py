@@ -9,20 +9,22 @@ version) however many events name it:
    SET NX EX for the fleet, in memory for the embedded runner — and only the claimant enqueues,
    so the same object announced by SQS and by the sweep at once is queued once.
 `force` skips 2 and 3 (backfill, reprocess by hand).
+
+The state read in 2 is the only one per article: the dispatcher hands it to the task (`prior`),
+which does not read it again (issue 15: store requests per article).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 from .events.model import CREATED, REMOVED, ObjectEvent
 from .layout import Layout
 from .logging import get_logger
+from .state import is_current, output_state
 from .storage import NotFound, Store
 
 log = get_logger("copydesk.dispatch")
@@ -37,7 +39,9 @@ FOREIGN = "other_bucket"
 
 
 class TaskQueue(Protocol):
-    def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None: ...
+    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
+        """Queue the article job. `prior` is the output state the dispatcher just read
+        ("none", "processed", "quarantined"; None: not read), which the job trusts."""
 
     def enqueue_removal(self, event: ObjectEvent) -> None:
         """An input was deleted: take it out of the search index (its outputs stay)."""
@@ -85,32 +89,6 @@ class RedisClaims:
     def refresh(self, token: str, ttl: int) -> None:
         """Keep a claim while its task waits to retry (set whether or not it lapsed)."""
         self._redis.set(self.PREFIX + token, "1", ex=max(1, ttl))
-
-
-@dataclass(frozen=True)
-class OutputState:
-    """What the bucket already says about an input: the etag and pipeline of its outputs."""
-
-    etag: str | None
-    pipeline_version: str | None
-    status: str  # processed | quarantined | none
-
-
-def output_state(store: Store, layout: Layout, key: str) -> OutputState:
-    for record_key, status in ((layout.record_key(key), "processed"), (layout.quarantine_key(key), "quarantined")):
-        try:
-            doc = json.loads(store.get(record_key).data)
-        except NotFound:
-            continue
-        except ValueError:
-            continue  # a damaged record is treated as missing: reprocess
-        source = doc.get("source") or {}
-        return OutputState(source.get("etag"), doc.get("pipeline_version"), status)
-    return OutputState(None, None, "none")
-
-
-def is_current(state: OutputState, etag: str | None, pipeline_version: str) -> bool:
-    return state.status != "none" and state.etag == etag and state.pipeline_version == pipeline_version
 
 
 def claim_token(bucket: str, key: str, etag: str | None, pipeline_version: str) -> str:
@@ -167,6 +145,7 @@ class Dispatcher:
             event = _with_info(event, info)
             bound = bound.bind(etag=event.etag)
         token = claim_token(event.bucket, event.key, event.etag, self.pipeline_version)
+        prior = None
         if not force:
             state = output_state(self.store, self.layout, event.key)
             if is_current(state, event.etag, self.pipeline_version):
@@ -175,8 +154,9 @@ class Dispatcher:
             if not self.claims.claim(token, self.claim_ttl):
                 bound.info("event_already_queued")
                 return CLAIMED
+            prior = state.status
         try:
-            self.queue.enqueue(event, force=force)
+            self.queue.enqueue(event, force=force, prior=prior)
         except BaseException:
             self.claims.release(token)  # let the next event or sweep try again
             raise

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .storage.urls import normalise_store_url
+
+if TYPE_CHECKING:
+    from tasks.cleaning.markup import ParseLimits
 
 PREFIX = "COPYDESK_"
 
@@ -56,6 +59,9 @@ class Settings(BaseSettings):
     index_prefix: Prefix = Field("index/", description="Prefix of the search index: index documents, segments and manifest.")
     broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (Redis). Credentials in it are never logged.")
     max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest input processed, in bytes; larger inputs are quarantined unread.")
+    max_markup_chars: int = Field(8_000_000, gt=0, description="Largest HTML/XML document parsed, in decoded characters; larger ones are quarantined as `too_large`.")
+    max_elements: int = Field(100_000, gt=0, description="Most elements (tag openings, counted before parsing) one HTML/XML document may have; more: quarantined as `too_many_elements`.")
+    max_depth: int = Field(160, gt=0, description="Deepest element nesting parsed; deeper documents are quarantined as `too_deep`.")
     soft_time_limit: int = Field(9, gt=0, description="Seconds after which an article task is asked to stop (SoftTimeLimitExceeded): quarantined as `time_limit` when it was in the stages, retried when it was waiting for the store. An article takes well under a second.")
     time_limit: int = Field(12, gt=0, description="Seconds after which an article task's process is killed (quarantined as `time_limit` by the worker). Redis' visibility timeout is this + COPYDESK_RETRY_BACKOFF_MAX + 2 s, which bounds redelivery after a worker is killed (see README, Broker).")
     max_retries: int = Field(0, ge=0, description="Retries of an outage (store or broker unreachable, throttling, 5xx, wrong credentials or bucket, model missing) before the article is quarantined as `retries_exhausted`; 0: retry for as long as the outage lasts.")
@@ -115,6 +121,13 @@ class Settings(BaseSettings):
             return cls.model_validate(values)
         except ValidationError as exc:
             raise SettingsError(_describe(exc, values)) from None
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        """The clean stage's bounds of one page's parse, as the plain values the stage takes."""
+        from tasks.cleaning.markup import ParseLimits
+
+        return ParseLimits(self.max_markup_chars, self.max_elements, self.max_depth)
 
     @property
     def beat_schedule_path(self) -> str:

@@ -75,6 +75,8 @@ ASCII_INCOMPATIBLE = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
 
 #: Share of control characters (other than whitespace) above which decoded text is binary.
 MAX_CONTROL_SHARE = 0.02
+#: Control characters other than tab, newline, CR, form feed and vertical tab (code points < 32).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f]")
 #: Highest "chaos" (charset-normalizer's measure of mess) accepted from detection; real text in
 #: the right legacy charset scores near 0, bytes forced through the wrong one well above this.
 MAX_DETECTED_CHAOS = 0.1
@@ -213,9 +215,6 @@ def decode_bytes(raw: bytes) -> tuple[str, str]:
         return raw.decode(best.encoding), best.encoding
     except (UnicodeDecodeError, LookupError) as exc:
         raise BadInput("undecodable", f"detected {best.encoding} but decoding failed: {exc}") from None
-
-
-CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 
 def check_text(text: str) -> None:

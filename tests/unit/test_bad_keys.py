@@ -45,7 +45,7 @@ class ListQueue:
     def __init__(self):
         self.events = []
 
-    def enqueue(self, event, *, force=False):
+    def enqueue(self, event, *, force=False, prior=None):
         self.events.append(event)
 
     def enqueue_removal(self, event):

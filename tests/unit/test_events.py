@@ -53,7 +53,7 @@ class RecordingQueue:
         self.events: list[ObjectEvent] = []
         self.fail = fail
 
-    def enqueue(self, event, *, force=False):
+    def enqueue(self, event, *, force=False, prior=None):
         if self.fail:
             raise ConnectionError("broker down")
         self.events.append(event)

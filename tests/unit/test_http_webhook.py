@@ -28,7 +28,7 @@ class RecordingQueue:
         self.events = []
         self.fail = fail
 
-    def enqueue(self, event, *, force=False):
+    def enqueue(self, event, *, force=False, prior=None):
         if self.fail:
             raise ConnectionError("broker down")
         self.events.append(event)

@@ -73,6 +73,10 @@ def make_app(
         report = await run_in_threadpool(health) if health else {"ok": True}
         return JSONResponse(report, status_code=200 if report.get("ok") else 503)
 
+    async def metrics_page(request: Request) -> Response:
+        payload, content_type = await run_in_threadpool(metrics.render)
+        return Response(payload, media_type=content_type)
+
     async def read_body(request: Request) -> bytes:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
@@ -124,18 +128,14 @@ def make_app(
             return JSONResponse({"error": "could not enqueue; retry later"}, status_code=503)
         return JSONResponse({"events": len(events), "results": results})
 
-    async def prometheus(request: Request) -> Response:
-        payload, content_type = await run_in_threadpool(metrics.render)
-        return Response(payload, media_type=content_type)
-
     async def not_found(request: Request) -> JSONResponse:
         return JSONResponse({"error": "not found"}, status_code=404)
 
     return Starlette(
         routes=[
+            Route("/metrics", metrics_page, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Route("/health", healthz, methods=["GET", "HEAD"]),
-            Route("/metrics", prometheus, methods=["GET"]),
             Route("/", notify, methods=["POST"]),
             Route("/{path:path}", notify, methods=["POST"]),
             Route("/{path:path}", not_found, methods=["GET", "HEAD"]),

@@ -13,20 +13,24 @@ from __future__ import annotations
 
 from billiard.exceptions import TimeLimitExceeded
 
-from ..app import INDEX_BATCH, PROCESS_ARTICLE, app
+from ..app import INDEX_BATCH, INDEX_QUEUE, PROCESS_ARTICLE, app
 from ..logging import get_logger
-from ..dispatch import output_state
+from ..state import output_state
 from ..processing import OUTAGE_ERRORS
 from .base import CopydeskTask
 
 log = get_logger("copydesk.task")
 
-INDEX_BATCH_DELAY_SECONDS = 2
 
+def request_index_batch(runtime) -> None:
+    """Ask the index queue for a batch, debounced in Redis by count and age (no store request)."""
+    from ..search.indexer import BATCH_AGE, BatchRequests
 
-def _request_index_batch() -> None:
-    # A short delay lets a burst of articles share one segment.
-    app.send_task(INDEX_BATCH, countdown=INDEX_BATCH_DELAY_SECONDS)
+    when = BatchRequests(runtime.redis, runtime.store.url).document_written()
+    if when == "later":
+        app.send_task(INDEX_BATCH, countdown=BATCH_AGE, queue=INDEX_QUEUE)
+    elif when == "now":
+        app.send_task(INDEX_BATCH, queue=INDEX_QUEUE)
 
 
 class ArticleTask(CopydeskTask):
@@ -63,16 +67,28 @@ class ArticleTask(CopydeskTask):
 
 
 @app.task(bind=True, base=ArticleTask, name=PROCESS_ARTICLE)
-def process_article(self, bucket: str, key: str, etag: str | None = None, version_id: str | None = None, force: bool = False):
+def process_article(
+    self,
+    bucket: str,
+    key: str,
+    etag: str | None = None,
+    version_id: str | None = None,
+    force: bool = False,
+    prior: str | None = None,
+):
     runtime = self.runtime
     from ..search.indexer import document_written
 
     job = runtime.job(
         bucket,
         on_document_written=lambda doc_key: document_written(
-            runtime.store_for(bucket), runtime.settings, doc_key, enqueue=_request_index_batch
+            runtime.store_for(bucket), runtime.settings, doc_key, enqueue=lambda: request_index_batch(runtime)
         ),
     )
+    if self.attempt > 1:
+        prior = None  # a retry reads the state again: the first attempt may have written it
     # Outages raise out of run() and are retried by Celery; everything else ends in an outcome.
-    outcome = job.run(key, etag, version_id=version_id, force=force, task_id=self.request.id, attempt=self.attempt)
+    outcome = job.run(
+        key, etag, version_id=version_id, force=force, task_id=self.request.id, attempt=self.attempt, prior=prior
+    )
     return outcome.as_dict()

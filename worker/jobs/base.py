@@ -76,7 +76,7 @@ class CopydeskTask(Task):
         try:
             return self.run(*args, **kwargs)
         finally:
-            log.info("task_finished", duration_ms=round((time.perf_counter() - started) * 1000, 3))
+            log.debug("task_finished", duration_ms=round((time.perf_counter() - started) * 1000, 3))
             clear()
 
     def retry(self, *args, **kwargs):

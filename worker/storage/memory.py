@@ -44,7 +44,7 @@ class MemoryStore(Store):
             except KeyError:
                 raise NotFound(key) from None
 
-    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False):
+    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False, durable=True):
         validate_key(key)
         data = bytes(data)
         with self._lock:
