@@ -370,9 +370,10 @@ def test_classify_stages_fill_the_record_fields():
 
 
 def test_shared_sample_is_world_news_in_english(sample_bytes):
-    from tasks.pipeline import build_pipeline, process_bytes
+    from tasks.pipeline import build_pipeline, process_document
 
-    item = process_bytes(sample_bytes, Source("bucket", "incoming/business-standard-paywalled.txt"), build_pipeline())
+    item = process_document(sample_bytes, Source("bucket", "incoming/business-standard-paywalled.txt"), build_pipeline()).article
+    assert item is not None
     assert item.language["code"] == "en" and item.language["score"] > 0.9
     assert item.topics[0]["label"] == "world" and item.topic_uncertain is False
     assert item.topic_terms
