@@ -17,15 +17,14 @@ which does not read it again (issue 15: store requests per article).
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 from .events.model import CREATED, REMOVED, ObjectEvent
 from .layout import Layout
 from .logging import get_logger
+from .state import is_current, output_state
 from .storage import NotFound, Store
 
 log = get_logger("copydesk.dispatch")
@@ -36,6 +35,7 @@ CURRENT = "current"
 CLAIMED = "already_queued"
 IGNORED = "ignored"
 MISSING = "missing"
+FOREIGN = "other_bucket"
 
 
 class TaskQueue(Protocol):
@@ -86,31 +86,9 @@ class RedisClaims:
     def release(self, token: str) -> None:
         self._redis.delete(self.PREFIX + token)
 
-
-@dataclass(frozen=True)
-class OutputState:
-    """What the bucket already says about an input: the etag and pipeline of its outputs."""
-
-    etag: str | None
-    pipeline_version: str | None
-    status: str  # processed | quarantined | none
-
-
-def output_state(store: Store, layout: Layout, key: str) -> OutputState:
-    for record_key, status in ((layout.record_key(key), "processed"), (layout.quarantine_key(key), "quarantined")):
-        try:
-            doc = json.loads(store.get(record_key).data)
-        except NotFound:
-            continue
-        except ValueError:
-            continue  # a damaged record is treated as missing: reprocess
-        source = doc.get("source") or {}
-        return OutputState(source.get("etag"), doc.get("pipeline_version"), status)
-    return OutputState(None, None, "none")
-
-
-def is_current(state: OutputState, etag: str | None, pipeline_version: str) -> bool:
-    return state.status != "none" and state.etag == etag and state.pipeline_version == pipeline_version
+    def refresh(self, token: str, ttl: int) -> None:
+        """Keep a claim while its task waits to retry (set whether or not it lapsed)."""
+        self._redis.set(self.PREFIX + token, "1", ex=max(1, ttl))
 
 
 def claim_token(bucket: str, key: str, etag: str | None, pipeline_version: str) -> str:
@@ -137,6 +115,10 @@ class Dispatcher:
 
     def submit(self, event: ObjectEvent, *, force: bool = False) -> str:
         bound = log.bind(key=event.key, etag=event.etag, origin=event.origin)
+        if event.bucket and event.bucket != self.store.bucket:
+            # Only the configured bucket is read or written (issue 11.3).
+            bound.warning("event_other_bucket_refused", bucket=event.bucket, store_bucket=self.store.bucket)
+            return FOREIGN
         if event.kind == REMOVED and self.layout.is_input(event.key):
             self.queue.enqueue_removal(event)
             bound.info("article_removal_enqueued")
@@ -144,13 +126,23 @@ class Dispatcher:
         if event.kind != CREATED or not self.layout.is_input(event.key):
             bound.debug("event_ignored", kind=event.kind)
             return IGNORED
-        if event.etag is None:
+        problem = self.layout.key_problem(event.key)
+        if event.key.endswith("/") and event.size is None:
+            try:
+                event = _with_info(event, self.store.head(event.key))
+            except NotFound:
+                bound.info("event_object_missing")
+                return MISSING
+        if event.key.endswith("/") and event.size == 0:
+            bound.debug("event_ignored", reason="folder_marker")
+            return IGNORED
+        if event.etag is None and problem is None:
             try:
                 info = self.store.head(event.key)
             except NotFound:
                 bound.info("event_object_missing")
                 return MISSING
-            event = ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)
+            event = _with_info(event, info)
             bound = bound.bind(etag=event.etag)
         token = claim_token(event.bucket, event.key, event.etag, self.pipeline_version)
         prior = None
@@ -170,3 +162,7 @@ class Dispatcher:
             raise
         bound.info("article_enqueued", force=force)
         return ENQUEUED
+
+
+def _with_info(event: ObjectEvent, info) -> ObjectEvent:
+    return ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)

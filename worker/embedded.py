@@ -19,7 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, stop_when_event_set, wait_random_exponential
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_never,
+    stop_when_event_set,
+    wait_random_exponential,
+)
 
 from .dispatch import CURRENT, REMOVAL_ENQUEUED, Dispatcher, MemoryClaims
 from .events.folder import FolderWatcher
@@ -111,7 +119,8 @@ class InProcessQueue:
         task_id = f"local-{time.time_ns():x}"
         retrying = Retrying(
             retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self.max_retries + 1) | stop_when_event_set(self.stopping),
+            # COPYDESK_MAX_RETRIES=0: an outage is waited out (until the run is stopped).
+            stop=(stop_after_attempt(self.max_retries + 1) if self.max_retries else stop_never) | stop_when_event_set(self.stopping),
             wait=wait_random_exponential(multiplier=RETRY_BASE_SECONDS, max=self.backoff_cap),
             sleep=self._sleep,
             reraise=False,

@@ -8,7 +8,7 @@ Everything, including Celery's and libraries' stdlib logging, goes through one r
 processors run before it:
 - `redact_secrets` masks passwords in URLs (redis://:pw@host), and values of keys that name
   credentials, so no secret ever reaches a log line;
-- `capture_article_event` copies events bound to an article (an `article_key` in the context)
+- `capture_article_event` copies events bound to an article (a `key` in the context)
   into the active ArticleLog, which the job writes to `logs/R.jsonl`.
 """
 

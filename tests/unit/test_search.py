@@ -133,6 +133,32 @@ def test_title_matches_rank_above_body_matches(tmp_path):
     assert ranked == ["incoming/title", "incoming/body"]
 
 
+def test_segment_statistics_come_from_fts5vocab_and_older_segments_count_them_too(tmp_path):
+    """Row lengths and totals as FTS5 counts them, stored at build time; a segment without them
+    (format 1) counts them from fts5vocab when opened, with the same results."""
+    import shutil
+    import sqlite3
+
+    writer = SegmentWriter(tmp_path / "new.sqlite")
+    docs = [make_doc("b", f"incoming/{i}", f"Title number {i}", "U.S. markets rallied as the Fed held rates " * (i + 1)) for i in range(5)]
+    for doc in docs:
+        writer.add(doc, 1.0, 1.0)
+    writer.finish()
+    shutil.copy(tmp_path / "new.sqlite", tmp_path / "old.sqlite")
+    with sqlite3.connect(tmp_path / "old.sqlite") as conn:
+        conn.execute("DELETE FROM meta WHERE key IN ('tokens', 'max_length')")
+        conn.execute("DROP TABLE lengths")
+    new, old = Segment(tmp_path / "new.sqlite"), Segment(tmp_path / "old.sqlite")
+    assert new.totals() == old.totals() == (5, sum(3 + 9 * (i + 1) for i in range(5)))  # "U.S." is two tokens
+    assert new.max_length() == old.max_length() == 3 + 9 * 5
+    rows = [rowid for rowid, _ in new.search('"markets"', Filters(), 10)]
+    assert new.ids_and_lengths(rows) == old.ids_and_lengths(rows)
+    # Phrase frequencies: a two-token phrase (consecutive offsets), a prefix, a column filter.
+    assert new.phrase_freqs('"U.S. markets"', rows) == {r: float(r) for r in rows}
+    assert new.phrase_freqs('"rall"*', rows) == {r: float(r) for r in rows}
+    assert new.phrase_freqs('title : "number"', rows) == dict.fromkeys(rows, 4.0)  # the title's weight
+
+
 def test_global_bm25_on_one_segment_is_fts5_bm25(env):
     """With the whole index in one segment, the global scores are exactly FTS5's bm25()."""
     store, settings = env

@@ -18,9 +18,13 @@ from .base import CopydeskTask
 
 #: Documents folded into one segment by one batch run.
 BATCH_DOCS = 1000
+#: Index work is not bounded by the article time limits (a merge folds up to 200,000
+#: documents). A run longer than Redis' visibility timeout may be handed to a second worker;
+#: publishing is compare-and-swap, so the second run finds nothing left or loses the race.
+INDEX_LIMITS = {"soft_time_limit": 600, "time_limit": 660}
 
 
-@app.task(bind=True, base=CopydeskTask, name=INDEX_BATCH)
+@app.task(bind=True, base=CopydeskTask, name=INDEX_BATCH, **INDEX_LIMITS)
 def index_batch(self):
     from ..search.catalog import Catalog
     from ..search.indexer import BATCH_AGE, LEASE_SECONDS, BatchRequests, index_pending, merge_candidates
@@ -42,37 +46,27 @@ def index_batch(self):
             app.send_task(INDEX_BATCH, countdown=BATCH_AGE, queue=INDEX_QUEUE)
         if merge_candidates(Catalog(store, settings).read(), force=False):
             app.send_task(INDEX_MERGE, queue=INDEX_QUEUE)
-    except Exception as exc:
-        # Markers stay until their batch is published: a failed run loses nothing.
-        failure = {"error": type(exc).__name__}
-        return self.retry_transient(exc, lambda: failure)
+        # Outages are retried by Celery (CopydeskTask); markers stay until their batch is
+        # published, so a failed run loses nothing.
     finally:
         with contextlib.suppress(LockError):  # the lease ran out under a slow run
             lease.release()
     return {"indexed": indexed}
 
 
-@app.task(bind=True, base=CopydeskTask, name=INDEX_MERGE)
+@app.task(bind=True, base=CopydeskTask, name=INDEX_MERGE, **INDEX_LIMITS)
 def index_merge(self, force: bool = False):
     from ..search.indexer import merge_segments
 
     runtime = self.runtime
-    try:
-        merged = merge_segments(runtime.store, runtime.settings, force=force)
-    except Exception as exc:
-        failure = {"error": type(exc).__name__}
-        return self.retry_transient(exc, lambda: failure)
+    merged = merge_segments(runtime.store, runtime.settings, force=force)
     return {"merged": merged}
 
 
-@app.task(bind=True, base=CopydeskTask, name=INDEX_REMOVE)
+@app.task(bind=True, base=CopydeskTask, name=INDEX_REMOVE, **INDEX_LIMITS)
 def index_remove(self, bucket: str, key: str):
     from ..search.indexer import remove_document
 
     runtime = self.runtime
-    try:
-        remove_document(runtime.store_for(bucket), runtime.settings, key)
-    except Exception as exc:
-        failure = {"error": type(exc).__name__}
-        return self.retry_transient(exc, lambda: failure)
+    remove_document(runtime.store_for(bucket), runtime.settings, key)
     return {"removed": key}

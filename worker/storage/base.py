@@ -76,14 +76,6 @@ def validate_key(key: str) -> str:
     return key
 
 
-def validate_prefix(prefix: str) -> str:
-    """A prefix is a key that may be empty and should end in '/'."""
-    if prefix == "":
-        return prefix
-    validate_key(prefix.rstrip("/") or "x")
-    return prefix
-
-
 class Store(abc.ABC):
     """Object storage as copydesk needs it: whole objects, etags, conditional writes."""
 
@@ -123,8 +115,9 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with prefix, in key order."""
+    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with prefix, in key order (only keys after
+        `start_after` when given: S3's StartAfter)."""
 
     @abc.abstractmethod
     def delete(self, key: str) -> None:

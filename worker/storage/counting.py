@@ -51,10 +51,10 @@ class CountingStore(Store):
             key, data, content_type=content_type, if_match=if_match, if_none_match=if_none_match, durable=durable
         )
 
-    def list(self, prefix="") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[ObjectInfo]:
         def counted() -> Iterator[ObjectInfo]:
             self._count("LIST")
-            for seen, info in enumerate(self.inner.list(prefix), start=1):
+            for seen, info in enumerate(self.inner.list(prefix, start_after=start_after), start=1):
                 if seen > LIST_PAGE and seen % LIST_PAGE == 1:
                     self._count("LIST")
                 yield info

@@ -235,7 +235,7 @@ class LocalStore(Store):
         except NotFound:
             return None
 
-    def list(self, prefix="") -> Iterator[ObjectInfo]:
+    def list(self, prefix="", start_after=None) -> Iterator[ObjectInfo]:
         # Walk only the deepest folder the prefix names, then filter by the full prefix.
         base_rel = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         base = self.root / base_rel if base_rel else self.root
@@ -251,7 +251,7 @@ class LocalStore(Store):
                 dirnames[:] = [d for d in dirnames if d != INTERNAL_DIR]
             for name in filenames:
                 key = f"{rel_dir}/{name}" if rel_dir else name
-                if key.startswith(prefix) and not name.startswith(TEMPORARY_PREFIX):
+                if key.startswith(prefix) and not name.startswith(TEMPORARY_PREFIX) and (start_after is None or key > start_after):
                     keys.append(key)
         keys.sort()
 

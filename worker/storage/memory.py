@@ -57,9 +57,9 @@ class MemoryStore(Store):
             self._objects[key] = (data, info)
             return info
 
-    def list(self, prefix="") -> Iterator[ObjectInfo]:
+    def list(self, prefix="", start_after=None) -> Iterator[ObjectInfo]:
         with self._lock:
-            infos = [info for k, (_, info) in self._objects.items() if k.startswith(prefix)]
+            infos = [info for k, (_, info) in self._objects.items() if k.startswith(prefix) and (start_after is None or k > start_after)]
         return iter(sorted(infos, key=lambda i: i.key))
 
     def delete(self, key):

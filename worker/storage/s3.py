@@ -110,10 +110,11 @@ class S3Store(Store):
         resp = self._call(key, self._client.put_object, **kwargs)
         return ObjectInfo(key, _unquote(resp.get("ETag", "")), len(kwargs["Body"]), resp.get("VersionId"), None)
 
-    def list(self, prefix="") -> Iterator[ObjectInfo]:
+    def list(self, prefix="", start_after=None) -> Iterator[ObjectInfo]:
         paginator = self._client.get_paginator("list_objects_v2")
+        kwargs = {"StartAfter": start_after} if start_after else {}
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **kwargs):
                 for obj in page.get("Contents", ()):
                     yield ObjectInfo(
                         obj["Key"],
