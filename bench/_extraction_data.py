@@ -36,6 +36,47 @@ class Page:
     html: str
     body: str
     url: str | None
+    #: Text the set marks as not the article (dragnet's user comments), when it marks any.
+    marked_boilerplate: str = ""
+
+
+#: Every set, in report order: scrapinghub's benchmark and the five of web-extraction/.
+SETS = ("scrapinghub", "cleaneval", "cleanportaleval", "dragnet", "google-trends-2017", "readability")
+#: Sets whose licence allows shipping what is derived from them (web-extraction/README.md).
+SHIPPABLE_SETS = ("scrapinghub", "readability")
+
+
+def web_extraction_dir() -> Path:
+    return shared_dir() / "data" / "web-extraction"
+
+
+def set_ids(name: str) -> list[str]:
+    """The ids of a set's pages, sorted."""
+    if name == "scrapinghub":
+        return sorted(json.loads((benchmark_dir() / "ground-truth.json").read_text(encoding="utf-8")))
+    return sorted(path.name[: -len(".html")] for path in (web_extraction_dir() / name / "pages").glob("*.html"))
+
+
+def load_set(name: str, ids: list[str] | None = None) -> list[Page]:
+    """A set's pages with their truth (one block per line), optionally only the given ids."""
+    if name == "scrapinghub":
+        return load_pages(ids)
+    root = web_extraction_dir() / name
+    urls: dict[str, str] = {}
+    urls_file = root / "urls.tsv"
+    if urls_file.exists():
+        for line in urls_file.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2:
+                urls[parts[0]] = parts[1]
+    pages = []
+    for page_id in set_ids(name) if ids is None else ids:
+        html = (root / "pages" / f"{page_id}.html").read_text(encoding="utf-8", errors="replace")
+        body = (root / "truth" / f"{page_id}.txt").read_text(encoding="utf-8", errors="replace")
+        comments = root / "comments" / f"{page_id}.txt"
+        marked = comments.read_text(encoding="utf-8", errors="replace") if comments.exists() else ""
+        pages.append(Page(page_id, html, body, urls.get(page_id), marked))
+    return pages
 
 
 def load_pages(ids: list[str] | None = None) -> list[Page]:

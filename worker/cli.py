@@ -24,6 +24,7 @@ from .commands import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    ConfigError,
     CopydeskGroup,
     configure_app,
     fail,
@@ -157,29 +158,20 @@ def process(files: tuple[Path, ...]) -> None:
 
     No queue and no store: the quickest way to see what copydesk makes of a file.
     """
-    from tasks.article import Article, BadInput, Source
-    from tasks.pipeline import build_pipeline
-    from tasks.record import build_quarantine, build_record
+    from tasks.article import Source
+    from tasks.pipeline import build_pipeline, process_document
 
     settings = load_settings()
     setup_logging(settings, "WARNING")
-    pipeline = build_pipeline(model_dir=settings.model_dir or None)
+    pipeline = build_pipeline(model_dir=settings.model_dir or None, parse_limits=settings.parse_limits)
     bad = 0
     for path in files:
         raw = path.read_bytes()
         source = Source("local", str(path), hashlib.md5(raw).hexdigest(), len(raw))
-        if len(raw) > settings.max_bytes:
-            error = BadInput("too_large", f"{len(raw)} bytes is over the limit of {settings.max_bytes} bytes")
-            doc = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=1)
+        result = process_document(raw, source, pipeline, max_bytes=settings.max_bytes)
+        doc = result.quarantine or result.record or {}
+        if result.quarantine is not None:
             bad += 1
-        else:
-            try:
-                article = pipeline.run(Article(source=source, raw=raw))
-                doc = build_record(article, pipeline.version)
-            except BadInput as error:
-                doc = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=1)
-                bad += 1
-        if "reason" in doc:
             click.echo(f"copydesk: {path}: {doc['reason']}: {doc['message']}", err=True)
         click.echo(json.dumps(doc, ensure_ascii=False, indent=None if len(files) > 1 else 1))
     sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
@@ -188,7 +180,7 @@ def process(files: tuple[Path, ...]) -> None:
 # -- the fleet --------------------------------------------------------------------------------
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--queues", "-Q", default=None, help="Queues to consume (default: all of copydesk's).")
-@click.option("--skip-checks", is_flag=True, help="Start without checking the store and broker first.")
+@click.option("--skip-checks", is_flag=True, help="Skip the checks before Celery starts (the worker still runs them at its start).")
 @click.option("--create", is_flag=True, help="Create the store's folder or bucket when it does not exist.")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(queues: str | None, skip_checks: bool, create: bool, celery_args: tuple[str, ...]) -> None:
@@ -197,7 +189,7 @@ def worker(queues: str | None, skip_checks: bool, create: bool, celery_args: tup
 
     settings = load_settings()
     if not skip_checks:
-        startup_checks(settings, create=create)
+        startup_checks(settings, create=create, models=True)
     argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues or ",".join(QUEUES)]
     if settings.concurrency and not any(a.startswith(("-c", "--concurrency")) for a in celery_args):
         argv += ["--concurrency", str(settings.concurrency)]
@@ -250,7 +242,7 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
         if settings.metrics_port:
             metrics.serve(settings.metrics_port)
 
-        listener = SqsListener(queue_url, dispatcher)
+        listener = SqsListener(queue_url, dispatcher, keep_unparseable=settings.sqs_keep_unparseable)
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
         with contextlib.suppress(KeyboardInterrupt):
             listener.serve(until_empty=until_empty)
@@ -262,17 +254,22 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     host, _, port = http_address.rpartition(":")
     if not host or not port.isdigit():
         raise click.UsageError(f"--http wants HOST:PORT, not {http_address!r}")
-    server = make_server(host, int(port), dispatcher, token=settings.http_token, health=lambda: health(store, settings))
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    if not settings.http_token and not settings.http_allow_anonymous:
+        raise ConfigError("the HTTP listener needs COPYDESK_HTTP_TOKEN (or COPYDESK_HTTP_ALLOW_ANONYMOUS=1 to run without one)")
+    server = make_server(
+        host,
+        int(port),
+        dispatcher,
+        token=settings.http_token,
+        allow_anonymous=settings.http_allow_anonymous,
+        max_records=settings.http_max_records,
+        timeout=settings.http_timeout,
+        health=lambda: health(store, settings),
+    )
     from .logging import get_logger
 
-    get_logger("copydesk.listen.http").info("http_listening", host=host, port=server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    get_logger("copydesk.listen.http").info("http_listening", host=host, port=int(port), anonymous=not settings.http_token)
+    server.serve()  # uvicorn: SIGTERM and SIGINT finish the requests in flight, then stop
 
 
 @cli.command()

@@ -48,7 +48,7 @@ class Runtime:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        return build_pipeline(model_dir=self.settings.model_dir or None)
+        return build_pipeline(model_dir=self.settings.model_dir or None, parse_limits=self.settings.parse_limits)
 
     @property
     def pipeline_version(self) -> str:

@@ -15,7 +15,7 @@ from lxml import etree
 
 from ..article import BadInput
 from .boilerplate import filter_blocks
-from .markup import parse_html
+from .markup import DEFAULT_LIMITS, ParseLimits, parse_html
 from .metadata import metadata_from_html
 from .normalize import normalize_inline
 from .result import Block, Cleaned
@@ -24,7 +24,6 @@ from .result import Block, Cleaned
 BLOCK_KINDS = {"p": "p", "head": "heading", "item": "item", "row": "row", "quote": "quote", "code": "p"}
 #: Elements whose children are blocks of their own.
 CONTAINERS = {"body", "list", "table", "div", "quote", "doc", "main"}
-BREAK_TAG = "lb"
 #: Children that start a new line when they sit inside another block.
 LINE_TAGS = {"lb", "p", "item", "head", "list", "row", "cell", "quote"}
 #: Page elements that start a block of visible text of their own (for the removed-lines count).
@@ -60,8 +59,8 @@ EXTRACT_OPTIONS: dict[str, Any] = dict(
 )
 
 
-def clean_html(markup: str) -> Cleaned:
-    tree = parse_html(markup)
+def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
+    tree = parse_html(markup, limits)
     if tree is None:
         raise BadInput("no_text", "the HTML has no parsable content")
     anchors = AnchorIndex(tree)

@@ -12,7 +12,7 @@ from lxml import etree
 
 from ..article import BadInput
 from .boilerplate import filter_blocks
-from .markup import parse_xml
+from .markup import DEFAULT_LIMITS, ParseLimits, parse_xml
 from .normalize import normalize_inline
 from .result import Block, Cleaned, Metadata
 
@@ -53,8 +53,8 @@ def local_name(element: etree._Element) -> str:
     return etree.QName(tag).localname if tag else ""
 
 
-def clean_xml(markup: str) -> Cleaned:
-    root = parse_xml(markup)
+def clean_xml(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
+    root = parse_xml(markup, limits)
     if local_name(root).lower() == "html":
         from .html import clean_html
 

@@ -1,4 +1,4 @@
-"""Clean: keep the article body and its metadata, drop the site's boilerplate (issue 3).
+"""Clean: keep the article body and its metadata, drop the site's boilerplate.
 
 The work is in tasks/cleaning: HTML through trafilatura's fast extractor plus our own block
 judgement, XML news formats (NITF, NewsML-G2, XHTML) parsed safely, plain text line by line.
@@ -7,7 +7,7 @@ judgement, XML news formats (NITF, NewsML-G2, XHTML) parsed safely, plain text l
 from __future__ import annotations
 
 from ..article import Article, BadInput
-from ..cleaning import clean_document
+from ..cleaning import ParseLimits, clean_document
 from ..stage import Stage
 
 #: How many removed lines the article keeps as samples (for the log and the demo table).
@@ -17,12 +17,16 @@ REMOVED_SAMPLES = 20
 class Clean(Stage):
     name = "clean"
     #: Bump whenever the output for the same input changes.
-    version = "6"
+    version = "7"
+
+    def __init__(self, limits: ParseLimits | None = None):
+        #: Bounds of one page's parse (from the worker's settings; defaults otherwise).
+        self.limits = limits or ParseLimits()
 
     def action(self, article: Article) -> None:
         if article.media_type not in ("html", "xml", "text"):
             raise BadInput("no_text", f"cannot clean media type {article.media_type!r}")
-        cleaned = clean_document(article.content or "", article.media_type)
+        cleaned = clean_document(article.content or "", article.media_type, self.limits)
         article.text = cleaned.text
         meta = cleaned.metadata
         article.title = meta.title

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from integration_support import ROOT
+from integration_support import ROOT, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,13 @@ def test_bad_input_is_quarantined_with_its_reason(stack, name):
     assert quarantine["source_etag"] == stack.uploads[key][1]["etag"]
     assert quarantine["time"]
     assert stack.get_json(f"processed/batch/{name}.json") is None
-    events = stack.log_events(f"logs/batch/{name}.jsonl")
+    # The lineage log is completed after the quarantine record (which is written before
+    # `article_quarantined` is logged): wait for it.
+    events = wait_until(
+        lambda: [e for e in stack.log_events(f"logs/batch/{name}.jsonl") if e["event"] == "article_quarantined"]
+        and stack.log_events(f"logs/batch/{name}.jsonl"),
+        30, f"the lineage log of {name}", stack.live_services(),
+    )
     assert [e["event"] for e in events][:1] == ["article_started"]
     assert any(e["event"] == "article_quarantined" and e.get("reason") == reason for e in events), events
     # The source is read, never modified or removed.

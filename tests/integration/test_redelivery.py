@@ -32,8 +32,10 @@ SLOW_STAGES = Path(__file__).resolve().parents[1] / "slow_stages"
 @pytest.fixture(scope="module")
 def stack(make_stack):
     stack = make_stack("kill")
+    # Limits well above the test's pause: this test is about the killed child, not the limits
+    # (with the default 9 s soft limit a loaded machine could interrupt the record's PUT).
     stack.worker = stack.start_worker("w1", concurrency=2, COPYDESK_TEST_STAGE_DELAY=str(STAGE_DELAY),
-                                      PYTHONPATH=str(SLOW_STAGES))
+                                      PYTHONPATH=str(SLOW_STAGES), COPYDESK_SOFT_TIME_LIMIT="60", COPYDESK_TIME_LIMIT="90")
     stack.wait_worker_ready(stack.worker)
     return stack
 

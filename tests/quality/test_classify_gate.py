@@ -14,7 +14,6 @@ import pytest
 
 from tasks.classification import labels as data
 from tasks.classification.evaluation import merge_world_politics, same, scores
-from tasks.classification.features import lead
 from tasks.classification.language import detect
 from tasks.classification.topics import load_model
 
@@ -23,14 +22,19 @@ pytestmark = pytest.mark.quality
 # Recorded 2026-11-28 with model 95ec29dec6ba on these slices (accuracy):
 # AG News 1,500: 0.8920 (world+politics as one class); BBC test 400: 0.9825 strict;
 # 10kGNAD test half 374: 0.8717; developer-written news_en test 126: 0.9921 (world+politics as
-# one class). Whole sets: AG 0.8961, BBC 0.9825, 10kGNAD 0.8717.
+# one class). Whole sets: AG 0.8961, BBC 0.9825, 10kGNAD 0.8717. Model c20150e660ec (the same
+# recipe with machine-independent numbers, issue 9): AG 0.8958, BBC 0.9800, 10kGNAD 0.8663,
+# news_en 0.9921.
 FLOORS = {"ag_news": 0.88, "bbc_news": 0.975, "10kgnad_de": 0.855, "news_en": 0.96}
-#: Trained without BBC, scored on all 2,198 BBC articles: recorded 0.9286 (0.7534 before the
-#: news_en set was added, 0.9181 before the full-article expert); on their first 40 words
-#: (headline and lead, as feeds give them): 0.8271 (0.8035 before leads were trained on).
-CROSS_SOURCE_FLOOR = 0.915
-CROSS_SOURCE_SNIPPET_WORDS = 40
-CROSS_SOURCE_SNIPPET_FLOOR = 0.815
+#: Leave-one-outlet-out on the two real full-length English outlets (tasks/classification/outlets.py;
+#: BBC's fold is the former cross-source probe), as floors of (full-text accuracy, every label's
+#: accuracy, lead accuracy), world and politics as one class. Recorded with the recipe of model
+#: c20150e660ec (bench/classify.py --loo-only): BBC 0.9236, lowest label business 0.847, leads
+#: 0.8162; the Guardian 0.8310, lowest scitech 0.660 (53 articles) and world/politics 0.701,
+#: leads 0.7043. The floors sit a noise margin under: ~1.5-2 points of accuracy, ~4 of a label
+#: (one Guardian scitech article is 1.9 points). The issue's targets (0.90 on every full-length
+#: outlet, 0.80 for every label) are not met on the Guardian: see the README.
+LOO_FLOORS = {"bbc_news": (0.905, 0.80, 0.795), "guardian_2022": (0.81, 0.62, 0.68)}
 AG_SLICE = 1500
 #: Calibration, recorded on the AG slice: 3.1% flagged uncertain; right 0.907 when sure, 0.41 when not.
 SURE_ACCURACY_FLOOR = 0.90
@@ -89,26 +93,36 @@ def test_language_accuracy_on_full_articles_and_first_100_characters():
         assert prefix >= LANGUAGE_PREFIX_FLOOR, (code, prefix)
 
 
-def test_a_model_trained_without_bbc_still_classifies_bbc(tmp_path):
-    """Generalisation to an outlet and article length never trained on: the shipped recipe,
-    trained on everything but BBC, scores BBC's articles and their first 40 words (world and
-    politics as one class)."""
-    from tasks.classification.build_shipped import cross_source
-
-    model, _, bbc = cross_source(tmp_path)
-    truth = [label for _, label in bbc]
-    predicted = [model.predict(text).label for text, _ in bbc]
-    accuracy = scores(truth, predicted, merge_world_politics)["accuracy"]
-    assert accuracy >= CROSS_SOURCE_FLOOR, accuracy
-    snippets = [lead(text, CROSS_SOURCE_SNIPPET_WORDS) for text, _ in bbc]
-    snippet_accuracy = scores(truth, [model.predict(text).label for text in snippets], merge_world_politics)["accuracy"]
-    assert snippet_accuracy >= CROSS_SOURCE_SNIPPET_FLOOR, snippet_accuracy
+#: Training tests: about a minute each on a quiet 2-core machine, five and more on a loaded one
+#: (pytest-timeout's default of 300 s failed them there).
+TRAINING_TIMEOUT = 1200
 
 
+@pytest.mark.timeout(TRAINING_TIMEOUT)
+@pytest.mark.parametrize("outlet", sorted(LOO_FLOORS))
+def test_leave_one_outlet_out_on_full_length_outlets(outlet):
+    """The shipped recipe trained on every other outlet, scored on this one (an outlet and years it
+    never saw, as the held-out set will be): full texts, every label the outlet has, and leads
+    (first 40 words), world and politics as one class. bench/classify.py --loo-only prints the
+    whole table beside the TF-IDF + LR baseline."""
+    from tasks.classification.outlets import OUTLETS, fold_model, score_outlet
+
+    model = fold_model(outlet)
+    result = score_outlet(lambda texts: [model.predict(t).label for t in texts], OUTLETS[outlet].scored())
+    full_floor, label_floor, lead_floor = LOO_FLOORS[outlet]
+    assert result["full"]["accuracy"] >= full_floor, result["full"]["accuracy"]
+    weak = {label: round(acc, 3) for label, acc in result["full"]["by_label"].items() if acc < label_floor}
+    assert not weak, (weak, label_floor)
+    assert result["lead"]["accuracy"] >= lead_floor, result["lead"]["accuracy"]
+
+
+@pytest.mark.timeout(TRAINING_TIMEOUT)
 def test_the_rebuild_command_reproduces_the_shipped_model(tmp_path):
     """The shipped model is what `python -m tasks.classification.build_shipped` makes from the
     data: same weights, same version (pipeline_version depends on it). A recipe change without a
-    rebuild fails here."""
+    rebuild fails here; a correct rebuild on another CPU does not (the version hashes quantised
+    numbers: checked with NPY_DISABLE_CPU_FEATURES="AVX512_ICL X86_V4" and "AVX512_ICL X86_V4
+    X86_V3", 1 and 2 BLAS threads)."""
     from tasks.classification.build_shipped import SOURCE_WEIGHTS, shipped_examples
     from tasks.classification.training import train
 

@@ -25,8 +25,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 SETUP_SCRIPT = ROOT / "infra" / "minio" / "setup.sh"
 
-EXPECTED_SERVICES = {"redis", "minio", "minio-setup", "listener", "worker", "beat", "flower"}
-COPYDESK_ROLES = ("listener", "worker", "beat", "flower")
+EXPECTED_SERVICES = {"redis", "minio", "minio-setup", "listener", "worker", "indexer", "beat", "flower"}
+COPYDESK_ROLES = ("listener", "worker", "beat", "flower", "indexer")
 SETTING_NAMES = {PREFIX + name.upper() for name in Settings.model_fields}
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}; `$$` is a literal dollar.
@@ -302,3 +302,15 @@ def test_every_copied_path_exists_and_reaches_the_build_context():
         assert not dockerignore_excludes(source), f"COPY {source}: excluded by .dockerignore"
     for private in (".venv", ".git", "tests", "data", ".env"):
         assert dockerignore_excludes(private), f"{private} would be sent to the Docker daemon"
+
+
+def test_index_work_has_its_own_worker_and_every_queue_is_consumed(services):
+    from worker.app import ARTICLES_QUEUE, INDEX_BATCH, INDEX_MERGE, INDEX_QUEUE, INDEX_REMOVE, QUEUES, app
+
+    articles = parse_copydesk(command(services["worker"])).params["queues"].split(",")
+    index = parse_copydesk(command(services["indexer"])).params["queues"].split(",")
+    assert ARTICLES_QUEUE in articles and INDEX_QUEUE not in articles, "index batches would take article pool slots"
+    assert index == [INDEX_QUEUE]
+    assert set(articles) | set(index) == set(QUEUES), "a queue nobody consumes"
+    routes = app.conf.task_routes
+    assert {routes[name]["queue"] for name in (INDEX_BATCH, INDEX_MERGE, INDEX_REMOVE)} == {INDEX_QUEUE}
