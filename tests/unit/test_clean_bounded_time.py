@@ -157,9 +157,12 @@ def test_html_cleaner_takes_bounded_time(markup):
 
 @pytest.mark.parametrize("piece", ["<p>x</p>", "<div><a href='#'>Read more about it</a></div>", "<li>Subscribe now</li>"])
 def test_dense_markup_costs_linear_time(piece):
-    """Thousands of tiny elements: twice the elements may cost at most about twice the time."""
+    """Thousands of tiny elements: twice the elements may cost at most about twice the time.
+
+    A ratio of two measurements taken side by side, not an absolute bound: on a loaded 2-core
+    machine CPU time itself stretches (seen: 0.59 s for what takes 0.2 s on a quiet one), and
+    both runs stretch alike."""
     small, large = piece * 1_500, piece * 3_000
     small_time = cpu_seconds(lambda: clean(as_html(small), "html"))
     large_time = cpu_seconds(lambda: clean(as_html(large), "html"))
     assert large_time <= 3 * small_time + 0.010, (small_time, large_time)
-    assert large_time <= 4 * BUDGET_SECONDS
