@@ -113,7 +113,8 @@ app.add_defaults(lambda: celery_config(current_settings()))
 def _configure_logging(loglevel=None, **_kwargs):
     # Connecting this signal stops Celery from installing its own handlers: its logs and
     # ours go through the same JSON renderer.
-    configure_logging(current_settings().log_level)
+    settings = current_settings()
+    configure_logging(settings.log_level, fmt=settings.log_format)
 
 
 @worker_init.connect
@@ -122,6 +123,10 @@ def _load_models_before_fork(**_kwargs):
     # pool child (copy-on-write) instead of being loaded by each on its first article.
     from tasks.stages.classify import warm_up
 
+    from .logging import is_configured
+
+    if not is_configured():  # worker_init may come before setup_logging: no console line first
+        _configure_logging()
     warm_up(current_settings().model_dir or None)
     get_logger("copydesk.worker").info("models_loaded")
 

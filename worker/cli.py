@@ -20,14 +20,16 @@ import click
 
 from .commands import (
     EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     CopydeskGroup,
     configure_app,
     fail,
     load_settings,
+    setup_logging,
     startup_checks,
 )
-from .logging import configure_logging, redact_text
+from .logging import redact_text
 from .settings import Settings, documentation
 
 
@@ -48,36 +50,86 @@ def cli() -> None:
 def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: bool, create: bool) -> None:
     """Embedded mode: FOLDER is the store; process FOLDER/incoming/ with no servers.
 
-    Without --once, keeps watching FOLDER/incoming/ for new files until interrupted.
+    Without --once, keeps watching FOLDER/incoming/ for new files (one line per article) until
+    Ctrl-C or SIGTERM. The first Ctrl-C or SIGTERM lets the articles in flight finish, leaves
+    the rest for the next run and prints the summary; a second one quits at once.
     """
     from .embedded import EmbeddedRunner
+    from .runview import RunProgress, article_line, footer, print_table
     from .storage import StoreError
     from .storage.local import LocalStore
 
     settings = load_settings()
-    configure_logging(settings.log_level, stream=sys.stderr)
+    setup_logging(settings)
     try:
         LocalStore(folder).ensure_exists(create=create)
     except StoreError as exc:
         fail(str(exc))
     _hint_misplaced_inputs(folder, settings)
-    runner = EmbeddedRunner(folder, settings, threads=threads, force=force)
-    if once:
-        report = runner.run_once()
-    else:
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        click.echo(f"watching {folder / settings.input_prefix} (Ctrl-C to stop)", err=True)
-        report = runner.watch(stop)
-    _print_outcomes(report.outcomes, folder, runner.settings, as_json)
-    click.echo(
-        f"{len(report.processed)} processed, {len(report.quarantined)} quarantined, "
-        f"{len(report.outcomes) - len(report.processed) - len(report.quarantined)} skipped; "
-        f"{report.indexed} indexed",
-        err=True,
+    prefix = settings.input_prefix
+    progress = RunProgress(enabled=None if once else False)
+
+    def on_outcome(outcome) -> None:
+        if not once:
+            line = json.dumps(outcome.as_dict(), ensure_ascii=False) if as_json else article_line(outcome, prefix)
+            click.echo(line)
+
+    runner = EmbeddedRunner(
+        folder, settings, threads=threads, force=force, on_outcome=on_outcome,
+        watch_settle_seconds=settings.watch_settle_seconds,
     )
+    stop = threading.Event()
+    signals = {"count": 0}
+
+    def on_signal(_signum, _frame) -> None:
+        signals["count"] += 1
+        if signals["count"] == 1:
+            runner.stop()
+            stop.set()
+            progress.note("copydesk: stopping: finishing the articles in flight, leaving the rest for the next run "
+                          "(Ctrl-C again to quit now)")
+            return
+        sys.stdout.flush()
+        os.write(2, b"copydesk: interrupted\n")
+        os._exit(EXIT_INTERRUPTED)  # at once: threads mid-write leave .tmp-* files, removed next run
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
+    ticker = threading.Thread(target=_tick, args=(runner, progress, stop), daemon=True)
+    try:
+        with progress:
+            ticker.start()
+            if once:
+                report = runner.run_once()
+            else:
+                click.echo(f"watching {folder / prefix} (Ctrl-C to stop)", err=True)
+                report = runner.watch(stop)
+            stop.set()
+            ticker.join(timeout=2)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if once:
+        if as_json:
+            for outcome in sorted(report.outcomes, key=lambda o: o.key):
+                click.echo(json.dumps(outcome.as_dict(), ensure_ascii=False))
+        elif report.outcomes:
+            print_table(report.outcomes, prefix)
+            click.echo(footer(runner.folder, prefix, settings.processed_prefix, settings.quarantine_prefix), err=True)
+        elif report.skipped:
+            click.echo(f"nothing to do: {report.skipped} input(s) already processed by this pipeline version "
+                       "(--force reprocesses them)", err=True)
+    click.echo(report.summary(), err=True)
+    if once and report.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_BAD_INPUT if report.quarantined else EXIT_OK)
+
+
+def _tick(runner, progress, stop: threading.Event) -> None:
+    """Refresh the progress display from the runner's counters until the run ends."""
+    while not stop.wait(0.25):
+        report = runner.report()
+        progress.counts.update(processed=len(report.processed), quarantined=len(report.quarantined), skipped=report.skipped)
+        progress.update(total=runner.enqueued + report.current, done=runner.done + report.current)
 
 
 def _hint_misplaced_inputs(folder: Path, settings: Settings) -> None:
@@ -95,42 +147,6 @@ def _hint_misplaced_inputs(folder: Path, settings: Settings) -> None:
         )
 
 
-def _print_outcomes(outcomes, folder: Path, settings: Settings, as_json: bool) -> None:
-    outcomes = sorted(outcomes, key=lambda o: o.key)
-    if as_json:
-        for outcome in outcomes:
-            click.echo(json.dumps(outcome.as_dict(), ensure_ascii=False))
-        return
-    header = ("file", "title", "lang", "topic", "words", "removed", "result")
-    rows = []
-    for o in outcomes:
-        s = o.summary
-        result = o.output_key or o.reason or ""
-        title = s.get("title") or (f"[{o.reason}] {s.get('message', '')}" if o.reason else "")
-        rows.append(
-            (
-                o.key[len(settings.input_prefix):],
-                _clip(title, 44),
-                s.get("language") or "-",
-                s.get("topic") or ("-" if o.status != "processed" else "uncertain"),
-                str(s.get("words", "-")),
-                str(s.get("removed_lines", "-")),
-                result,
-            )
-        )
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    click.echo(line)
-    click.echo("  ".join("-" * w for w in widths))
-    for row in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def process(files: tuple[Path, ...]) -> None:
@@ -143,7 +159,7 @@ def process(files: tuple[Path, ...]) -> None:
     from tasks.record import build_quarantine, build_record
 
     settings = load_settings()
-    configure_logging("WARNING", stream=sys.stderr)
+    setup_logging(settings, "WARNING")
     pipeline = build_pipeline(model_dir=settings.model_dir or None, parse_limits=settings.parse_limits)
     bad = 0
     for path in files:
@@ -189,11 +205,22 @@ def worker(queues: str | None, skip_checks: bool, create: bool, celery_args: tup
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def beat(celery_args: tuple[str, ...]) -> None:
-    """Start Celery beat, which runs the reconciling sweep every COPYDESK_SWEEP_INTERVAL seconds."""
+    """Start Celery beat, which runs the reconciling sweep every COPYDESK_SWEEP_INTERVAL seconds.
+
+    Its schedule state goes to COPYDESK_BEAT_SCHEDULE (default: a state folder of the user),
+    never the working directory; `-s PATH` / `--schedule PATH` passed on to celery wins.
+    """
     settings = load_settings()
     startup_checks(settings, store=False, needs_store=False)
-    argv = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", settings.log_level, *celery_args]
-    os.execv(sys.executable, argv)
+    argv = [sys.executable, "-m", "celery", "-A", "worker.app", "beat", "--loglevel", settings.log_level]
+    if not any(a in ("-s", "--schedule") or a.startswith(("-s=", "--schedule=")) for a in celery_args):
+        schedule = Path(settings.beat_schedule_path)
+        try:
+            schedule.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"cannot create {schedule.parent} for the beat schedule: {exc.strerror} (set COPYDESK_BEAT_SCHEDULE)")
+        argv += ["--schedule", str(schedule)]
+    os.execv(sys.executable, [*argv, *celery_args])
 
 
 @cli.command()
@@ -208,7 +235,7 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     from .runtime import Runtime
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    setup_logging(settings)
     store = startup_checks(settings)
     runtime = Runtime(settings, store=store)
     dispatcher = runtime.dispatcher(CeleryQueue(configure_app(settings)))
@@ -250,7 +277,7 @@ def sweep(force: bool, prefix: str | None) -> None:
     from .runtime import Runtime
 
     settings = load_settings()
-    configure_logging(settings.log_level, stream=sys.stderr)
+    setup_logging(settings)
     store = startup_checks(settings)
     runtime = Runtime(settings, store=store)
     counts = run_sweep(store, runtime.layout, runtime.dispatcher(CeleryQueue(configure_app(settings))), force=force, prefix=prefix)
@@ -266,22 +293,26 @@ def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
     if bool(keys) == bool(prefix):
         raise click.UsageError("give KEY... or --prefix P")
     from .events.model import ObjectEvent
-    from .events.sweep import sweep as run_sweep
     from .jobs.queues import CeleryQueue
     from .runtime import Runtime
 
     settings = load_settings()
-    configure_logging(settings.log_level, stream=sys.stderr)
+    setup_logging(settings)
     store = startup_checks(settings)
     runtime = Runtime(settings, store=store)
     dispatcher = runtime.dispatcher(CeleryQueue(configure_app(settings)))
     if prefix:
-        counts: dict[str, int] = run_sweep(store, runtime.layout, dispatcher, force=force, prefix=prefix)
+        events = (
+            ObjectEvent(store.bucket, info.key, info.etag, info.size, info.version_id, origin="submit")
+            for info in store.list(prefix)
+            if runtime.layout.is_input(info.key)
+        )
     else:
-        counts = {}
-        for key in keys:
-            result = dispatcher.submit(ObjectEvent(store.bucket, key, None, origin="submit"), force=force)
-            counts[result] = counts.get(result, 0) + 1
+        events = (ObjectEvent(store.bucket, key, None, origin="submit") for key in keys)
+    counts: dict[str, int] = {}
+    for event in events:
+        result = dispatcher.submit(event, force=force)
+        counts[result] = counts.get(result, 0) + 1
     click.echo(json.dumps(counts, sort_keys=True))
 
 
@@ -294,7 +325,7 @@ def status(as_json: bool, timeout: float) -> None:
     from .status import article_counts, queue_depths, worker_activity
 
     settings = load_settings()
-    configure_logging("WARNING", stream=sys.stderr)
+    setup_logging(settings, "WARNING")
     store = startup_checks(settings, store=False)
     runtime = Runtime(settings, store=store)
     app = configure_app(settings)

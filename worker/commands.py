@@ -63,6 +63,13 @@ class CopydeskGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
+def setup_logging(settings: Settings, level: str | None = None) -> None:
+    """Logs of every command: COPYDESK_LOG_FORMAT (JSON by default) on stderr."""
+    from .logging import configure_logging
+
+    configure_logging(level or settings.log_level, fmt=settings.log_format)
+
+
 def fail(message: str) -> NoReturn:
     raise CommandError(message)
 

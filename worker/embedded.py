@@ -1,7 +1,13 @@
 """The embedded default: `copydesk run DIR` with a local folder as the store, no servers.
 
 The same ArticleJob the Celery task runs, fed by an in-process queue drained by a few threads,
-with the same dispatcher (in-memory claims) and the same retry policy for transient errors.
+with the same dispatcher (in-memory claims). Transient errors are retried with tenacity
+(exponential backoff with jitter, bounded by COPYDESK_MAX_RETRIES and
+COPYDESK_RETRY_BACKOFF_MAX).
+
+Stopping: `stop()` (the CLI calls it on the first Ctrl-C or SIGTERM) lets the articles in flight
+finish, starts no new one and leaves the rest in `incoming/` for the next run; the report
+counts them as left.
 """
 
 from __future__ import annotations
@@ -9,39 +15,58 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dispatch import Dispatcher, MemoryClaims
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, stop_when_event_set, wait_random_exponential
+
+from .dispatch import CURRENT, REMOVAL_ENQUEUED, Dispatcher, MemoryClaims
 from .events.folder import FolderWatcher
 from .events.model import REMOVED, ObjectEvent
 from .events.sweep import sweep
-from .jobs.base import backoff_seconds
 from .logging import get_logger
-from .processing import PROCESSED, QUARANTINED, ArticleJob, Outcome, is_transient
+from .processing import PROCESSED, QUARANTINED, SKIPPED, ArticleJob, Outcome, is_transient
 from .runtime import Runtime
 from .settings import Settings
 from .storage.local import LocalStore
 
 log = get_logger("copydesk.run")
 
+#: Threads of `copydesk run` when neither --threads nor COPYDESK_CONCURRENCY says.
+DEFAULT_THREADS = 2
+#: First backoff of a transient error, in seconds (doubled per attempt, randomised, capped).
+RETRY_BASE_SECONDS = 2
+
 
 class InProcessQueue:
     """A TaskQueue whose workers are threads of this process."""
 
-    def __init__(self, job: ArticleJob, settings: Settings, threads: int):
+    def __init__(self, job: ArticleJob, settings: Settings, threads: int,
+                 on_outcome: Callable[[Outcome], None] | None = None):
         self.job = job
         self._settings = settings
         self.max_retries = settings.max_retries
         self.backoff_cap = settings.retry_backoff_max
+        self.on_outcome = on_outcome
         self._queue: queue.Queue = queue.Queue()
         self.outcomes: list[Outcome] = []
+        #: Inputs enqueued but not started because the runner was stopping.
+        self.left = 0
+        self.enqueued = 0
+        self.removed = 0
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._work, daemon=True, name=f"copydesk-run-{i}") for i in range(threads)]
         for thread in self._threads:
             thread.start()
 
     def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None:
+        with self._lock:
+            self.enqueued += 1
+            if self.stopping.is_set():  # stopping: counted, and left in incoming/ for the next run
+                self.left += 1
+                return
         self._queue.put((event, force))
 
     def join(self) -> None:
@@ -51,6 +76,8 @@ class InProcessQueue:
         from .search.indexer import remove_document
 
         remove_document(self.job.store, self._settings, event.key)
+        with self._lock:
+            self.removed += 1
 
     @property
     def pending(self) -> int:
@@ -61,21 +88,48 @@ class InProcessQueue:
         while True:
             event, force = self._queue.get()
             try:
+                if self.stopping.is_set():
+                    with self._lock:
+                        self.left += 1
+                    continue
                 outcome = self._run(event, force)
                 with self._lock:
+                    if outcome is None:
+                        self.left += 1
+                        continue
                     self.outcomes.append(outcome)
+                if self.on_outcome is not None:
+                    self.on_outcome(outcome)
             finally:
                 self._queue.task_done()
 
-    def _run(self, event: ObjectEvent, force: bool) -> Outcome:
+    def _sleep(self, seconds: float) -> None:
+        self.stopping.wait(seconds)  # a stop cuts the backoff short
+
+    def _run(self, event: ObjectEvent, force: bool) -> Outcome | None:
+        """Process one input; None when a transient error was still being retried at stop."""
         task_id = f"local-{time.time_ns():x}"
-        for attempt in range(1, self.max_retries + 2):
-            try:
-                return self.job.run(event.key, event.etag, force=force, task_id=task_id, attempt=attempt)
-            except Exception as exc:
-                if not is_transient(exc) or attempt > self.max_retries:
-                    return self.job.quarantine_after_retries(event.key, event.etag, exc, attempt, task_id)
-                time.sleep(backoff_seconds(attempt - 1, self.backoff_cap))
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self.max_retries + 1) | stop_when_event_set(self.stopping),
+            wait=wait_random_exponential(multiplier=RETRY_BASE_SECONDS, max=self.backoff_cap),
+            sleep=self._sleep,
+            reraise=False,
+        )
+        attempt = 0
+        try:
+            for try_ in retrying:
+                with try_:
+                    attempt = try_.retry_state.attempt_number
+                    return self.job.run(event.key, event.etag, force=force, task_id=task_id, attempt=attempt)
+        except RetryError as exc:
+            error = exc.last_attempt.exception()
+            if self.stopping.is_set():
+                return None  # left for the next run, not quarantined
+            assert error is not None
+            return self.job.quarantine_after_retries(event.key, event.etag, error, attempt, task_id)
+        except Exception as exc:  # not transient: the job quarantines bad input itself
+            return self.job.quarantine_after_retries(event.key, event.etag, exc, attempt, task_id)
         raise AssertionError("unreachable")
 
 
@@ -83,6 +137,13 @@ class InProcessQueue:
 class RunReport:
     outcomes: list[Outcome] = field(default_factory=list)
     indexed: int = 0
+    #: Inputs whose records were already current (not enqueued at all).
+    current: int = 0
+    #: Inputs left for the next run by a stop.
+    left: int = 0
+    #: Inputs removed from incoming/ (and so from the index) while watching.
+    removed: int = 0
+    interrupted: bool = False
 
     @property
     def processed(self) -> list[Outcome]:
@@ -92,22 +153,64 @@ class RunReport:
     def quarantined(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == QUARANTINED]
 
+    @property
+    def skipped(self) -> int:
+        """Inputs not processed because their records are current (or their source vanished)."""
+        return self.current + sum(1 for o in self.outcomes if o.status == SKIPPED)
+
+    def summary(self) -> str:
+        text = (
+            f"{len(self.processed)} processed, {len(self.quarantined)} quarantined, {self.skipped} skipped; "
+            f"{self.indexed} indexed"
+        )
+        if self.removed:
+            text += f"; {self.removed} removed from the index"
+        if self.left:
+            text += f"; {self.left} left for the next run"
+        return text
+
+
+class _RecordingDispatcher(Dispatcher):
+    """The dispatcher, remembering which inputs were current so the report can count them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.current_keys: set[str] = set()
+        self._keys_lock = threading.Lock()
+
+    def submit(self, event: ObjectEvent, *, force: bool = False) -> str:
+        result = super().submit(event, force=force)
+        if result == CURRENT:
+            with self._keys_lock:
+                self.current_keys.add(event.key)
+        return result
+
 
 class EmbeddedRunner:
-    def __init__(self, folder: Path, settings: Settings, *, threads: int | None = None, force: bool = False):
+    def __init__(
+        self,
+        folder: Path,
+        settings: Settings,
+        *,
+        threads: int | None = None,
+        force: bool = False,
+        on_outcome: Callable[[Outcome], None] | None = None,
+        watch_settle_seconds: float | None = None,
+    ):
         self.folder = Path(folder).resolve()
         self.store = LocalStore(self.folder)
         self.settings = settings.with_(store=self.store.url)
         self.runtime = Runtime(self.settings, store=self.store)
         self.force = force
+        self.watch_settle_seconds = watch_settle_seconds
         from .search.indexer import document_written
 
         self.job = self.runtime.job(
             on_document_written=lambda doc_key: document_written(self.store, self.settings, doc_key, enqueue=None)
         )
-        threads = threads or self.settings.concurrency or 2
-        self.queue = InProcessQueue(self.job, self.settings, threads)
-        self.dispatcher = Dispatcher(
+        threads = threads or self.settings.concurrency or DEFAULT_THREADS
+        self.queue = InProcessQueue(self.job, self.settings, threads, on_outcome=on_outcome)
+        self.dispatcher = _RecordingDispatcher(
             self.store,
             self.runtime.layout,
             self.queue,
@@ -115,12 +218,47 @@ class EmbeddedRunner:
             self.runtime.pipeline_version,
             self.settings.claim_seconds,
         )
+        self._indexed = 0
 
+    # -- control ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Finish the articles in flight, start no new one (the rest stay for the next run)."""
+        if not self.queue.stopping.is_set():
+            log.info("run_stopping", enqueued=self.enqueued, done=self.done)
+        self.queue.stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self.queue.stopping.is_set()
+
+    @property
+    def enqueued(self) -> int:
+        return self.queue.enqueued
+
+    @property
+    def done(self) -> int:
+        return len(self.queue.outcomes) + self.queue.left
+
+    # -- work ------------------------------------------------------------------------------
     def run_once(self) -> RunReport:
         (self.folder / self.settings.input_prefix).mkdir(parents=True, exist_ok=True)
+        self.store.remove_stale_temporary_files()
         sweep(self.store, self.runtime.layout, self.dispatcher, force=self.force)
         self.queue.join()
-        return RunReport(list(self.queue.outcomes), self.index())
+        self.index()
+        return self.report()
+
+    def report(self) -> RunReport:
+        outcomes = list(self.queue.outcomes)
+        done_keys = {o.key for o in outcomes}
+        return RunReport(
+            outcomes,
+            self._indexed,
+            current=len(self.dispatcher.current_keys - done_keys),
+            left=self.queue.left,
+            removed=self.queue.removed,
+            interrupted=self.stopping,
+        )
 
     def index(self) -> int:
         from .search.indexer import index_pending
@@ -130,6 +268,7 @@ class EmbeddedRunner:
             indexed = index_pending(self.store, self.settings)
             total += indexed
             if not indexed:
+                self._indexed += total
                 return total
 
     def watch(self, stop: threading.Event, idle_index_seconds: float = 2.0) -> RunReport:
@@ -140,14 +279,17 @@ class EmbeddedRunner:
         """
 
         def on_key(key: str) -> None:
-            if self.runtime.layout.is_input(key):
+            if self.runtime.layout.is_input(key) and not self.stopping:
                 self.dispatcher.submit(ObjectEvent(self.store.bucket, key, None, origin="folder"))
 
         def on_removed(key: str) -> None:
-            if self.runtime.layout.is_input(key):
-                self.dispatcher.submit(ObjectEvent(self.store.bucket, key, None, kind=REMOVED, origin="folder"))
+            if self.runtime.layout.is_input(key) and not self.stopping:
+                result = self.dispatcher.submit(ObjectEvent(self.store.bucket, key, None, kind=REMOVED, origin="folder"))
+                if result == REMOVAL_ENQUEUED:
+                    log.info("article_unindexed", key=key)
 
-        watcher = FolderWatcher(self.folder, self.settings.input_prefix, on_key, on_removed)
+        watcher = FolderWatcher(self.folder, self.settings.input_prefix, on_key, on_removed,
+                                settle_seconds=self.watch_settle_seconds)
         watcher.start()
         seen = 0
         try:
@@ -157,7 +299,10 @@ class EmbeddedRunner:
                     seen = len(self.queue.outcomes)
                     self.index()
         finally:
+            self.stop()
             watcher.stop()
             self.queue.join()
             self.index()
-        return RunReport(list(self.queue.outcomes))
+        return self.report()
+
+

@@ -1,4 +1,8 @@
-"""structlog JSON logging: one line per event on stdout, and the per-article lineage log.
+"""structlog JSON logging: one line per event on stderr, and the per-article lineage log.
+
+stderr for every command, so that what a command prints as its result on stdout (records,
+tables, search hits, counts) is never mixed with its logs. COPYDESK_LOG_FORMAT=console renders
+the same events for a human instead of as JSON.
 
 Everything, including Celery's and libraries' stdlib logging, goes through one renderer. Two
 processors run before it:
@@ -98,13 +102,37 @@ def _shared_processors() -> list:
 _configured = False
 
 
-def configure_logging(level: str = "INFO", stream=None) -> None:
-    """Route structlog and stdlib logging through one JSON renderer on stdout."""
+class _Stderr:
+    """sys.stderr as it is at each write: a live display (rich) that redirects stderr then
+    shows the log lines above itself instead of being torn by them."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+def is_configured() -> bool:
+    return _configured
+
+
+def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> None:
+    """Route structlog and stdlib logging through one renderer (JSON unless fmt="console") on
+    stderr (or `stream`)."""
     global _configured
-    stream = stream or sys.stdout
+    stream = stream or _Stderr()
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=hasattr(stream, "isatty") and stream.isatty())
+        if fmt == "console"
+        else structlog.processors.JSONRenderer(default=str, ensure_ascii=False)
+    )
     shared = _shared_processors()
     # No level filter before capture_article_event: the lineage log keeps every article event
-    # whatever COPYDESK_LOG_LEVEL says; the level applies to the stdout handler only.
+    # whatever COPYDESK_LOG_LEVEL says; the level applies to the stream handler only.
     structlog.configure(
         processors=[
             *shared,
@@ -119,7 +147,7 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
         foreign_pre_chain=[*shared, _rename_stdlib_message],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.JSONRenderer(default=str, ensure_ascii=False),
+            renderer,
         ],
     )
     handler = logging.StreamHandler(stream)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,10 +33,6 @@ log = get_logger("copydesk.job")
 PROCESSED = "processed"
 QUARANTINED = "quarantined"
 SKIPPED = "skipped"
-
-#: For tests only: seconds to sleep between fetch and the stages, so a test can kill a
-#: worker in the middle of a task. Never set in production.
-TEST_DELAY_ENV = "COPYDESK_TEST_STAGE_DELAY"
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -134,7 +129,6 @@ class ArticleJob:
             source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or version_id)
             fetch_ms = round((time.perf_counter() - started) * 1000, 3)
             log.info("stage_finished", stage="fetch", duration_ms=fetch_ms, size=info.size)
-            _test_delay()
             article = self._run_pipeline(fetched.data, source)
         except BadInput as exc:
             return self._quarantine(source, exc, exc.reason, attempt, task_id, collector)
@@ -189,10 +183,10 @@ class ArticleJob:
         write_ms = round((time.perf_counter() - write_started) * 1000, 3)
         record["timings_ms"]["write"] = write_ms
         record["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
+        log.info("stage_finished", stage="write", duration_ms=write_ms)
         log.info(
             "article_processed",
-            stage="write",
-            duration_ms=record["timings_ms"]["total"],
+            total_ms=record["timings_ms"]["total"],  # fetch to write, the whole article
             words=record["words"],
             removed_lines=article.removed_lines,
             language=(article.language or {}).get("code"),
@@ -259,9 +253,3 @@ def _best_topic(article: Article) -> str | None:
 
 def _json(doc: dict) -> bytes:
     return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-def _test_delay() -> None:
-    delay = os.environ.get(TEST_DELAY_ENV)
-    if delay:
-        time.sleep(float(delay))

@@ -44,6 +44,7 @@ def _store(value: str) -> str:
 
 Prefix = Annotated[str, BeforeValidator(_prefix)]
 StoreUrl = Annotated[str, AfterValidator(_store)]
+LogFormat = Annotated[Literal["json", "console"], BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)]
 
 
@@ -71,7 +72,10 @@ class Settings(BaseSettings):
     http_token: str = Field("", description="Bearer token the HTTP listener requires (empty: none). Never logged.")
     cache_dir: str = Field("", description="Folder for cached index segments (empty: `$XDG_CACHE_HOME/copydesk`, else `~/.cache/copydesk`).")
     model_dir: str = Field("", description="Folder of the topic model to load (empty: the model shipped in the package).")
+    watch_settle_seconds: float = Field(1.0, ge=0, le=3600, description="`copydesk run` without --once: seconds a new file's size and modification time must stay unchanged before it is processed (a file still being written waits).")
+    beat_schedule: str = Field("", description="File where `copydesk beat` keeps its schedule state (empty: `$XDG_STATE_HOME/copydesk/celerybeat-schedule`, else `~/.local/state/copydesk/celerybeat-schedule`; never the working directory).")
     log_level: LogLevel = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_format: LogFormat = Field("json", description="`json`: one JSON object per event on stderr (every command); `console`: the same events rendered for a person.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -117,6 +121,13 @@ class Settings(BaseSettings):
         return ParseLimits(self.max_markup_chars, self.max_elements, self.max_depth)
 
     @property
+    def beat_schedule_path(self) -> str:
+        if self.beat_schedule:
+            return os.path.abspath(os.path.expanduser(self.beat_schedule))
+        state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+        return os.path.join(state, "copydesk", "celerybeat-schedule")
+
+    @property
     def claim_seconds(self) -> int:
         return self.claim_ttl or 2 * self.time_limit
 
@@ -138,6 +149,9 @@ _WORDS = {
     "int_type": "must be a whole number",
     "greater_than_equal": "must be {ge} or more",
     "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be {le} or less",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
     "extra_forbidden": "is not a setting",
 }
 

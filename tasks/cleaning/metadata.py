@@ -249,6 +249,9 @@ def clean_url(url: str | None) -> str | None:
     return url if URL_RE.match(url) else None
 
 
+UTC_SUFFIX_RE = re.compile(r"(?:Z|[+-]00:?00)$")
+
+
 def normalise_date(value: str | None) -> str | None:
     """An ISO 8601 date or date-time string, or None when the value is no date we can read."""
     if not value:
@@ -260,13 +263,20 @@ def normalise_date(value: str | None) -> str | None:
     if match:
         text = match.group(0).replace(" ", "T", 1)
         try:
-            datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return text
+        return _utc_as_z(parsed, text)
     for fmt in DATE_FORMATS:
         try:
-            return datetime.strptime(value, fmt).isoformat()
+            parsed = datetime.strptime(value, fmt)
         except ValueError:
             continue
+        return _utc_as_z(parsed, parsed.isoformat())
     return None
+
+
+def _utc_as_z(parsed: datetime, text: str) -> str:
+    """UTC is written one way everywhere (as processed_at is): ...Z, never +00:00."""
+    offset = parsed.utcoffset()
+    return UTC_SUFFIX_RE.sub("Z", text) if offset is not None and not offset else text

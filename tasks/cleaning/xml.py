@@ -24,9 +24,13 @@ HEADLINE_XPATH = etree.XPath(
     " | //*[local-name()='title'])[1]"
 )
 BYLINE_XPATH = etree.XPath(
-    "//*[local-name()='byline']/*[local-name()='person'] | //*[local-name()='byline']"
-    " | //*[local-name()='contentMeta']/*[local-name()='by'] | //*[local-name()='creator']/*[local-name()='name']"
+    "//*[local-name()='byline'] | //*[local-name()='contentMeta']/*[local-name()='by']"
+    " | //*[local-name()='creator']/*[local-name()='name']"
 )
+#: NITF marks the names in a byline: "By <person>A. Writer</person>, Health Correspondent".
+PERSON_XPATH = etree.XPath("./*[local-name()='person']")
+#: NITF's end matter (taglines, bibliographies): not the article; counted as removed lines.
+BODY_END_XPATH = etree.XPath("//*[local-name()='body.end']")
 #: Publication date sources, most specific first (an XPath union would return document order).
 DATE_XPATHS = tuple(
     etree.XPath(path)
@@ -64,7 +68,18 @@ def clean_xml(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
     kept, removed = filter_blocks(blocks, title=metadata.title)
     if not kept:
         raise BadInput("no_text", "the XML body holds no article text")
-    return Cleaned([b.text for b in kept], metadata, [b.text for b in removed])
+    end_matter = [line for end in BODY_END_XPATH(root) for line in _lines(end)]
+    return Cleaned([b.text for b in kept], metadata, [b.text for b in removed] + end_matter)
+
+
+def _lines(element: etree._Element) -> list[str]:
+    """The text of `element` as lines: one per child element with text, or its whole text."""
+    lines = [normalize_inline("".join(child.itertext())) for child in element if isinstance(child.tag, str)]
+    lines = [line for line in lines if line]
+    if not lines:
+        text = normalize_inline("".join(element.itertext()))
+        lines = [text] if text else []
+    return lines
 
 
 def find_body(root: etree._Element) -> etree._Element | None:
@@ -102,10 +117,13 @@ def _first_text(nodes) -> str | None:
 def xml_metadata(root: etree._Element) -> Metadata:
     bylines: list[str] = []
     for node in BYLINE_XPATH(root):
-        text = normalize_inline("".join(node.itertext()))
-        text = text[3:].strip() if text.lower().startswith("by ") else text
-        if text and text not in bylines and not any(text in b for b in bylines):
-            bylines.append(text)
+        # The marked names when there are any, so that a job title after them is not a name.
+        parts = PERSON_XPATH(node) or [node]
+        for part in parts:
+            text = normalize_inline("".join(part.itertext()))
+            text = text[3:].strip() if text.lower().startswith("by ") else text
+            if text and text not in bylines and not any(text in b for b in bylines):
+                bylines.append(text)
     from .metadata import normalise_date
 
     return Metadata(

@@ -7,8 +7,9 @@ timeout passes; the next worker's unacked-restore, scanning every 5 s, then puts
 was measured at 81 s after the kill with an 80 s timeout, but as a test it failed 1 run in 7
 for a reason not yet found, so it is not part of the suite.)
 
-The worker runs with COPYDESK_TEST_STAGE_DELAY (a test-only pause between fetch and the stages,
-worker/processing.py) so the task is reliably mid-flight when the child is killed.
+The worker runs with COPYDESK_TEST_STAGE_DELAY and tests/slow_stages on its PYTHONPATH (a
+test-only pause between fetch and the stages, outside copydesk's code) so the task is reliably
+mid-flight when the child is killed.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from integration_support import wait_until
 pytestmark = pytest.mark.integration
 
 STAGE_DELAY = 5.0
+SLOW_STAGES = Path(__file__).resolve().parents[1] / "slow_stages"
 
 
 @pytest.fixture(scope="module")
 def stack(make_stack):
     stack = make_stack("kill")
-    stack.worker = stack.start_worker("w1", concurrency=2, COPYDESK_TEST_STAGE_DELAY=str(STAGE_DELAY))
+    stack.worker = stack.start_worker("w1", concurrency=2, COPYDESK_TEST_STAGE_DELAY=str(STAGE_DELAY),
+                                      PYTHONPATH=str(SLOW_STAGES))
     stack.wait_worker_ready(stack.worker)
     return stack
 

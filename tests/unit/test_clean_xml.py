@@ -36,8 +36,36 @@ def test_nitf_body_and_metadata():
     meta = cleaned.metadata
     assert meta.title == "Floods hit lower town"
     assert meta.byline == ["Anna Berg"]
-    assert meta.published == "2024-03-05T09:30:00+00:00"
+    assert meta.published == "2024-03-05T09:30:00Z"  # UTC written as ...Z, like processed_at
     assert meta.url == "https://news.example.com/floods"
+
+
+def test_nitf_byline_keeps_the_name_not_the_job_title_and_end_matter_counts_as_removed():
+    nitf = NITF.replace("<byline><person>Anna Berg</person></byline>",
+                        "<byline>By <person>Anna Berg</person>, Health Correspondent</byline>")
+    nitf = nitf.replace("</body.content></body>",
+                        "</body.content><body.end><tagline>Sign up for our newsletter. Share this article.</tagline></body.end></body>")
+    cleaned = clean_document(nitf, "xml")
+    assert cleaned.metadata.byline == ["Anna Berg"]
+    assert cleaned.paragraphs == [P1, P2]
+    assert cleaned.removed == ["Sign up for our newsletter. Share this article."]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("20240305T093000Z", "2024-03-05T09:30:00Z"),
+        ("20240305T093000+0000", "2024-03-05T09:30:00Z"),
+        ("2024-03-05T09:30:00+00:00", "2024-03-05T09:30:00Z"),
+        ("2024-03-05T09:30:00-00:00", "2024-03-05T09:30:00Z"),
+        ("2024-03-05T09:30:00+02:00", "2024-03-05T09:30:00+02:00"),
+        ("2024-03-05", "2024-03-05"),
+    ],
+)
+def test_dates_in_utc_are_written_one_way(value, expected):
+    from tasks.cleaning.metadata import normalise_date
+
+    assert normalise_date(value) == expected
 
 
 def test_newsml_g2_body_and_metadata():

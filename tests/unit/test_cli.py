@@ -17,6 +17,14 @@ from worker.cli import cli, register_feature_commands
 register_feature_commands()
 
 
+@pytest.fixture(autouse=True)
+def _json_logs_again():
+    yield
+    from worker.logging import configure_logging
+
+    configure_logging("INFO")  # a CliRunner command configured logging for itself
+
+
 def copydesk(*args: str, env_extra: dict | None = None):
     return CliRunner().invoke(cli, list(args), env=env_extra, prog_name="copydesk")
 
@@ -140,3 +148,37 @@ def test_every_command_has_help():
     for command in ("run", "process", "worker", "beat", "listen", "sweep", "submit", "status", "search", "reindex", "export", "train", "config"):
         result = copydesk(command, "--help")
         assert result.exit_code == 0 and "Usage:" in result.stdout, (command, result.output)
+
+
+def test_beat_keeps_its_schedule_in_a_state_folder_not_the_working_directory(tmp_path, redis_url, monkeypatch):
+    seen = []
+    monkeypatch.setattr("os.execv", lambda path, argv: seen.append(argv))
+    state = tmp_path / "state"
+    result = copydesk("beat", env_extra={"COPYDESK_BROKER_URL": redis_url, "XDG_STATE_HOME": str(state)})
+    assert result.exit_code == 0, result.output
+    (argv,) = seen
+    assert argv[argv.index("--schedule") + 1] == str(state / "copydesk" / "celerybeat-schedule")
+    assert (state / "copydesk").is_dir()
+    configured = tmp_path / "beat" / "schedule"
+    copydesk("beat", env_extra={"COPYDESK_BROKER_URL": redis_url, "COPYDESK_BEAT_SCHEDULE": str(configured)})
+    assert seen[-1][seen[-1].index("--schedule") + 1] == str(configured)
+    copydesk("beat", "--", "-s", "/elsewhere/sched", env_extra={"COPYDESK_BROKER_URL": redis_url})
+    assert "--schedule" not in seen[-1] and seen[-1][-2:] == ["-s", "/elsewhere/sched"]
+
+
+def test_reindex_prints_its_result_alone_on_stdout(tmp_path):
+    result = copydesk("reindex", env_extra={"COPYDESK_STORE": f"file://{tmp_path}", "COPYDESK_LOG_LEVEL": "INFO",
+                                           "COPYDESK_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "reindexed 0 documents\n"
+    assert all(json.loads(line) for line in result.stderr.splitlines())
+
+
+def test_submit_logs_its_own_origin(tmp_path, redis_url):
+    (tmp_path / "incoming").mkdir()
+    env = {"COPYDESK_STORE": f"file://{tmp_path}", "COPYDESK_BROKER_URL": redis_url}
+    result = copydesk("submit", "incoming/not-there.txt", env_extra=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"missing": 1}
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [e["origin"] for e in events if e["event"] == "event_object_missing"] == ["submit"]

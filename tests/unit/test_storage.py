@@ -248,3 +248,38 @@ def test_bad_store_urls_say_why(url, words):
 
     with pytest.raises(ValueError, match=re.escape(words)):
         parse_store_url(url)
+
+
+def test_local_store_outputs_follow_the_umask_not_0600(tmp_path):
+    import os
+
+    from worker.storage.local import _read_umask
+
+    umask = _read_umask()
+    store = LocalStore(tmp_path)
+    store.put("processed/a.json", b"{}")
+    assert (tmp_path / "processed" / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert os.umask(umask) == umask  # reading it changed nothing
+
+
+def test_stale_temporary_files_are_removed_and_fresh_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    store = LocalStore(tmp_path)
+    store.put("processed/a.json", b"{}")
+    old = tmp_path / "processed" / ".tmp-abandoned"
+    fresh = tmp_path / "processed" / ".tmp-being-written"
+    mine = tmp_path / "processed" / f".tmp-{os.getpid()}-abc"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = tmp_path / "processed" / f".tmp-{gone.pid}-abc"  # its writer has exited
+    for path in (old, fresh, mine, orphan):
+        path.write_bytes(b"half")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    assert store.remove_stale_temporary_files() == 2
+    assert not old.exists() and not orphan.exists()
+    assert fresh.exists() and mine.exists() and (tmp_path / "processed" / "a.json").exists()

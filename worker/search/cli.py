@@ -9,14 +9,13 @@ import click
 
 from tasks.search.snippet import ANSI_BOLD, MARKDOWN, render, render_html
 
-from ..commands import fail, load_settings, open_checked_store
-from ..logging import configure_logging
+from ..commands import fail, load_settings, open_checked_store, setup_logging
 from ..storage import StoreError
 
 
 def _open():
     settings = load_settings()
-    configure_logging(settings.log_level, stream=sys.stderr)
+    setup_logging(settings)
     return open_checked_store(settings), settings
 
 

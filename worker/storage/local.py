@@ -46,6 +46,46 @@ _ETAG_CACHE: dict[tuple[int, int, int, int], str] = {}
 _ETAG_CACHE_LOCK = threading.Lock()
 #: Bound on the shared cache; cleared whole when reached (entries are cheap to recompute).
 ETAG_CACHE_MAX = 1_000_000
+#: Temporary files of interrupted writes are removed at start when the process that made them
+#: (its pid is in the name) is gone, or when they are older than this (a write takes milliseconds).
+STALE_TEMPORARY_SECONDS = 3600
+TEMPORARY_PREFIX = ".tmp-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, not ours
+    return True
+
+_umask: int | None = None
+_umask_lock = threading.Lock()
+
+
+def _file_mode() -> int:
+    """0666 less the process umask, as open() would create a file (mkstemp makes 0600)."""
+    global _umask
+    if _umask is None:
+        with _umask_lock:
+            if _umask is None:
+                _umask = _read_umask()
+    return 0o666 & ~_umask
+
+
+def _read_umask() -> int:
+    try:  # Linux: readable without changing it
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)  # elsewhere the only way to read it: set and put straight back
+    os.umask(current)
+    return current
 
 
 def _cache_key(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -76,6 +116,27 @@ class LocalStore(Store):
             self.root.mkdir(parents=True)
         except OSError as exc:
             raise StoreMissing(f"cannot create {self.root}: {exc.strerror}") from None
+
+    def remove_stale_temporary_files(self, older_than: float = STALE_TEMPORARY_SECONDS) -> int:
+        """Delete `.tmp-*` files that interrupted writes left behind; returns how many."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            if dirpath == str(self.root):
+                dirnames[:] = [d for d in dirnames if d != INTERNAL_DIR]
+            for name in filenames:
+                if not name.startswith(TEMPORARY_PREFIX):
+                    continue
+                path = os.path.join(dirpath, name)
+                writer = name[len(TEMPORARY_PREFIX):].split("-", 1)[0]
+                orphaned = writer.isdigit() and int(writer) != os.getpid() and not _alive(int(writer))
+                with suppress(OSError):
+                    if orphaned or os.stat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+        return removed
 
     # -- paths -----------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
@@ -190,7 +251,7 @@ class LocalStore(Store):
                 dirnames[:] = [d for d in dirnames if d != INTERNAL_DIR]
             for name in filenames:
                 key = f"{rel_dir}/{name}" if rel_dir else name
-                if key.startswith(prefix) and not name.startswith(".tmp-"):
+                if key.startswith(prefix) and not name.startswith(TEMPORARY_PREFIX):
                     keys.append(key)
         keys.sort()
 
@@ -217,8 +278,9 @@ class LocalStore(Store):
     # -- helpers ---------------------------------------------------------------------------
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-")
         try:
+            os.fchmod(fd, _file_mode())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()

@@ -1,0 +1,123 @@
+"""`copydesk run DIR --once` and signals, as a user's Ctrl-C or a supervisor's SIGTERM sends them.
+
+The first signal lets the article in flight finish, leaves the rest for the next run and prints
+the summary (exit 130); a second one quits at once. Either way no `.tmp-*` file is left that
+the next run does not remove, and the next run processes exactly what was left.
+
+Each article is slowed by the test-only tests/slow_stages (on the child's PYTHONPATH) so that a
+signal reliably lands while one is in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from integration_support import BIN, ROOT
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".html", ".txt", ".xml"))
+SLOW_STAGES = ROOT / "tests" / "slow_stages"
+COPIES = 2  # 12 inputs, one thread, 1 s each: far more than the time a signal needs to land
+
+
+def _desk(tmp_path: Path) -> Path:
+    folder = tmp_path / "desk"
+    (folder / "incoming").mkdir(parents=True)
+    for i in range(COPIES):
+        for example in EXAMPLES:
+            (folder / "incoming" / f"{i}-{example.name}").write_bytes(example.read_bytes() + f"\n<!-- {i} -->\n".encode())
+    return folder
+
+
+def _start(folder: Path, delay: float) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COPYDESK_", "AWS_"))}
+    env.update(COPYDESK_CACHE_DIR=str(folder.parent / "cache"), COPYDESK_LOG_LEVEL="WARNING",
+               COPYDESK_TEST_STAGE_DELAY=str(delay), PYTHONPATH=str(SLOW_STAGES))
+    return subprocess.Popen(
+        [str(BIN / "copydesk"), "run", str(folder), "--once", "--threads", "1"],
+        env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for_first_record(folder: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if list((folder / "processed").glob("*.json")) if (folder / "processed").is_dir() else []:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("no record written")
+
+
+def _processed(stderr: str) -> int:
+    match = re.search(r"(\d+) processed, (\d+) quarantined, (\d+) skipped", stderr)
+    assert match, stderr
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_first_signal_finishes_in_flight_and_leaves_the_rest(tmp_path, signum):
+    folder = _desk(tmp_path)
+    total = COPIES * len(EXAMPLES)
+    proc = _start(folder, delay=1.0)
+    _wait_for_first_record(folder, proc)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "stopping: finishing the articles in flight" in stderr
+    done = _processed(stderr)
+    records = sorted((folder / "processed").glob("*.json"))
+    assert 1 <= done < total and len(records) == done, stderr[-3000:]
+    assert f"{total - done} left for the next run" in stderr
+    assert len([line for line in stdout.splitlines() if line.startswith(tuple(f"{i}-" for i in range(COPIES)))]) == done
+    assert not list(folder.rglob(".tmp-*"))
+
+    rest = _start(folder, delay=0)
+    stdout, stderr = rest.communicate(timeout=300)
+    assert rest.returncode == 0, stderr[-3000:]
+    assert f"{total - done} processed, 0 quarantined, {done} skipped" in stderr
+
+
+def test_second_signal_quits_at_once_and_the_next_run_cleans_up(tmp_path):
+    folder = _desk(tmp_path)
+    proc = _start(folder, delay=30.0)  # the article in flight would take 30 s to finish
+    # No record comes first here (the first article sleeps 30 s): wait for the runner's threads,
+    # then give the sweep a moment to hand the first article over. A signal that came earlier
+    # would still have to end the run at once with the same message and code.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "copydesk-run" not in _threads(proc.pid):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    stale = folder / "processed" / ".tmp-left-by-a-kill"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"half")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - started < 20  # not the 30 s the article in flight needed
+    assert proc.returncode == 130, stderr[-3000:]
+    assert stderr.rstrip().endswith("copydesk: interrupted")
+
+    again = _start(folder, delay=0)
+    stdout, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr[-3000:]
+    assert not list(folder.rglob(".tmp-*"))
+
+
+def _threads(pid: int) -> str:
+    try:
+        return " ".join((Path(f"/proc/{pid}/task") / t / "comm").read_text() for t in os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return ""

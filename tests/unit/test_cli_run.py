@@ -1,0 +1,177 @@
+"""`copydesk run`: counts that are right, a stop that finishes what is in flight, the table, the
+folder watcher's settle time. In-process (CliRunner, EmbeddedRunner) where no signal is needed."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from watchdog.events import FileCreatedEvent, FileModifiedEvent
+
+from support import ROOT
+from worker.cli import cli
+from worker.embedded import EmbeddedRunner
+from worker.events.folder import _Handler
+from worker.logging import configure_logging
+from worker.processing import PROCESSED, Outcome
+from worker.runview import HEADER, print_table
+from worker.settings import Settings
+
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".html", ".txt", ".xml"))
+
+
+def _desk(tmp_path: Path, copies: int = 1) -> Path:
+    folder = tmp_path / "desk"
+    (folder / "incoming").mkdir(parents=True)
+    for i in range(copies):
+        for example in EXAMPLES:
+            (folder / "incoming" / f"{i}-{example.name}").write_bytes(example.read_bytes() + f"\n<!-- {i} -->\n".encode())
+    return folder
+
+
+def _run(folder: Path, *args: str, env: dict | None = None):
+    return CliRunner().invoke(cli, ["run", str(folder), "--once", *args], env={"COPYDESK_CACHE_DIR": str(folder.parent / "cache"), **(env or {})})
+
+
+def test_a_rerun_counts_what_it_skipped_and_says_there_was_nothing_to_do(tmp_path):
+    folder = _desk(tmp_path)
+    first = _run(folder)
+    assert first.exit_code == 0, first.output
+    assert f"{len(EXAMPLES)} processed, 0 quarantined, 0 skipped; {len(EXAMPLES)} indexed" in first.stderr
+    header = first.stdout.splitlines()[0].split()
+    assert tuple(header) == HEADER
+    again = _run(folder)
+    assert again.exit_code == 0, again.output
+    assert f"0 processed, 0 quarantined, {len(EXAMPLES)} skipped; 0 indexed" in again.stderr
+    assert f"nothing to do: {len(EXAMPLES)} input(s) already processed" in again.stderr
+    assert again.stdout == ""  # no empty table
+
+
+def test_logs_are_json_on_stderr_and_stdout_has_only_the_result(tmp_path):
+    folder = _desk(tmp_path)
+    result = _run(folder, "--json", env={"COPYDESK_LOG_LEVEL": "INFO"})
+    assert result.exit_code == 0, result.output
+    outcomes = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {o["status"] for o in outcomes} == {PROCESSED} and len(outcomes) == len(EXAMPLES)
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    processed = [e for e in events if e["event"] == "article_processed"]
+    assert len(processed) == len(EXAMPLES)
+    # Durations are named for what they measure: the article's total is not a stage's.
+    assert all("total_ms" in e and "stage" not in e and "duration_ms" not in e for e in processed)
+    assert {e["stage"] for e in events if e["event"] == "stage_finished"} >= {"fetch", "clean", "write"}
+
+
+def test_console_logs_only_when_asked(tmp_path):
+    folder = _desk(tmp_path)
+    result = _run(folder, env={"COPYDESK_LOG_FORMAT": "console", "COPYDESK_LOG_LEVEL": "INFO"})
+    assert result.exit_code == 0, result.output
+    assert "article_processed" in result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.startswith("{")]
+
+
+def test_the_first_stop_finishes_the_article_in_flight_and_leaves_the_rest(tmp_path):
+    folder = _desk(tmp_path, copies=2)
+    total = 2 * len(EXAMPLES)
+    runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=1)
+    real_run = runner.job.run
+    started = []
+
+    def run_then_stop(*args, **kwargs):
+        started.append(args[0])
+        if len(started) == 1:
+            runner.stop()  # as the first Ctrl-C does, while this article is in flight
+        return real_run(*args, **kwargs)
+
+    runner.job.run = run_then_stop
+    report = runner.run_once()
+    assert len(started) == 1
+    assert len(report.processed) == 1 and report.left == total - 1 and report.interrupted
+    assert report.indexed == 1
+    assert "1 processed, 0 quarantined, 0 skipped; 1 indexed; " in report.summary()
+    assert f"{total - 1} left for the next run" in report.summary()
+    assert sorted(p.name for p in (folder / "processed").iterdir()) == [f"{Path(started[0]).name}.json"]
+    assert not list(folder.rglob(".tmp-*"))
+
+    rest = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=2).run_once()
+    assert len(rest.processed) == total - 1 and rest.skipped == 1 and rest.left == 0
+
+
+def test_watch_reports_what_it_indexed(tmp_path):
+    folder = _desk(tmp_path)
+    lines: list[str] = []
+    runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=2,
+                            on_outcome=lambda o: lines.append(o.key))
+    stop = threading.Event()
+    reports = []
+    watcher = threading.Thread(target=lambda: reports.append(runner.watch(stop, 0.2)), daemon=True)
+    watcher.start()
+    try:
+        for _ in range(600):
+            if len(lines) == len(EXAMPLES):
+                break
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        watcher.join(timeout=60)
+    (report,) = reports
+    assert len(report.processed) == len(EXAMPLES)
+    assert report.indexed == len(EXAMPLES)
+    assert sorted(lines) == sorted(f"incoming/0-{e.name}" for e in EXAMPLES)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_table_fits_the_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    outcomes = [
+        Outcome(PROCESSED, f"incoming/{e.name}", "etag", f"processed/{e.name}.json",
+                summary={"title": "A headline that goes on and on " * 3, "language": "en", "topic": "world", "words": 120, "removed_lines": 3})
+        for e in EXAMPLES
+    ]
+    out = _Terminal()
+    print_table(outcomes, "incoming/", out)
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue()).splitlines()  # without the terminal's bold
+    assert tuple(lines[0].split()) == HEADER
+    assert max(len(line.rstrip()) for line in lines) <= 100
+    for example in EXAMPLES:
+        assert any(line.startswith(example.name) for line in lines)
+
+
+def test_a_file_still_being_written_is_not_announced(tmp_path):
+    announced: list[str] = []
+    handler = _Handler(tmp_path, announced.append, None, settle_seconds=3600)  # timers never fire by themselves
+    path = tmp_path / "incoming" / "story.txt"
+    path.parent.mkdir()
+    path.write_text("The first fifteen words of a story that is still being copied into the folder")
+    handler.on_created(FileCreatedEvent(str(path)))
+
+    def settle_now():
+        timer, _ = handler._settling[str(path)]
+        timer.cancel()
+        handler._settled(str(path), timer)
+
+    with path.open("a") as fh:
+        fh.write(" and then the rest of it, much longer than the start.\n")
+    handler.on_modified(FileModifiedEvent(str(path)))
+    with path.open("a") as fh:
+        fh.write("More text, written after the last event.\n")
+    settle_now()  # changed since the timer started: wait again
+    assert announced == []
+    settle_now()  # unchanged for a whole settle time: announced once
+    assert announced == ["incoming/story.txt"]
+    assert str(path) not in handler._settling
+    handler.cancel_all()
+
+
+@pytest.fixture(autouse=True)
+def _json_logs_again():
+    yield
+    configure_logging("INFO")  # a CliRunner command configured logging for itself
