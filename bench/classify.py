@@ -327,6 +327,83 @@ def training_section(shipped: TopicModel) -> None:
           f"rebuilt version {result.model.version} {'==' if same_version else '!='} shipped {shipped.version}")
 
 
+def _summed(confusions: list[dict]) -> dict:
+    labels = sorted({label for c in confusions for label in c})
+    total = {t: {p: 0 for p in labels} for t in labels}
+    for confusion in confusions:
+        for t, row in confusion.items():
+            for p, n in row.items():
+                total[t][p] += n
+    return total
+
+
+def loo_section(with_baseline: bool = True, only: list[str] | None = None) -> dict:
+    """Leave-one-outlet-out (tasks/classification/outlets.py): for each outlet, the shipped recipe
+    and the tuned TF-IDF + LR baseline trained on the other outlets' training rows (same rows, same
+    source weights), scored on the one left out, full texts and their leads; world and politics as
+    one class. Then the per-label accuracy and the confusion matrix over the full-length outlets."""
+    from tasks.classification.build_shipped import SOURCE_WEIGHTS
+    from tasks.classification.outlets import LEAD_WORDS, OUTLETS, fold_training, score_outlet
+    from tasks.classification.training import Example, train
+
+    results: dict[str, dict] = {}
+    for name, outlet in OUTLETS.items():
+        if only and name not in only:
+            continue
+        rows = fold_training(name)
+        examples = [Example(text, label, source) for text, label, source in rows]
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as folder:
+            model = train(examples, Path(folder), (), SOURCE_WEIGHTS).model
+        seconds = time.perf_counter() - started
+        scored = outlet.scored()
+        ours = score_outlet(lambda texts, model=model: [model.predict(t).label for t in texts], scored)
+        base = None
+        if with_baseline:
+            baseline = tuned_baseline_factory()
+            weights = [SOURCE_WEIGHTS.get(source, 1.0) for _, _, source in rows]
+            baseline.fit([t for t, _, _ in rows], [label for _, label, _ in rows], logisticregression__sample_weight=weights)
+            base = score_outlet(lambda texts, baseline=baseline: list(baseline.predict(texts)), scored)
+        results[name] = {"ours": ours, "base": base, "n": len(scored), "trained_on": len(rows), "seconds": seconds}
+        print(f"  fold {name}: trained on {len(rows)} rows in {seconds:.0f} s, scored {len(scored)}", flush=True)
+
+    def cell(result, kind):
+        return f"{result[kind]['accuracy']:.4f}" if result else "   -  "
+
+    print(f"\n== leave-one-outlet-out: trained on the other outlets, scored on the one left out (world+politics as one "
+          f"class; lead = first {LEAD_WORDS} words; baseline = tuned TF-IDF + LR on the same rows)")
+    print(f"  {'outlet':14} {'n':>6} {'kind':>6} {'ours full':>10} {'base full':>10} {'ours lead':>10} {'base lead':>10}  lowest label (ours, full)")
+    for name, r in results.items():
+        outlet = OUTLETS[name]
+        by_label = r["ours"]["full"]["by_label"]
+        low = min(by_label, key=by_label.get)
+        print(f"  {name:14} {r['n']:>6} {'full' if outlet.full_length else 'short':>6} {cell(r['ours'], 'full'):>10} "
+              f"{cell(r['base'], 'full'):>10} {cell(r['ours'], 'lead'):>10} {cell(r['base'], 'lead'):>10}  {low} {by_label[low]:.3f}")
+    full = [name for name in results if OUTLETS[name].full_length]
+    english = [name for name in full if name != "10kgnad_de"]
+    for title, names in (("full-length outlets", full), ("full-length English outlets", english)):
+        if names:
+            ours = statistics.mean(results[n]["ours"]["full"]["accuracy"] for n in names)
+            base = statistics.mean(results[n]["base"]["full"]["accuracy"] for n in names) if with_baseline else float("nan")
+            print(f"  macro over {title} ({', '.join(names)}): ours {ours:.4f}  baseline {base:.4f}")
+    for name in results:
+        if OUTLETS[name].note:
+            print(f"  {name}: {OUTLETS[name].note}")
+    print("\n  per-label accuracy on the full-length outlets (ours / baseline):")
+    for name in full:
+        ours_l = results[name]["ours"]["full"]["by_label"]
+        base_l = results[name]["base"]["full"]["by_label"] if with_baseline else {}
+        print(f"    {name:14} " + "  ".join(f"{label} {acc:.3f}/{base_l.get(label, float('nan')):.3f}" for label, acc in ours_l.items()))
+    if full:
+        print("\n  confusion of ours, summed over the full-length outlets:")
+        confusion = _summed([results[n]["ours"]["full"]["confusion"] for n in full])
+        print("    " + format_confusion(confusion).replace("\n", "\n    "))
+        print("  confusion of ours on the English full-length outlets' leads:")
+        confusion = _summed([results[n]["ours"]["lead"]["confusion"] for n in english])
+        print("    " + format_confusion(confusion).replace("\n", "\n    "))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped model)")
@@ -334,7 +411,14 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="also time a rebuild of the shipped model")
     parser.add_argument("--cross-source", action="store_true", help="also train without BBC and score BBC")
     parser.add_argument("--ceiling", action="store_true", help="also score richer linear models that are not shipped")
+    parser.add_argument("--loo", action="store_true", help="also the leave-one-outlet-out table (about 10 minutes)")
+    parser.add_argument("--loo-only", action="store_true", help="only the leave-one-outlet-out table")
+    parser.add_argument("--no-baseline", action="store_true", help="leave-one-outlet-out without the baseline")
+    parser.add_argument("--outlet", action="append", help="only this outlet's fold (repeatable)")
     args = parser.parse_args()
+    if args.loo_only:
+        loo_section(not args.no_baseline, args.outlet)
+        return
     model = TopicModel.load(args.model)
     folder = args.model or Path(data.__file__).resolve().parents[1] / "models" / "topics"
     size = (folder / MODEL_FILE).stat().st_size
@@ -349,6 +433,8 @@ def main() -> None:
         ceiling_section()
     if args.train:
         training_section(model)
+    if args.loo:
+        loo_section(not args.no_baseline, args.outlet)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ the manner of socorro's processor rules. Every stage is timed.
 
 `Pipeline.version` names the stages' versions (the topic stage's includes its model's): a
 record written by another pipeline version is stale and the sweep reprocesses it.
+
+`process_document` is the one way to run it: bytes in, a record or a quarantine record out, no
+I/O. `copydesk process` and the article job (worker/processing.py) both call it.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from .article import Article, BadInput, Source
+from .record import build_quarantine, build_record
 from .stage import Stage
 
 if TYPE_CHECKING:
@@ -52,9 +57,8 @@ class Pipeline:
             except Exception as exc:
                 if stage.required:
                     raise
-                article.notes.append(
-                    {"stage": stage.name, "error": type(exc).__name__, "message": str(exc)[:500]}
-                )
+                # The record is public: it names the error class; the message goes to the log only.
+                article.notes.append({"stage": stage.name, "error": type(exc).__name__})
                 log.warning("stage_failed", stage=stage.name, error=type(exc).__name__, message=str(exc)[:500])
             finally:
                 elapsed = round((time.perf_counter() - started) * 1000, 3)
@@ -84,21 +88,38 @@ def build_pipeline(model_dir: str | None = None, parse_limits: ParseLimits | Non
     )
 
 
-_default: Pipeline | None = None
+@dataclass
+class Processed:
+    """What one input became: a record (`article` is set) or a quarantine record (`error` says
+    why), never both."""
+
+    record: dict[str, Any] | None = None
+    quarantine: dict[str, Any] | None = None
+    article: Article | None = None
+    error: BadInput | None = None
 
 
-def default_pipeline() -> Pipeline:
-    global _default
-    if _default is None:
-        _default = build_pipeline()
-    return _default
+def process_document(
+    raw: bytes,
+    source: Source,
+    pipeline: Pipeline,
+    *,
+    max_bytes: int | None = None,
+    task_id: str | None = None,
+    attempts: int = 1,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> Processed:
+    """Bytes in, the record or the quarantine record out: no I/O, nothing but the stages.
 
-
-def pipeline_version() -> str:
-    return default_pipeline().version
-
-
-def process_bytes(raw: bytes, source: Source, pipeline: Pipeline | None = None) -> Article:
-    """The processing entry point: bytes and metadata in, a filled Article out (no I/O)."""
-    article = Article(source=source, raw=raw)
-    return (pipeline or default_pipeline()).run(article)
+    Bad input (too large, binary, empty, no text, ...) is a quarantine record, not an exception;
+    a crash of a required stage propagates (the caller decides what a crash means for it).
+    """
+    try:
+        if max_bytes is not None and len(raw) > max_bytes:
+            raise BadInput("too_large", f"{len(raw)} bytes is over the limit of {max_bytes} bytes")
+        article = pipeline.run(Article(source=source, raw=raw), on_stage=on_stage)
+    except BadInput as error:
+        quarantine = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=attempts, task_id=task_id)
+        return Processed(quarantine=quarantine, error=error)
+    record = build_record(article, pipeline.version, task={"id": task_id, "attempts": attempts})
+    return Processed(record=record, article=article)

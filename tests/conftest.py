@@ -25,13 +25,13 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory):
-    """URL of a moto S3+SQS server running in its own process for this session."""
+    """URL of a moto S3+SQS server running in its own process for this session (tests/moto_atomic.py)."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    moto_bin = Path(sys.executable).with_name("moto_server")
     log_file = open(log_path, "wb")  # noqa: SIM115 - held open for the server's lifetime
+    # moto's server with its conditional writes made atomic, as every real store's are.
     proc = subprocess.Popen(
-        [str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(Path(__file__).with_name("moto_atomic.py")), "127.0.0.1", str(port)],
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )

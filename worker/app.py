@@ -12,9 +12,12 @@ validated them) or, in `celery -A worker.app` processes, from the environment at
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
 from celery.signals import setup_logging, worker_init, worker_process_init
 
+from . import metrics
 from .logging import configure_logging, get_logger
 from .settings import Settings
 
@@ -33,7 +36,13 @@ INDEX_REMOVE = "copydesk.index_remove"
 INDEX_SAFETY_NET_SECONDS = 60.0
 
 #: Seconds between kombu's scans for unacked messages whose visibility timeout has passed.
-UNACKED_RESTORE_INTERVAL = 5
+UNACKED_RESTORE_INTERVAL = 2
+
+
+def sweep_limits(settings: Settings) -> dict[str, int]:
+    """The sweep task's own time limits, not the article's: given when it is sent (by beat and
+    by a run that continues the pass, worker/jobs/maintenance.py)."""
+    return {"soft_time_limit": settings.sweep_time_limit + 30, "time_limit": settings.sweep_time_limit + 45}
 
 
 def celery_config(settings: Settings) -> dict:
@@ -49,6 +58,10 @@ def celery_config(settings: Settings) -> dict:
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
+        # Pool children are replaced after a memory or task-count threshold (issue 11.8): one
+        # large input no longer leaves a child holding its peak memory for good.
+        "worker_max_memory_per_child": settings.max_memory_per_child or None,
+        "worker_max_tasks_per_child": settings.max_tasks_per_child or None,
         "task_time_limit": settings.time_limit,
         "task_soft_time_limit": settings.soft_time_limit,
         "broker_transport_options": {
@@ -68,7 +81,7 @@ def celery_config(settings: Settings) -> dict:
         },
         "beat_schedule": {
             **(
-                {"reconciling-sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval)}}
+                {"reconciling-sweep": {"task": SWEEP, "schedule": float(settings.sweep_interval), "options": sweep_limits(settings)}}
                 if settings.sweep_interval > 0
                 else {}
             ),
@@ -76,8 +89,12 @@ def celery_config(settings: Settings) -> dict:
             "index-pending": {"task": INDEX_BATCH, "schedule": INDEX_SAFETY_NET_SECONDS},
         },
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events off: they double the worker main process's CPU per task (issue 15). Flower
+        # turns them on by itself (its --enable_events, on by default, broadcasts
+        # `enable_events` to the workers); without Flower: `celery -A worker.app control
+        # enable_events`, or start the worker with `-E`.
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
         "enable_utc": True,
     }
 
@@ -107,6 +124,8 @@ app = Celery(
 )
 # A promise: evaluated when the configuration is first read, not at import.
 app.add_defaults(lambda: celery_config(current_settings()))
+# Worker metrics (multiprocess /metrics), the enqueue-time header: worker/metrics.py.
+metrics.install_celery_hooks(QUEUES)
 
 
 @setup_logging.connect
@@ -118,19 +137,30 @@ def _configure_logging(loglevel=None, **_kwargs):
 
 
 @worker_init.connect
-def _load_models_before_fork(**_kwargs):
-    # Loaded once in the main process, the language and topic models are shared by every
-    # pool child (copy-on-write) instead of being loaded by each on its first article.
-    from tasks.stages.classify import warm_up
+def _startup_checks(**_kwargs):
+    # The models are loaded once in the main process and shared by every pool child
+    # (copy-on-write) instead of being loaded by each on its first article. Then the store and
+    # the broker: a worker that cannot do its tasks refuses to start, with one line that says
+    # why (issue 11.5), rather than acknowledging every task without a record.
+    import sys
 
     from .logging import is_configured
 
     if not is_configured():  # worker_init may come before setup_logging: no console line first
         _configure_logging()
-    warm_up(current_settings().model_dir or None)
+    from .checks import StartupError, check_all
+    from .runtime import for_this_process
+
+    settings = current_settings()
+    try:
+        check_all(for_this_process().store, settings)
+    except (StartupError, ValueError) as exc:
+        get_logger("copydesk.worker").error("startup_failed", error=str(exc))
+        print(f"copydesk: error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     get_logger("copydesk.worker").info("models_loaded")
 
 
 @worker_process_init.connect
 def _after_fork(**_kwargs):
-    get_logger("copydesk.worker").info("worker_process_started")
+    get_logger("copydesk.worker").info("worker_process_started", pid=os.getpid())

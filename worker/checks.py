@@ -1,5 +1,16 @@
-"""Startup checks: the worker and the listeners refuse to start against a store they cannot
-read and write, or a broker that does not answer, and say which and why."""
+"""Startup checks: the worker and the listeners refuse to start when something every task
+needs is missing, and say which and why in one line:
+
+- the topic model (COPYDESK_MODEL_DIR) and the language model load;
+- the store is readable (the input prefix lists) and writable (a probe object under the logs
+  prefix: inside the configured prefixes, never under the input prefix, so it triggers
+  nothing; deleted at once);
+- the broker answers.
+
+`copydesk worker` runs them before it starts Celery; a worker started as
+`celery -A worker.app worker` runs them from the worker_init signal (worker/app.py) and exits
+with status 1.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +22,16 @@ from .logging import redact_text
 from .settings import Settings
 from .storage import Store, StoreError
 
-#: Where the write probe goes: outside every configured prefix, so it triggers nothing.
-HEALTH_PREFIX = "_copydesk/health/"
+#: The write probe goes to `<logs prefix><HEALTH_DIR><host>-<pid>-<random>`.
+HEALTH_DIR = "_copydesk-health/"
 
 
 class StartupError(RuntimeError):
     pass
+
+
+def probe_key(settings: Settings) -> str:
+    return f"{settings.logs_prefix}{HEALTH_DIR}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def check_readable(store: Store, settings: Settings) -> None:
@@ -28,7 +43,7 @@ def check_readable(store: Store, settings: Settings) -> None:
 
 
 def check_store(store: Store, settings: Settings) -> None:
-    probe = f"{HEALTH_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    probe = probe_key(settings)
     payload = b"copydesk health probe"
     check_readable(store, settings)
     try:
@@ -40,6 +55,32 @@ def check_store(store: Store, settings: Settings) -> None:
         raise StartupError(f"store {store.url} is not writable: {type(exc).__name__}: {exc}") from None
 
 
+#: A small article the worker runs through the whole pipeline before it forks its pool: the
+#: children inherit every import, compiled pattern and cache, so their first article is not
+#: slower than the others (a cold first article took 4-6 s on a loaded machine).
+WARM_UP_ARTICLE = (
+    b"<html><head><title>Harbour council approves budget</title></head><body><article>"
+    b"<h1>Harbour council approves budget</h1>"
+    + b"<p>The harbour council approved next year's budget on Tuesday after a long debate.</p>" * 6
+    + b"</article></body></html>"
+)
+
+
+def check_models(settings: Settings) -> None:
+    """Load the language and topic models as the tasks will (cached for the process), and run
+    one small article through the pipeline."""
+    from tasks.article import Article, Source
+    from tasks.pipeline import build_pipeline
+    from tasks.stages.classify import warm_up
+
+    try:
+        warm_up(settings.model_dir or None)
+        build_pipeline(model_dir=settings.model_dir or None, parse_limits=settings.parse_limits).run(Article(Source("warm-up", "incoming/warm-up.html"), WARM_UP_ARTICLE))
+    except Exception as exc:
+        where = settings.model_dir or "the shipped model"
+        raise StartupError(f"topic or language model cannot be loaded (COPYDESK_MODEL_DIR={where}): {type(exc).__name__}: {exc}") from None
+
+
 def check_broker(broker_url: str, timeout: float = 5.0) -> None:
     import redis
 
@@ -48,6 +89,13 @@ def check_broker(broker_url: str, timeout: float = 5.0) -> None:
         client.ping()
     except Exception as exc:
         raise StartupError(f"broker {redact_text(broker_url)} does not answer: {type(exc).__name__}: {redact_text(str(exc))}") from None
+
+
+def check_all(store: Store, settings: Settings) -> None:
+    """Everything a task needs: models, store, broker (StartupError names the first missing)."""
+    check_models(settings)
+    check_store(store, settings)
+    check_broker(settings.broker_url)
 
 
 def health(store: Store, settings: Settings) -> dict:

@@ -14,18 +14,22 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
 
 from .commands import (
     EXIT_BAD_INPUT,
+    EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    ConfigError,
     CopydeskGroup,
     configure_app,
     fail,
     load_settings,
+    open_checked_store,
     setup_logging,
     startup_checks,
 )
@@ -154,9 +158,8 @@ def process(files: tuple[Path, ...]) -> None:
 
     No queue and no store: the quickest way to see what copydesk makes of a file.
     """
-    from tasks.article import Article, BadInput, Source
-    from tasks.pipeline import build_pipeline
-    from tasks.record import build_quarantine, build_record
+    from tasks.article import Source
+    from tasks.pipeline import build_pipeline, process_document
 
     settings = load_settings()
     setup_logging(settings, "WARNING")
@@ -165,18 +168,10 @@ def process(files: tuple[Path, ...]) -> None:
     for path in files:
         raw = path.read_bytes()
         source = Source("local", str(path), hashlib.md5(raw).hexdigest(), len(raw))
-        if len(raw) > settings.max_bytes:
-            error = BadInput("too_large", f"{len(raw)} bytes is over the limit of {settings.max_bytes} bytes")
-            doc = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=1)
+        result = process_document(raw, source, pipeline, max_bytes=settings.max_bytes)
+        doc = result.quarantine or result.record or {}
+        if result.quarantine is not None:
             bad += 1
-        else:
-            try:
-                article = pipeline.run(Article(source=source, raw=raw))
-                doc = build_record(article, pipeline.version)
-            except BadInput as error:
-                doc = build_quarantine(source, pipeline.version, reason=error.reason, error=error, attempts=1)
-                bad += 1
-        if "reason" in doc:
             click.echo(f"copydesk: {path}: {doc['reason']}: {doc['message']}", err=True)
         click.echo(json.dumps(doc, ensure_ascii=False, indent=None if len(files) > 1 else 1))
     sys.exit(EXIT_BAD_INPUT if bad else EXIT_OK)
@@ -185,7 +180,7 @@ def process(files: tuple[Path, ...]) -> None:
 # -- the fleet --------------------------------------------------------------------------------
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--queues", "-Q", default=None, help="Queues to consume (default: all of copydesk's).")
-@click.option("--skip-checks", is_flag=True, help="Start without checking the store and broker first.")
+@click.option("--skip-checks", is_flag=True, help="Skip the checks before Celery starts (the worker still runs them at its start).")
 @click.option("--create", is_flag=True, help="Create the store's folder or bucket when it does not exist.")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(queues: str | None, skip_checks: bool, create: bool, celery_args: tuple[str, ...]) -> None:
@@ -194,7 +189,7 @@ def worker(queues: str | None, skip_checks: bool, create: bool, celery_args: tup
 
     settings = load_settings()
     if not skip_checks:
-        startup_checks(settings, create=create)
+        startup_checks(settings, create=create, models=True)
     argv = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", queues or ",".join(QUEUES)]
     if settings.concurrency and not any(a.startswith(("-c", "--concurrency")) for a in celery_args):
         argv += ["--concurrency", str(settings.concurrency)]
@@ -238,11 +233,16 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     setup_logging(settings)
     store = startup_checks(settings)
     runtime = Runtime(settings, store=store)
-    dispatcher = runtime.dispatcher(CeleryQueue(configure_app(settings)))
+    from . import metrics
+
+    dispatcher = metrics.counting_dispatcher(runtime.dispatcher(CeleryQueue(configure_app(settings))), "sqs" if queue_url else "http")
     if queue_url:
         from .events.sqs import SqsListener
 
-        listener = SqsListener(queue_url, dispatcher)
+        if settings.metrics_port:
+            metrics.serve(settings.metrics_port)
+
+        listener = SqsListener(queue_url, dispatcher, keep_unparseable=settings.sqs_keep_unparseable)
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
         with contextlib.suppress(KeyboardInterrupt):
             listener.serve(until_empty=until_empty)
@@ -254,17 +254,22 @@ def listen(queue_url: str | None, http_address: str | None, until_empty: bool) -
     host, _, port = http_address.rpartition(":")
     if not host or not port.isdigit():
         raise click.UsageError(f"--http wants HOST:PORT, not {http_address!r}")
-    server = make_server(host, int(port), dispatcher, token=settings.http_token, health=lambda: health(store, settings))
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    if not settings.http_token and not settings.http_allow_anonymous:
+        raise ConfigError("the HTTP listener needs COPYDESK_HTTP_TOKEN (or COPYDESK_HTTP_ALLOW_ANONYMOUS=1 to run without one)")
+    server = make_server(
+        host,
+        int(port),
+        dispatcher,
+        token=settings.http_token,
+        allow_anonymous=settings.http_allow_anonymous,
+        max_records=settings.http_max_records,
+        timeout=settings.http_timeout,
+        health=lambda: health(store, settings),
+    )
     from .logging import get_logger
 
-    get_logger("copydesk.listen.http").info("http_listening", host=host, port=server.server_address[1])
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    get_logger("copydesk.listen.http").info("http_listening", host=host, port=int(port), anonymous=not settings.http_token)
+    server.serve()  # uvicorn: SIGTERM and SIGINT finish the requests in flight, then stop
 
 
 @cli.command()
@@ -317,38 +322,104 @@ def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--timeout", default=1.5, show_default=True, help="Seconds to wait for workers to answer.")
-def status(as_json: bool, timeout: float) -> None:
-    """Queue depth per queue, workers alive, active and reserved tasks, article counts."""
-    from .runtime import Runtime
-    from .status import article_counts, queue_depths, worker_activity
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (errors too).")
+@click.option("--watch", is_flag=True, help="Refresh a live table with rates over the last minutes until interrupted.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between refreshes of --watch.")
+@click.option("--timeout", default=1.0, show_default=True, help="Longest wait for workers to answer, in seconds.")
+@click.option("--max-age", type=float, default=None, help="Oldest message age, in seconds, above which the exit code is 1 (default: COPYDESK_QUEUE_MAX_AGE).")
+@click.option("--articles", is_flag=True, help="Also count inputs, records and quarantine records (lists the bucket: slow on a big one).")
+def status(as_json: bool, watch: bool, interval: float, timeout: float, max_age: float | None, articles: bool) -> None:
+    """Queues (waiting, unacked, oldest age), workers alive, active and reserved tasks.
 
-    settings = load_settings()
-    setup_logging(settings, "WARNING")
-    store = startup_checks(settings, store=False)
-    runtime = Runtime(settings, store=store)
-    app = configure_app(settings)
+    Exit code 1 when no worker is alive or a queue's oldest message is older than --max-age
+    (usable as a probe), or when the broker does not answer.
+    """
+    import redis
+
+    from .status import Rates, render_table, snapshot
+
     try:
-        report = {
-            "broker": redact_text(settings.broker_url),
-            "store": store.url,
-            "queues": queue_depths(runtime.redis),
-            **worker_activity(app, timeout=timeout),
-            "articles": article_counts(store, runtime.layout),
-        }
-    except Exception as exc:
-        fail(f"status failed: {type(exc).__name__}: {redact_text(str(exc))}")
-    if as_json:
-        click.echo(json.dumps(report, indent=1, sort_keys=True))
-        return
-    click.echo(f"store    {report['store']}\nbroker   {report['broker']}")
-    for queue, depth in report["queues"].items():
-        click.echo(f"queue    {queue:<22} {depth} waiting")
-    click.echo(f"workers  {len(report['workers_alive'])} alive: {', '.join(report['workers_alive']) or '-'}")
-    click.echo(f"tasks    {report['active']} active, {report['reserved']} reserved")
-    a = report["articles"]
-    click.echo(f"articles {a['inputs']} inputs, {a['processed']} processed, {a['quarantined']} quarantined")
+        settings = load_settings()
+    except click.ClickException as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "error": exc.format_message()}))
+            sys.exit(exc.exit_code)
+        raise
+    app = configure_app(settings)
+    setup_logging(settings, "WARNING")
+    # The store is read only for --articles (listing a big bucket is slow; the rest is Redis).
+    store = open_checked_store(settings) if articles else None
+    limit = settings.queue_max_age if max_age is None else max_age
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5, socket_connect_timeout=2)
+
+    def take() -> dict:
+        snap = snapshot(app, client, timeout=timeout, max_age=limit)
+        snap["broker"] = redact_text(settings.broker_url)
+        if store is not None:
+            from .layout import Layout
+            from .status import article_counts
+
+            snap["articles"] = article_counts(store, Layout.from_settings(settings))
+        return snap
+
+    if watch and not as_json:
+        from rich.live import Live
+
+        rates = Rates()
+        with Live(auto_refresh=False) as live:
+            try:
+                while True:
+                    try:
+                        snap = take()
+                        rates.add(snap)
+                        live.update(render_table(snap, rates), refresh=True)
+                    except Exception as exc:
+                        live.update(f"copydesk: status failed: {type(exc).__name__}: {redact_text(str(exc))}", refresh=True)
+                    time.sleep(interval)
+            except KeyboardInterrupt:
+                return
+    while True:
+        try:
+            snap = take()
+        except Exception as exc:
+            if isinstance(exc, redis.RedisError):
+                message = f"broker {redact_text(settings.broker_url)} does not answer: {type(exc).__name__}: {redact_text(str(exc))}"
+            else:
+                message = f"status failed: {type(exc).__name__}: {redact_text(str(exc))}"
+            if as_json:
+                click.echo(json.dumps({"ok": False, "error": message, "broker": redact_text(settings.broker_url)}))
+                if not watch:
+                    sys.exit(EXIT_FAILURE)
+            else:
+                fail(message)
+        else:
+            if as_json:
+                click.echo(json.dumps(snap, sort_keys=True))
+            else:
+                from rich.console import Console
+
+                Console().print(render_table(snap))
+                if "articles" in snap:
+                    a = snap["articles"]
+                    click.echo(f"articles {a['inputs']} inputs, {a['processed']} processed, {a['quarantined']} quarantined")
+            if not watch:
+                sys.exit(EXIT_OK if snap["ok"] else EXIT_FAILURE)
+        time.sleep(interval)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("flower_args", nargs=-1, type=click.UNPROCESSED)
+def flower(flower_args: tuple[str, ...]) -> None:
+    """Start Flower, the task queue's web UI (`celery -A worker.app flower`); extra arguments go
+    to flower. Its API needs authentication: set FLOWER_BASIC_AUTH=user:password (see README)."""
+    import importlib.util
+
+    if importlib.util.find_spec("flower") is None:
+        fail("flower is not installed: `uv sync` (the ops group) or `pip install copydesk[flower]`")
+    settings = load_settings()
+    startup_checks(settings, store=False, needs_store=False)
+    argv = [sys.executable, "-m", "celery", "-A", "worker.app", "flower", *flower_args]
+    os.execv(sys.executable, argv)
 
 
 @cli.command("config")

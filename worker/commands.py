@@ -97,14 +97,17 @@ def open_checked_store(settings: Settings, *, create: bool = False):
 
 
 def startup_checks(settings: Settings, *, store: bool = True, broker: bool = True, create: bool = False,
-                   needs_store: bool = True):
-    """The store, checked to exist (`needs_store`) and to be readable and writable (`store`),
-    and the broker checked to answer (`broker`)."""
-    from .checks import StartupError, check_broker, check_store
+                   needs_store: bool = True, models: bool = False):
+    """The topic and language models load (`models`), the store, checked to exist
+    (`needs_store`) and to be readable and writable (`store`), and the broker checked to
+    answer (`broker`)."""
+    from .checks import StartupError, check_broker, check_models, check_store
     from .storage import open_store
 
     opened = open_checked_store(settings, create=create) if needs_store or store else open_store(settings.store)
     try:
+        if models:
+            check_models(settings)
         if store:
             check_store(opened, settings)
         if broker:

@@ -9,20 +9,22 @@ version) however many events name it:
    SET NX EX for the fleet, in memory for the embedded runner — and only the claimant enqueues,
    so the same object announced by SQS and by the sweep at once is queued once.
 `force` skips 2 and 3 (backfill, reprocess by hand).
+
+The state read in 2 is the only one per article: the dispatcher hands it to the task (`prior`),
+which does not read it again (issue 15: store requests per article).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 from .events.model import CREATED, REMOVED, ObjectEvent
 from .layout import Layout
 from .logging import get_logger
+from .state import is_current, output_state
 from .storage import NotFound, Store
 
 log = get_logger("copydesk.dispatch")
@@ -33,10 +35,13 @@ CURRENT = "current"
 CLAIMED = "already_queued"
 IGNORED = "ignored"
 MISSING = "missing"
+FOREIGN = "other_bucket"
 
 
 class TaskQueue(Protocol):
-    def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None: ...
+    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
+        """Queue the article job. `prior` is the output state the dispatcher just read
+        ("none", "processed", "quarantined"; None: not read), which the job trusts."""
 
     def enqueue_removal(self, event: ObjectEvent) -> None:
         """An input was deleted: take it out of the search index (its outputs stay)."""
@@ -81,31 +86,9 @@ class RedisClaims:
     def release(self, token: str) -> None:
         self._redis.delete(self.PREFIX + token)
 
-
-@dataclass(frozen=True)
-class OutputState:
-    """What the bucket already says about an input: the etag and pipeline of its outputs."""
-
-    etag: str | None
-    pipeline_version: str | None
-    status: str  # processed | quarantined | none
-
-
-def output_state(store: Store, layout: Layout, key: str) -> OutputState:
-    for record_key, status in ((layout.record_key(key), "processed"), (layout.quarantine_key(key), "quarantined")):
-        try:
-            doc = json.loads(store.get(record_key).data)
-        except NotFound:
-            continue
-        except ValueError:
-            continue  # a damaged record is treated as missing: reprocess
-        source = doc.get("source") or {}
-        return OutputState(source.get("etag"), doc.get("pipeline_version"), status)
-    return OutputState(None, None, "none")
-
-
-def is_current(state: OutputState, etag: str | None, pipeline_version: str) -> bool:
-    return state.status != "none" and state.etag == etag and state.pipeline_version == pipeline_version
+    def refresh(self, token: str, ttl: int) -> None:
+        """Keep a claim while its task waits to retry (set whether or not it lapsed)."""
+        self._redis.set(self.PREFIX + token, "1", ex=max(1, ttl))
 
 
 def claim_token(bucket: str, key: str, etag: str | None, pipeline_version: str) -> str:
@@ -132,6 +115,10 @@ class Dispatcher:
 
     def submit(self, event: ObjectEvent, *, force: bool = False) -> str:
         bound = log.bind(key=event.key, etag=event.etag, origin=event.origin)
+        if event.bucket and event.bucket != self.store.bucket:
+            # Only the configured bucket is read or written (issue 11.3).
+            bound.warning("event_other_bucket_refused", bucket=event.bucket, store_bucket=self.store.bucket)
+            return FOREIGN
         if event.kind == REMOVED and self.layout.is_input(event.key):
             self.queue.enqueue_removal(event)
             bound.info("article_removal_enqueued")
@@ -139,15 +126,26 @@ class Dispatcher:
         if event.kind != CREATED or not self.layout.is_input(event.key):
             bound.debug("event_ignored", kind=event.kind)
             return IGNORED
-        if event.etag is None:
+        problem = self.layout.key_problem(event.key)
+        if event.key.endswith("/") and event.size is None:
+            try:
+                event = _with_info(event, self.store.head(event.key))
+            except NotFound:
+                bound.info("event_object_missing")
+                return MISSING
+        if event.key.endswith("/") and event.size == 0:
+            bound.debug("event_ignored", reason="folder_marker")
+            return IGNORED
+        if event.etag is None and problem is None:
             try:
                 info = self.store.head(event.key)
             except NotFound:
                 bound.info("event_object_missing")
                 return MISSING
-            event = ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)
+            event = _with_info(event, info)
             bound = bound.bind(etag=event.etag)
         token = claim_token(event.bucket, event.key, event.etag, self.pipeline_version)
+        prior = None
         if not force:
             state = output_state(self.store, self.layout, event.key)
             if is_current(state, event.etag, self.pipeline_version):
@@ -156,10 +154,15 @@ class Dispatcher:
             if not self.claims.claim(token, self.claim_ttl):
                 bound.info("event_already_queued")
                 return CLAIMED
+            prior = state.status
         try:
-            self.queue.enqueue(event, force=force)
+            self.queue.enqueue(event, force=force, prior=prior)
         except BaseException:
             self.claims.release(token)  # let the next event or sweep try again
             raise
         bound.info("article_enqueued", force=force)
         return ENQUEUED
+
+
+def _with_info(event: ObjectEvent, info) -> ObjectEvent:
+    return ObjectEvent(event.bucket, event.key, info.etag, info.size, info.version_id, event.kind, event.origin)

@@ -19,7 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, stop_when_event_set, wait_random_exponential
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_never,
+    stop_when_event_set,
+    wait_random_exponential,
+)
 
 from .dispatch import CURRENT, REMOVAL_ENQUEUED, Dispatcher, MemoryClaims
 from .events.folder import FolderWatcher
@@ -61,13 +69,13 @@ class InProcessQueue:
         for thread in self._threads:
             thread.start()
 
-    def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None:
+    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
         with self._lock:
             self.enqueued += 1
             if self.stopping.is_set():  # stopping: counted, and left in incoming/ for the next run
                 self.left += 1
                 return
-        self._queue.put((event, force))
+        self._queue.put((event, force, prior))
 
     def join(self) -> None:
         self._queue.join()
@@ -86,13 +94,13 @@ class InProcessQueue:
 
     def _work(self) -> None:
         while True:
-            event, force = self._queue.get()
+            event, force, prior = self._queue.get()
             try:
                 if self.stopping.is_set():
                     with self._lock:
                         self.left += 1
                     continue
-                outcome = self._run(event, force)
+                outcome = self._run(event, force, prior)
                 with self._lock:
                     if outcome is None:
                         self.left += 1
@@ -106,12 +114,13 @@ class InProcessQueue:
     def _sleep(self, seconds: float) -> None:
         self.stopping.wait(seconds)  # a stop cuts the backoff short
 
-    def _run(self, event: ObjectEvent, force: bool) -> Outcome | None:
+    def _run(self, event: ObjectEvent, force: bool, prior: str | None = None) -> Outcome | None:
         """Process one input; None when a transient error was still being retried at stop."""
         task_id = f"local-{time.time_ns():x}"
         retrying = Retrying(
             retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self.max_retries + 1) | stop_when_event_set(self.stopping),
+            # COPYDESK_MAX_RETRIES=0: an outage is waited out (until the run is stopped).
+            stop=(stop_after_attempt(self.max_retries + 1) if self.max_retries else stop_never) | stop_when_event_set(self.stopping),
             wait=wait_random_exponential(multiplier=RETRY_BASE_SECONDS, max=self.backoff_cap),
             sleep=self._sleep,
             reraise=False,
@@ -121,7 +130,11 @@ class InProcessQueue:
             for try_ in retrying:
                 with try_:
                     attempt = try_.retry_state.attempt_number
-                    return self.job.run(event.key, event.etag, force=force, task_id=task_id, attempt=attempt)
+                    # A retry reads the state again: the first attempt may have written it.
+                    return self.job.run(
+                        event.key, event.etag, force=force, task_id=task_id, attempt=attempt,
+                        prior=prior if attempt == 1 else None,
+                    )
         except RetryError as exc:
             error = exc.last_attempt.exception()
             if self.stopping.is_set():
@@ -265,7 +278,8 @@ class EmbeddedRunner:
 
         total = 0
         while True:
-            indexed = index_pending(self.store, self.settings)
+            # Only this thread indexes: no shard claims needed.
+            indexed = index_pending(self.store, self.settings, exclusive=True)
             total += indexed
             if not indexed:
                 self._indexed += total

@@ -3,14 +3,31 @@
 For an input `incoming/R`: the record `processed/R.json`, the lineage log `logs/R.jsonl`, the
 quarantine record `quarantine/R.json` and the index document `index/docs/R.json`. Outputs never
 land under the input prefix, so writing them cannot trigger another event.
+
+Some legal S3 keys cannot be stored under that scheme: a `.` or `..` segment (the local store
+and most tools would resolve it), a trailing `/` on an object with content, or a key so long
+that a derived output key (prefix + R + suffix, the index's pending marker being the longest)
+would pass S3's 1,024-byte limit. For such an input every output key uses
+`_bad-keys/<sha256 of the key>` in place of R; the job quarantines it without reading it
+(reason `bad_key`), and the quarantine record names the original key.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from .settings import Settings
 from .storage import InvalidKey, validate_key
+
+#: S3's limit on a key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+#: Bytes the longest derived key adds besides its prefix and R: the index's pending marker
+#: (`pending/` + shard folder + `.json` + separator + 29 characters of time and randomness)
+#: with room to spare.
+DERIVED_KEY_RESERVE = 64
+#: Where outputs of inputs whose key cannot be stored as given go (under each output prefix).
+BAD_KEYS_DIR = "_bad-keys/"
 
 
 @dataclass(frozen=True)
@@ -32,13 +49,33 @@ class Layout:
         )
 
     def is_input(self, key: str) -> bool:
-        return key.startswith(self.input_prefix) and len(key) > len(self.input_prefix) and not key.endswith("/")
+        """Under the input prefix (a key ending in `/` counts: with content it is quarantined;
+        an empty one is a folder marker, which the dispatcher ignores)."""
+        return isinstance(key, str) and key.startswith(self.input_prefix) and len(key) > len(self.input_prefix)
+
+    def key_problem(self, key: str) -> str | None:
+        """Why the input `key` cannot be stored as given (None when it can)."""
+        if key.endswith("/"):
+            return "key ends with '/' (an object with content where a folder would be)"
+        try:
+            validate_key(key)
+        except InvalidKey as exc:
+            return str(exc)
+        relative = key[len(self.input_prefix):]
+        longest = max(len(p.encode()) for p in (self.processed_prefix, self.logs_prefix, self.quarantine_prefix))
+        longest = max(longest, len(self.index_prefix.encode()) + len("pending/"))
+        room = MAX_KEY_BYTES - longest - DERIVED_KEY_RESERVE
+        if len(relative.encode("utf-8", "surrogatepass")) > room:
+            return f"key too long for its output keys: the part after the input prefix may have at most {room} bytes"
+        return None
 
     def relative(self, key: str) -> str:
-        """R for an input key `incoming/R`."""
-        validate_key(key)
+        """R for an input key `incoming/R`, or `_bad-keys/<sha256>` when the key cannot be
+        stored as given (see key_problem)."""
         if not self.is_input(key):
             raise InvalidKey(f"{key!r} is not under the input prefix {self.input_prefix!r}")
+        if self.key_problem(key) is not None:
+            return BAD_KEYS_DIR + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         return key[len(self.input_prefix):]
 
     def input_key(self, relative: str) -> str:

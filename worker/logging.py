@@ -8,7 +8,7 @@ Everything, including Celery's and libraries' stdlib logging, goes through one r
 processors run before it:
 - `redact_secrets` masks passwords in URLs (redis://:pw@host), and values of keys that name
   credentials, so no secret ever reaches a log line;
-- `capture_article_event` copies events bound to an article (an `article_key` in the context)
+- `capture_article_event` copies events bound to an article (a `key` in the context)
   into the active ArticleLog, which the job writes to `logs/R.jsonl`.
 """
 
@@ -61,6 +61,10 @@ class ArticleLog:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        #: Set by the job: nothing was logged for this article before (one PUT, no append).
+        self.fresh = False
+        #: Some lines were already written to the store in this run (later ones append).
+        self.flushed = False
 
     def add(self, event_dict: dict) -> None:
         self.lines.append(json.dumps(event_dict, default=str, ensure_ascii=False, sort_keys=False))
@@ -131,10 +135,14 @@ def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> No
         else structlog.processors.JSONRenderer(default=str, ensure_ascii=False)
     )
     shared = _shared_processors()
-    # No level filter before capture_article_event: the lineage log keeps every article event
-    # whatever COPYDESK_LOG_LEVEL says; the level applies to the stream handler only.
+    # copydesk's own loggers drop events below INFO (or below the level, when it is DEBUG)
+    # before any processor runs, so the per-stage `stage_finished` events at DEBUG cost nothing;
+    # the lineage log keeps every article event at INFO and above whatever the stdout level
+    # (the article's start, the one `article_processed` summary with every stage's timing,
+    # warnings); the level applies to the stream handler.
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,
             *shared,
             capture_article_event,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
@@ -158,7 +166,8 @@ def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("copydesk").setLevel(logging.DEBUG)
+    numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    logging.getLogger("copydesk").setLevel(min(logging.INFO, numeric))
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     _configured = True

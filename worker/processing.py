@@ -6,6 +6,11 @@ runner both call `ArticleJob.run`; retries are theirs to decide (see `is_transie
 Outputs, for input `incoming/R`: the index document, then the lineage log, then the record
 `processed/R.json` last, so a record never points at something missing. Bad input writes
 `quarantine/R.json` instead. The source object is only ever read.
+
+Store requests per new article: the dispatcher has read the output state once and passes it on
+(`prior`), so the job does not read it again; then GET source, PUT index document, PUT lineage
+log (one request: no GET of an earlier log on a first attempt), PUT record. The quarantine
+record is DELETEd only when the state said there was one.
 """
 
 from __future__ import annotations
@@ -18,15 +23,17 @@ from typing import Any
 from collections.abc import Callable
 
 import redis.exceptions
+from celery.exceptions import SoftTimeLimitExceeded
 
 from tasks.article import Article, BadInput, Source
-from tasks.pipeline import Pipeline
-from tasks.record import build_quarantine, build_record
+from tasks.pipeline import Pipeline, process_document
+from tasks.record import build_quarantine
 
-from .dispatch import is_current, output_state
+from . import metrics
 from .layout import Layout
-from .logging import bind, get_logger, start_article_log, stop_article_log, unbind
-from .storage import NotFound, ObjectTooLarge, Store, StoreError
+from .logging import ArticleLog, bind, get_logger, start_article_log, stop_article_log, unbind
+from .state import is_current, output_state
+from .storage import AccessDenied, NotFound, ObjectTooLarge, Store, StoreError, Unreachable
 
 log = get_logger("copydesk.job")
 
@@ -35,11 +42,43 @@ QUARANTINED = "quarantined"
 SKIPPED = "skipped"
 
 
+class Misconfigured(Exception):
+    """The worker cannot process anything as configured (not the article's fault)."""
+
+
+class SlowFirstAttempt(Exception):
+    """The stages ran past the soft time limit on a first attempt: retried once (the machine may
+    have been overloaded), quarantined as `time_limit` if the second attempt is as slow."""
+
+
+def _outage_errors() -> tuple[type[BaseException], ...]:
+    import kombu.exceptions
+
+    from tasks.classification.topics import ModelError
+
+    return (
+        Unreachable,  # the store did not answer, throttled, 5xx
+        AccessDenied,  # wrong credentials, missing bucket: misconfiguration
+        Misconfigured,
+        ModelError,  # the topic model cannot be loaded
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        kombu.exceptions.OperationalError,  # the broker
+        ConnectionError,
+        TimeoutError,
+    )
+
+
+#: Failures that are not the article's fault: retried for as long as they last, never quarantined.
+OUTAGE_ERRORS = _outage_errors()
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: the store or broker did not answer, throttled, or failed on its side."""
-    if isinstance(exc, StoreError):
-        return exc.transient
-    return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, TimeoutError))
+    """Not the article's fault, worth retrying: the store or broker did not answer, throttled,
+    failed on its side, or the worker is misconfigured (credentials, bucket, model)."""
+    if isinstance(exc, StoreError) and exc.transient:
+        return True
+    return isinstance(exc, OUTAGE_ERRORS)
 
 
 @dataclass
@@ -62,6 +101,25 @@ class Outcome:
         }
 
 
+@dataclass
+class Attempt:
+    """One attempt at one input: what the job's steps share instead of long argument lists."""
+
+    key: str
+    etag: str | None
+    version_id: str | None
+    force: bool
+    task_id: str | None
+    attempt: int
+    #: This attempt's events, written to the lineage log `logs/R.jsonl`.
+    log: ArticleLog
+    started: float = field(default_factory=time.perf_counter)
+    fetch_ms: float = 0.0
+    #: The output state before this attempt ("none", "processed", "quarantined"), or None
+    #: when it was not read.
+    prior: str | None = None
+
+
 class ArticleJob:
     def __init__(
         self,
@@ -78,6 +136,9 @@ class ArticleJob:
         self.pipeline_version = pipeline.version
         self.max_bytes = max_bytes
         self.on_document_written = on_document_written
+        #: What run() is doing: "fetch", "stages" or "write" (a time limit during the stages
+        #: is the article's fault; during fetch or write it is the store's).
+        self.phase = "idle"
 
     def run(
         self,
@@ -88,78 +149,114 @@ class ArticleJob:
         force: bool = False,
         task_id: str | None = None,
         attempt: int = 1,
+        prior: str | None = None,
     ) -> Outcome:
-        """Process one input. Raises only for transient errors (the caller retries)."""
+        """Process one input. Raises only for transient errors (the caller retries).
+
+        `prior` is the output state the dispatcher read for this (key, etag) just before it
+        enqueued ("none", "processed" or "quarantined"): the job trusts it instead of reading
+        the state again. None (unknown: a redelivered or hand-made message) reads it here.
+        """
+        started = time.perf_counter()
         bind(task_id=task_id, key=key, etag=etag, attempt=attempt, pipeline_version=self.pipeline_version)
         try:
-            if not force and etag is not None and self._is_current(key, etag):
-                log.info("article_skipped", reason="already_processed")
-                return Outcome(SKIPPED, key, etag, reason="already_processed")
+            if prior is None and not force and etag is not None:
+                state = output_state(self.store, self.layout, key)
+                if is_current(state, etag, self.pipeline_version):
+                    log.info("article_skipped", reason="already_processed")
+                    return Outcome(SKIPPED, key, etag, reason="already_processed")
+                prior = state.status
             collector, token = start_article_log()
+            # Nothing was ever logged for this input (a new article, first attempt): the log is
+            # written with one PUT; otherwise this run's lines are appended (GET + PUT).
+            collector.fresh = attempt == 1 and prior == "none"
             try:
-                return self._run_logged(key, etag, version_id, force, task_id, attempt, collector)
+                run = Attempt(key, etag, version_id, force, task_id, attempt, collector, started=started, prior=prior)
+                return self._run_logged(run)
             finally:
                 stop_article_log(token)
         finally:
             unbind("task_id", "key", "etag", "attempt", "pipeline_version", "stage")
 
-    # -- internals -------------------------------------------------------------------------
-    def _is_current(self, key: str, etag: str) -> bool:
-        return is_current(output_state(self.store, self.layout, key), etag, self.pipeline_version)
-
-    def _run_logged(self, key, etag, version_id, force, task_id, attempt, collector) -> Outcome:
-        started = time.perf_counter()
-        log.info("article_started", force=force, store=self.store.url)
-        source = Source(self.store.bucket, key, etag, 0, None, version_id)
+    def _run_logged(self, run: Attempt) -> Outcome:
+        log.info("article_started", force=run.force, store=self.store.url)
+        key = run.key
+        source = Source(self.store.bucket, key, run.etag, 0, None, run.version_id)
+        problem = self.layout.key_problem(key)
+        if problem is not None:
+            # Not read: the store may resolve the key differently (`..`) or refuse it.
+            return self._quarantine(run, source, BadInput("bad_key", problem), "bad_key")
         try:
+            self.phase = "fetch"
             try:
-                fetched = self.store.get(key, version_id=version_id, max_bytes=self.max_bytes)
+                fetched = self.store.get(key, version_id=run.version_id, max_bytes=self.max_bytes)
             except ObjectTooLarge as exc:
                 raise BadInput("too_large", str(exc)) from None
             except NotFound:
                 log.warning("article_source_missing")
-                return Outcome(SKIPPED, key, etag, reason="source_missing")
+                return Outcome(SKIPPED, key, run.etag, reason="source_missing")
             info = fetched.info
-            if info.etag != etag:
+            if info.etag != run.etag:
                 bind(etag=info.etag)
-                log.info("article_version_changed", requested_etag=etag, fetched_etag=info.etag)
-                if not force and etag is not None and self._is_current(key, info.etag):
-                    log.info("article_skipped", reason="already_processed")
-                    return Outcome(SKIPPED, key, info.etag, reason="already_processed")
-            source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or version_id)
-            fetch_ms = round((time.perf_counter() - started) * 1000, 3)
-            log.info("stage_finished", stage="fetch", duration_ms=fetch_ms, size=info.size)
-            article = self._run_pipeline(fetched.data, source)
+                log.info("article_version_changed", requested_etag=run.etag, fetched_etag=info.etag)
+                if not run.force and run.etag is not None:
+                    state = output_state(self.store, self.layout, key)
+                    if is_current(state, info.etag, self.pipeline_version):
+                        log.info("article_skipped", reason="already_processed")
+                        return Outcome(SKIPPED, key, info.etag, reason="already_processed")
+                    run.prior = state.status
+            source = Source(self.store.bucket, key, info.etag, info.size, None, info.version_id or run.version_id)
+            run.fetch_ms = round((time.perf_counter() - run.started) * 1000, 3)
+            log.debug("stage_finished", stage="fetch", duration_ms=run.fetch_ms, size=info.size)
+            self.phase = "stages"
+            result = process_document(
+                fetched.data, source, self.pipeline, max_bytes=self.max_bytes, task_id=run.task_id,
+                attempts=run.attempt, on_stage=_log_stage,
+            )
         except BadInput as exc:
-            return self._quarantine(source, exc, exc.reason, attempt, task_id, collector)
+            return self._quarantine(run, source, exc, exc.reason)
+        except SoftTimeLimitExceeded as exc:
+            if self.phase != "stages":
+                # The store hung: not the article's fault.
+                outage = Unreachable(f"the store did not answer before the soft time limit ({self.phase})")
+                self._before_retry(run, outage)
+                raise outage from exc
+            log.warning("article_too_slow", stage=self.phase)
+            if run.attempt < 2:
+                self._before_retry(run, exc)
+                raise SlowFirstAttempt("the stages ran past the soft time limit; retried once") from exc
+            slow = BadInput("time_limit", "processing took longer than the soft time limit")
+            return self._quarantine(run, source, slow, "time_limit")
         except Exception as exc:
             if is_transient(exc):
-                self._before_retry(key, exc, collector)
+                self._before_retry(run, exc)
                 raise
             # A stage crashed on this input: it would crash again, so do not retry.
             log.exception("article_processing_error", error=type(exc).__name__)
-            return self._quarantine(source, exc, "processing_error", attempt, task_id, collector)
+            return self._quarantine(run, source, exc, "processing_error")
+        if result.quarantine is not None:
+            assert result.error is not None
+            return self._quarantine(run, source, result.error, result.error.reason, record=result.quarantine)
+        assert result.article is not None and result.record is not None
+        self.phase = "write"
         try:
-            return self._write(article, fetch_ms, started, attempt, task_id, collector)
+            return self._write(run, result.article, result.record)
+        except SoftTimeLimitExceeded as exc:
+            outage = Unreachable("the store did not answer before the soft time limit (write)")
+            self._before_retry(run, outage)
+            raise outage from exc
         except Exception as exc:
             if is_transient(exc):
-                self._before_retry(key, exc, collector)
+                self._before_retry(run, exc)
             raise
 
-    def _before_retry(self, key: str, exc: BaseException, collector) -> None:
+    def _before_retry(self, run: Attempt, exc: BaseException) -> None:
         """Keep this attempt's events in the lineage log when the store still answers."""
         log.warning("article_retryable_error", error=type(exc).__name__, message=str(exc)[:500])
-        with contextlib.suppress(StoreError):  # the store is down: the events are still on stdout
-            self._flush_log(key, collector)
+        with contextlib.suppress(StoreError):  # the store is down: the events are still in the log stream
+            self._flush_log(run)
 
-    def _run_pipeline(self, raw: bytes, source: Source):
-        def on_stage(name: str, elapsed: float) -> None:
-            log.info("stage_finished", stage=name, duration_ms=elapsed)
-
-        article = Article(source=source, raw=raw)
-        return self.pipeline.run(article, on_stage=on_stage)
-
-    def _write(self, article, fetch_ms, started, attempt, task_id, collector) -> Outcome:
+    def _write(self, run: Attempt, article: Article, record: dict[str, Any]) -> Outcome:
         key = article.source.key
         outputs = {
             "record": self.layout.record_key(key),
@@ -169,36 +266,39 @@ class ArticleJob:
         write_started = time.perf_counter()
         if article.index_document is None:
             outputs.pop("index_document")
-        record = build_record(
-            article,
-            self.pipeline_version,
-            task={"id": task_id, "attempts": attempt},
-            outputs=outputs,
-            extra_timings={"fetch": fetch_ms},
-        )
+        record["outputs"] = outputs
+        record["timings_ms"]["fetch"] = run.fetch_ms
         if article.index_document is not None:
             # The index keeps the newest version of an article: processed_at orders them.
             index_document = {**article.index_document, "processed_at": record["processed_at"], "pipeline_version": self.pipeline_version}
-            self.store.put(outputs["index_document"], _json(index_document), content_type="application/json")
-        write_ms = round((time.perf_counter() - write_started) * 1000, 3)
-        record["timings_ms"]["write"] = write_ms
-        record["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 3)
-        log.info("stage_finished", stage="write", duration_ms=write_ms)
+            # Derived and rebuildable (`copydesk reindex --from-records`): not fsync'd.
+            self.store.put(outputs["index_document"], _json(index_document), content_type="application/json", durable=False)
+            if self.on_document_written is not None:
+                self.on_document_written(outputs["index_document"])
+        if run.prior != "none":
+            # An older version may have been bad; the dispatcher's state says when not.
+            with contextlib.suppress(StoreError):
+                self.store.delete(self.layout.quarantine_key(key))
+        timings = record["timings_ms"]
+        # The one INFO event of the article: what it became and where the time went.
         log.info(
             "article_processed",
-            total_ms=record["timings_ms"]["total"],  # fetch to write, the whole article
+            total_ms=round((time.perf_counter() - run.started) * 1000, 3),  # so far: the record's write follows
             words=record["words"],
             removed_lines=article.removed_lines,
             language=(article.language or {}).get("code"),
             topic=_best_topic(article),
             notes=len(article.notes),
+            timings_ms=dict(timings),
         )
-        self._flush_log(key, collector)
+        self._flush_log(run)
+        # `total` covers the whole task up to this last write: state read, fetch, stages, the
+        # index document, the index request and the lineage log.
+        timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
+        timings["total"] = round((time.perf_counter() - run.started) * 1000, 3)
+        metrics.observe_timings(timings)
         self.store.put(outputs["record"], _json(record), content_type="application/json")
-        with contextlib.suppress(StoreError):
-            self.store.delete(self.layout.quarantine_key(key))  # an older version may have been bad
-        if self.on_document_written is not None and "index_document" in outputs:
-            self.on_document_written(outputs["index_document"])
+        log.debug("stage_finished", stage="write", duration_ms=timings["write"])
         return Outcome(
             PROCESSED,
             key,
@@ -213,38 +313,58 @@ class ArticleJob:
             },
         )
 
-    def _quarantine(self, source: Source, exc: BaseException, reason: str, attempt, task_id, collector) -> Outcome:
+    def _quarantine(self, run: Attempt, source: Source, exc: BaseException, reason: str,
+                    record: dict[str, Any] | None = None) -> Outcome:
         key = source.key
         qkey = self.layout.quarantine_key(key)
-        log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
-        self._flush_log(key, collector)
-        record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=attempt, task_id=task_id)
+        if record is None:
+            record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=run.attempt, task_id=run.task_id)
+        # The record first: if the store is down this raises (and the task retries), and no
+        # `article_quarantined` line claims a quarantine that was never written.
         self.store.put(qkey, _json(record), content_type="application/json")
+        log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
+        with contextlib.suppress(StoreError):  # the record is written; the lines are still in the log stream
+            self._flush_log(run)
         return Outcome(QUARANTINED, key, source.etag, qkey, reason=reason, summary={"message": record["message"]})
 
     def quarantine_after_retries(self, key: str, etag: str | None, exc: BaseException, attempt: int, task_id: str | None) -> Outcome:
-        """Retries ran out on a transient error: quarantine so an operator sees it."""
+        """Retries ran out (only when COPYDESK_MAX_RETRIES limits them): quarantine so an operator sees it."""
+        return self.quarantine_for(key, etag, exc, "retries_exhausted", attempt, task_id)
+
+    def quarantine_for(self, key: str, etag: str | None, exc: BaseException, reason: str, attempt: int, task_id: str | None) -> Outcome:
+        """Quarantine `key` for `reason` from outside run() (time limits, exhausted retries)."""
         bind(task_id=task_id, key=key, etag=etag, attempt=attempt)
         collector, token = start_article_log()
         try:
-            source = Source(self.store.bucket, key, etag)
-            return self._quarantine(source, exc, "retries_exhausted", attempt, task_id, collector)
+            run = Attempt(key, etag, None, False, task_id, attempt, collector)
+            return self._quarantine(run, Source(self.store.bucket, key, etag), exc, reason)
         finally:
             stop_article_log(token)
             unbind("task_id", "key", "etag", "attempt")
 
-    def _flush_log(self, key: str, collector) -> None:
-        """Append this run's events to `logs/R.jsonl` (earlier attempts' lines stay first)."""
+    def _flush_log(self, run: Attempt) -> None:
+        """Write this run's events to `logs/R.jsonl`, once, at the end of the run.
+
+        For a new article's first attempt that is one PUT. Otherwise (a retry, a new version of
+        an input processed before, a state not read) the lines are appended (GET + PUT), so
+        earlier attempts' and versions' lines stay first.
+        """
+        collector = run.log
         lines = collector.render()
         if not lines:
             return
-        log_key = self.layout.log_key(key)
-        try:
-            existing = self.store.get(log_key).data
-        except NotFound:
-            existing = b""
-        self.store.put(log_key, existing + lines, content_type="application/x-ndjson")
+        log_key = self.layout.log_key(run.key)
+        existing = b""
+        if not collector.fresh or collector.flushed:
+            with contextlib.suppress(NotFound):
+                existing = self.store.get(log_key).data
+        self.store.put(log_key, existing + lines, content_type="application/x-ndjson", durable=False)
         collector.lines.clear()
+        collector.flushed = True
+
+
+def _log_stage(name: str, elapsed: float) -> None:
+    log.debug("stage_finished", stage=name, duration_ms=elapsed)
 
 
 def _best_topic(article: Article) -> str | None:

@@ -12,6 +12,7 @@ from functools import cached_property
 
 from tasks.pipeline import Pipeline, build_pipeline
 
+from . import metrics
 from .dispatch import Dispatcher, RedisClaims
 from .layout import Layout
 from .processing import ArticleJob
@@ -61,7 +62,7 @@ class Runtime:
 
     def job(self, bucket: str | None = None, on_document_written=None) -> ArticleJob:
         return ArticleJob(
-            self.store_for(bucket),
+            metrics.counting_store(self.store_for(bucket)),
             self.layout,
             self.pipeline,
             max_bytes=self.settings.max_bytes,

@@ -62,18 +62,27 @@ class Settings(BaseSettings):
     max_markup_chars: int = Field(8_000_000, gt=0, description="Largest HTML/XML document parsed, in decoded characters; larger ones are quarantined as `too_large`.")
     max_elements: int = Field(100_000, gt=0, description="Most elements (tag openings, counted before parsing) one HTML/XML document may have; more: quarantined as `too_many_elements`.")
     max_depth: int = Field(160, gt=0, description="Deepest element nesting parsed; deeper documents are quarantined as `too_deep`.")
-    soft_time_limit: int = Field(120, gt=0, description="Seconds after which a task is asked to stop (SoftTimeLimitExceeded).")
-    time_limit: int = Field(180, gt=0, description="Seconds after which a task's process is killed.")
-    max_retries: int = Field(6, ge=0, description="Retries of transient errors (store or broker unreachable, throttling, 5xx) before quarantine.")
-    retry_backoff_max: int = Field(300, ge=0, description="Longest wait between retries, in seconds (exponential backoff with full jitter).")
+    soft_time_limit: int = Field(9, gt=0, description="Seconds after which an article task is asked to stop (SoftTimeLimitExceeded): quarantined as `time_limit` when it was in the stages, retried when it was waiting for the store. An article takes well under a second.")
+    time_limit: int = Field(12, gt=0, description="Seconds after which an article task's process is killed (quarantined as `time_limit` by the worker). Redis' visibility timeout is this + COPYDESK_RETRY_BACKOFF_MAX + 2 s, which bounds redelivery after a worker is killed (see README, Broker).")
+    max_retries: int = Field(0, ge=0, description="Retries of an outage (store or broker unreachable, throttling, 5xx, wrong credentials or bucket, model missing) before the article is quarantined as `retries_exhausted`; 0: retry for as long as the outage lasts.")
+    retry_backoff_max: int = Field(6, ge=0, description="Longest wait between retries, in seconds (exponential backoff with full jitter). Kept short: a retried task waits in the worker unacknowledged, so this adds to Redis' visibility timeout.")
+    sweep_time_limit: int = Field(20, gt=0, description="Seconds one sweep run lists and dispatches before it stops; the next run continues from its cursor (queued at once until the pass is complete).")
     sweep_interval: int = Field(300, ge=0, description="Seconds between reconciling sweeps run by Celery beat; 0 turns the periodic sweep off.")
+    max_memory_per_child: int = Field(512_000, ge=0, description="KiB of resident memory after which a pool child is replaced once its task is done (Celery's worker_max_memory_per_child); 0: never.")
+    max_tasks_per_child: int = Field(1000, ge=0, description="Tasks after which a pool child is replaced (Celery's worker_max_tasks_per_child); 0: never.")
     concurrency: int = Field(0, ge=0, description="Worker processes per `copydesk worker` (0: one per CPU) and threads for `copydesk run` (0: 2).")
-    claim_ttl: int = Field(0, ge=0, description="Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 2 x time limit).")
-    http_token: str = Field("", description="Bearer token the HTTP listener requires (empty: none). Never logged.")
+    claim_ttl: int = Field(0, ge=0, description="Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 300); a task waiting to retry renews its claim.")
+    http_token: str = Field("", description="Bearer token the HTTP listener requires (`Authorization: Bearer TOKEN`, scheme in any case). Never logged. The listener refuses to start without one unless COPYDESK_HTTP_ALLOW_ANONYMOUS is set.")
+    http_allow_anonymous: bool = Field(False, description="Let the HTTP listener run without a token (any client on its network may then announce objects of the configured bucket).")
+    http_max_records: int = Field(100, gt=0, description="Most records one POSTed notification may hold; larger ones are refused whole (HTTP 413).")
+    http_timeout: int = Field(10, gt=0, description="Seconds the HTTP listener gives a client to send its request body (slower clients get 408) and keeps an idle connection.")
+    sqs_keep_unparseable: bool = Field(False, description="Leave SQS messages that are not S3 notifications on the queue (for its redrive policy's dead-letter queue) instead of deleting them.")
     cache_dir: str = Field("", description="Folder for cached index segments (empty: `$XDG_CACHE_HOME/copydesk`, else `~/.cache/copydesk`).")
     model_dir: str = Field("", description="Folder of the topic model to load (empty: the model shipped in the package).")
     watch_settle_seconds: float = Field(1.0, ge=0, le=3600, description="`copydesk run` without --once: seconds a new file's size and modification time must stay unchanged before it is processed (a file still being written waits).")
     beat_schedule: str = Field("", description="File where `copydesk beat` keeps its schedule state (empty: `$XDG_STATE_HOME/copydesk/celerybeat-schedule`, else `~/.local/state/copydesk/celerybeat-schedule`; never the working directory).")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Port on which a worker, beat or the SQS listener serves Prometheus `/metrics` (0: none). The HTTP listener serves `/metrics` on its own port.")
+    queue_max_age: int = Field(600, gt=0, description="Seconds a message may wait in a queue before `copydesk status` exits non-zero (a probe).")
     log_level: LogLevel = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.")
     log_format: LogFormat = Field("json", description="`json`: one JSON object per event on stderr (every command); `console`: the same events rendered for a person.")
 
@@ -129,12 +138,14 @@ class Settings(BaseSettings):
 
     @property
     def claim_seconds(self) -> int:
-        return self.claim_ttl or 2 * self.time_limit
+        return self.claim_ttl or 300
 
     @property
     def visibility_timeout(self) -> int:
-        """Redis redelivers an unacked task after this; it must exceed the hard time limit."""
-        return self.time_limit + 60
+        """Redis redelivers an unacked task after this. It exceeds the hard time limit plus the
+        longest retry countdown (a retried task is held unacknowledged until its countdown
+        ends), so a live task is not handed out twice; and it bounds redelivery after a kill."""
+        return self.time_limit + self.retry_backoff_max + 2
 
     def with_(self, **changes: Any) -> Settings:
         values = self.model_dump()

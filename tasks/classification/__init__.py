@@ -1,4 +1,4 @@
-"""Topic and language classification: features, model, training, evaluation data (issue 4).
+"""Topic and language classification: features, model, training, evaluation data.
 
 Inference needs numpy only (`topics.TopicModel`); training uses scikit-learn (`training`).
 """

@@ -41,7 +41,16 @@ def read_jsonl(path: Path) -> list:
               help="Folder to write the model and its model card to (point COPYDESK_MODEL_DIR at it).")
 def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
     """Train a topic model, print its evaluation on a held-back 10 %, write model + model card."""
-    from .training import TrainingError
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise click.ClickException(
+            "training needs scikit-learn, which copydesk installs only with its `train` extra: "
+            "pip install 'copydesk[train]' (or uv sync --extra train)"
+        ) from None
+    import warnings
+
+    from .training import TrainingError, TrainingWarning
     from .training import train as train_model
 
     examples, described = [], []
@@ -67,8 +76,13 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
         + ["--base", base, "--out", shlex.quote(str(out_dir))]
     )
     try:
-        result = train_model(examples, out_dir, described, source_weights, rebuild_command=command)
+        with warnings.catch_warnings():
+            # Said once, in the report (and on stderr below), not also as a Python warning.
+            warnings.simplefilter("ignore", TrainingWarning)
+            result = train_model(examples, out_dir, described, source_weights, rebuild_command=command)
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc
+    for message in result.warnings:
+        click.echo(f"warning: {message}", err=True)
     click.echo(result.report)
     click.echo(f"wrote {out_dir / 'model.npz'} and its model card (version {result.model.version})")

@@ -111,6 +111,24 @@ def news_en(split: str = "train") -> list[Example]:
     return [(row["text"], row["label"]) for row in _rows(path)]
 
 
+def _news_recent(folder: str, split: str) -> list[Example]:
+    """One outlet of ../shared/data/news_recent (labels already ours; see its README)."""
+    names = ("train.jsonl", "test.jsonl") if split == "all" else (f"{split}.jsonl",)
+    base = shared_dir() / "data" / "news_recent" / folder
+    return [(row["text"], row["label"]) for name in names for row in _rows(base / name)]
+
+
+def guardian(split: str = "all") -> list[Example]:
+    """The Guardian, May and August 2022, full articles. Not openly licensed (Guardian Open
+    Platform terms): used for evaluation only, never trained on for the shipped model."""
+    return _news_recent("guardian_2022", split)
+
+
+def huffpost(split: str = "all") -> list[Example]:
+    """HuffPost 2018-22 headline + description (News Category Dataset, CC BY 4.0)."""
+    return _news_recent("huffpost_2018_2022", split)
+
+
 def shipped_training_data() -> list[tuple[str, str, str]]:
     """(text, label, source) of everything the shipped model learns from."""
     out = [(t, label, "ag_news") for t, label in ag_news("train")]

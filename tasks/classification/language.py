@@ -18,6 +18,13 @@ import numpy as np
 #: bench/classify.py); the detector walks its automaton in Python, about a microsecond a byte.
 DETECT_CHARS = 400
 UNDETERMINED = "und"
+#: Minimum evidence: a text of fewer than SHORT_TEXT_LETTERS letters is given a language only
+#: when the detector is at least MIN_SHORT_SCORE sure. One or two words are too little for an
+#: n-gram model: "Hello." came out Breton at 0.06, "Ok" Ganda at 0.06, "Merci" Polish at 0.02,
+#: while short sentences it knows score high ("Thank you very much." en 0.97, "Bonjour à tous."
+#: fr 0.95). Longer texts keep the detector's answer whatever its score.
+SHORT_TEXT_LETTERS = 40
+MIN_SHORT_SCORE = 0.5
 
 _identifier = None
 _lock = threading.Lock()
@@ -53,7 +60,10 @@ def _get_identifier():
 
 def detect(text: str, limit: int = DETECT_CHARS) -> Language:
     sample = text[:limit].strip()
-    if not any(ch.isalpha() for ch in sample):
+    letters = sum(ch.isalpha() for ch in sample)
+    if not letters:
         return Language(UNDETERMINED, 0.0)
     code, score = _get_identifier().classify(sample)
+    if letters < SHORT_TEXT_LETTERS and score < MIN_SHORT_SCORE:
+        return Language(UNDETERMINED, float(score))
     return Language(code, float(score))

@@ -34,10 +34,18 @@ UNKNOWN_WORDS_CACHED = 200_000
 #: What the token table answers for a word it has not seen yet.
 NOT_SEEN = np.iinfo(np.int64).min
 #: 1 + log(tf) for every count a feature can reach (at most once per word of MAX_WORDS): one
-#: table look-up instead of a conversion, a log and an addition per article.
-SUBLINEAR_TF = np.concatenate(([0.0], 1.0 + np.log(np.arange(1, MAX_WORDS + 1)))).astype(np.float32)
+#: table look-up instead of a conversion, a log and an addition per article. Rounded to 6
+#: decimals (np.log's last digit depends on the CPU's SIMD level; training reads the same table).
+SUBLINEAR_TF = np.round(np.concatenate(([0.0], 1.0 + np.log(np.arange(1, MAX_WORDS + 1)))), 6).astype(np.float32)
 #: How many terms the record keeps as the explanation of its topic.
 EXPLANATION_TERMS = 5
+#: Learned numbers are kept at these precisions (see quantised): far finer than anything the
+#: scores can tell apart, far coarser than the last-digit noise of the machine that trained them.
+#: Weights are half floats (about 3 significant digits); idf and bias 4 decimals; the softmax
+#: temperatures 4 significant digits; the uncertain threshold 2 decimals.
+DECIMALS = 4
+TEMPERATURE_DIGITS = 4
+THRESHOLD_DECIMALS = 2
 
 
 class ModelError(Exception):
@@ -56,14 +64,29 @@ class Prediction:
         return self.scores[0][0]
 
 
+def half(weights: np.ndarray) -> np.ndarray:
+    """Weights as the model file stores them (float16), held as float32 for the arithmetic."""
+    return np.asarray(weights, dtype=np.float32).astype(np.float16).astype(np.float32)
+
+
+def rounded(values: np.ndarray, decimals: int = DECIMALS) -> np.ndarray:
+    """A float32 array rounded to a fixed number of decimals (IEEE arithmetic only: the same on any CPU)."""
+    return np.round(np.asarray(values, dtype=np.float64), decimals).astype(np.float32)
+
+
+def significant(value: float, digits: int = TEMPERATURE_DIGITS) -> float:
+    """value rounded to `digits` significant digits, through its decimal text (no libm call)."""
+    return float(f"{float(value):.{digits}g}")
+
+
 class LongArticleWeights:
     """Weights, bias and softmax temperature for texts of at least min_words words."""
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray, min_words: int, temperature: float):
-        self.weights = np.asarray(weights, dtype=np.float32)
-        self.bias = np.asarray(bias, dtype=np.float32)
+        self.weights = half(weights)
+        self.bias = rounded(bias)
         self.min_words = int(min_words)
-        self.temperature = float(temperature)
+        self.temperature = significant(temperature)
 
 
 class TopicModel:
@@ -87,13 +110,16 @@ class TopicModel:
         self.vocabulary = vocabulary
         self.index = {term: i for i, term in enumerate(vocabulary)}
         self._build_lookup()
-        self.idf = np.asarray(idf, dtype=np.float32)
-        self.weights = np.asarray(weights, dtype=np.float32)
-        self.bias = np.asarray(bias, dtype=np.float32)
+        # Every learned number is quantised on the way in (a freshly trained model and the same
+        # model loaded from its file compute the same scores), so that the version, a hash of
+        # them, does not depend on the last digits a given CPU's SIMD code or BLAS produced.
+        self.idf = rounded(idf)
+        self.weights = half(weights)
+        self.bias = rounded(bias)
         self.labels = list(labels)
-        self.temperature = float(temperature)
-        self.threshold = float(threshold)
-        self.languages = list(languages)
+        self.temperature = significant(temperature)
+        self.threshold = round(float(threshold), THRESHOLD_DECIMALS)
+        self.languages = sorted(languages)
         if long is not None and (long.weights.shape != self.weights.shape or long.bias.shape != self.bias.shape):
             raise ModelError(f"full-article weights {long.weights.shape} do not match the weights {self.weights.shape}")
         self.long = long
@@ -104,15 +130,23 @@ class TopicModel:
 
     # -- persistence -------------------------------------------------------------------------
     def content_hash(self) -> str:
+        """The model version: a hash of what the model computes with, all of it quantised (see
+        __init__), the scalars written as fixed decimal text. The same on every machine."""
         digest = hashlib.sha256()
         digest.update("\n".join(self.vocabulary).encode())
-        for array in (self.idf, self.weights.astype(np.float16), self.bias):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        digest.update(json.dumps([self.labels, self.temperature, self.threshold, self.languages]).encode())
+        arrays = [self.idf, self.weights.astype(np.float16), self.bias]
+        scalars: dict[str, object] = {
+            "labels": self.labels,
+            "temperature": f"{self.temperature:.{TEMPERATURE_DIGITS}g}",
+            "threshold": f"{self.threshold:.{THRESHOLD_DECIMALS}f}",
+            "languages": self.languages,
+        }
         if self.long is not None:
-            for array in (self.long.weights.astype(np.float16), self.long.bias):
-                digest.update(np.ascontiguousarray(array).tobytes())
-            digest.update(json.dumps([self.long.min_words, self.long.temperature]).encode())
+            arrays += [self.long.weights.astype(np.float16), self.long.bias]
+            scalars["long"] = {"min_words": self.long.min_words, "temperature": f"{self.long.temperature:.{TEMPERATURE_DIGITS}g}"}
+        for array in arrays:
+            digest.update(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
+        digest.update(json.dumps(scalars, sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
     def save(self, folder: Path) -> Path:

@@ -22,8 +22,10 @@ import hashlib
 import json
 import platform
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
@@ -33,7 +35,7 @@ import numpy as np
 from . import features as feature_module
 from .evaluation import format_confusion, merge_world_politics, scores
 from .labels import TOPIC_LABELS
-from .topics import CARD_FILE, MODEL_FILE, LongArticleWeights, TopicModel
+from .topics import CARD_FILE, MODEL_FILE, SUBLINEAR_TF, LongArticleWeights, TopicModel, rounded
 
 HOLD_BACK_PERCENT = 10
 MIN_DF = 2
@@ -101,6 +103,7 @@ class TrainingResult:
     out_dir: Path
     report: str = ""
     held_back: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _held_back(text: str) -> bool:
@@ -147,13 +150,10 @@ def _fit(
     The second fit costs seconds; the smaller vocabulary keeps the model small and inference
     fast (fewer cache misses) and scored as well or better on every test set.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
     def fit(vocabulary=None):
-        vectorizer = TfidfVectorizer(
-            analyzer=_already_analysed, sublinear_tf=True, min_df=MIN_DF, dtype=np.float32, vocabulary=vocabulary
-        )
+        vectorizer = Tfidf(vocabulary)
         matrix = vectorizer.fit_transform(analysed)
         if NB_SCALING:
             return vectorizer, NBLinear.fit(matrix, labels, weights), matrix
@@ -179,6 +179,40 @@ def _fit(
             short = classifier
     expert = _fit_long(matrix, labels, weights, long_rows, classifier.classes_)
     return Fitted(vectorizer, classifier, short, expert)
+
+
+class Tfidf:
+    """TF-IDF as inference computes it (sublinear tf, smooth idf, L2 norm; scikit-learn's
+    TfidfVectorizer formulas) from numbers that are the same on every CPU: the tf table of the
+    model (topics.SUBLINEAR_TF) and the idf rounded as the model stores it. TfidfVectorizer takes
+    its logs with numpy, whose last digits depend on the SIMD level; on a machine without AVX2
+    the idf, and through the fit some half-float weights, came out different (issue 9)."""
+
+    def __init__(self, vocabulary: Sequence[str] | None = None):
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        self.counter = CountVectorizer(analyzer=_already_analysed, min_df=MIN_DF, vocabulary=vocabulary, dtype=np.int32)
+
+    def fit_transform(self, analysed: Sequence[list[str]]):
+        counts = self.counter.fit_transform(analysed).tocsr()
+        n_docs = counts.shape[0]
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        self.idf_ = rounded(np.log((1 + n_docs) / (1 + df)) + 1)
+        self.vocabulary_ = self.counter.vocabulary_
+        return self._weigh(counts)
+
+    def transform(self, analysed: Sequence[list[str]]):
+        return self._weigh(self.counter.transform(analysed).tocsr())
+
+    def get_feature_names_out(self):
+        return self.counter.get_feature_names_out()
+
+    def _weigh(self, counts):
+        from sklearn.preprocessing import normalize
+
+        matrix = counts.astype(np.float32)
+        matrix.data = SUBLINEAR_TF.take(counts.data, mode="clip") * self.idf_[counts.indices]
+        return normalize(matrix, norm="l2", copy=False)
 
 
 def _fit_long(matrix, labels, weights, long_rows: np.ndarray, classes):
@@ -254,14 +288,38 @@ def _softmax(scores_: np.ndarray, temperature: float) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
+def _temperature_grid(low: str = "0.25", high: str = "40", steps: int = 120) -> tuple[float, ...]:
+    """Geometric grid from low to high, each point rounded to 3 significant digits in decimal
+    arithmetic: exact numbers, the same on every machine (np.geomspace's last digits depend on
+    the CPU's SIMD level, and the chosen temperature went into the model version)."""
+    ratio = Decimal(high) / Decimal(low)
+    return tuple(float(format(Decimal(low) * ratio ** (Decimal(i) / steps), ".3g")) for i in range(steps + 1))
+
+
+TEMPERATURE_GRID = _temperature_grid()
+#: Two temperatures whose held-back log-likelihoods differ by less than this are a tie, won by
+#: the lower one: last-digit differences of exp/log between CPUs cannot change the choice.
+NLL_TIE = 1e-9
+
+
 def fit_temperature(scores_: np.ndarray, truth: np.ndarray) -> float:
-    """The softmax temperature with the least negative log-likelihood on held-back scores."""
-    best, best_nll = 1.0, np.inf
-    for temperature in np.geomspace(0.25, 40, 121):
-        probs = _softmax(scores_, temperature)[np.arange(len(truth)), truth]
-        nll = -np.mean(np.log(np.clip(probs, 1e-12, None)))
-        if nll < best_nll:
-            best, best_nll = float(temperature), nll
+    """The softmax temperature of TEMPERATURE_GRID with the least cross-entropy on held-back
+    scores, against Platt's smoothed targets: the true label 1 - e, the others e shared, with
+    e = 1 / (n + 2) for n rows. With plain targets (e = 0) held-back rows that are all separated,
+    as happens with two well-apart labels, make the loss fall for ever and the search end at the
+    top of its grid (a model that says 1.0 about everything); the smoothing puts the minimum at a
+    finite temperature and barely moves it on large held-back sets (e = 0.0004 for 2,400 rows)."""
+    n, k = scores_.shape
+    smoothing = 1 / (n + 2)
+    rows = np.arange(n)
+    best, best_loss = 1.0, np.inf
+    for temperature in TEMPERATURE_GRID:
+        log_probs = np.log(np.clip(_softmax(scores_, temperature), 1e-12, None))
+        true_part = log_probs[rows, truth]
+        other_part = (log_probs.sum(axis=1) - true_part) / max(1, k - 1)
+        loss = float(-np.mean((1 - smoothing) * true_part + smoothing * other_part))
+        if loss < best_loss - NLL_TIE:
+            best, best_loss = temperature, loss
     return best
 
 
@@ -325,6 +383,124 @@ def _model_from(fitted: Fitted, temperature, threshold, languages, long_temperat
     )
 
 
+class TrainingWarning(UserWarning):
+    """Training worked, but the model may not be what was meant (see the message)."""
+
+
+def _check_labels(examples: Sequence[Example]) -> list[str]:
+    """Refuse unknown labels and single-label data; return warnings about the label set."""
+    found = {e.label for e in examples}
+    bad = sorted(found - set(TOPIC_LABELS))
+    if bad:
+        raise TrainingError(f"labels must be among {', '.join(TOPIC_LABELS)}; got {', '.join(bad)}")
+    if len(found) < 2:
+        raise TrainingError("need examples of at least two labels")
+    if len(found) == 2:
+        missing = [label for label in TOPIC_LABELS if label not in found]
+        return [
+            f"only two labels ({', '.join(sorted(found))}): the model will put every article in one of them, "
+            f"and {', '.join(missing)} get probability 0; add examples of other labels or train with --base shipped"
+        ]
+    return []
+
+
+@dataclass
+class Prepared:
+    """Every example read once: its features as inference reads them, its word count, its lead."""
+
+    examples: Sequence[Example]
+    weights_by_source: dict[str, float]
+    analysed: dict[int, list[str]]
+    n_words: dict[int, int]
+    lead_features: dict[int, list[str]]
+
+    @classmethod
+    def of(cls, examples: Sequence[Example], weights_by_source: dict[str, float]) -> Prepared:
+        analysed, n_words, lead_features = {}, {}, {}
+        for e in examples:
+            # Words as inference reads them (the first MAX_CHARS characters, at most MAX_WORDS):
+            # their features, and their count, which decides between the short and the
+            # full-article scores.
+            tokens = feature_module.words(e.text)
+            analysed[id(e)] = feature_module.features_of_words(tokens)
+            n_words[id(e)] = len(tokens)
+            # The lead of every longer example, as a short example of the same label: feed items
+            # and teasers are article leads, and AG's snippets alone teach one outlet's style.
+            if len(tokens) >= LEAD_MIN_WORDS:
+                lead_features[id(e)] = feature_module.features(feature_module.lead(e.text, LEAD_WORDS))
+        return cls(examples, weights_by_source, analysed, n_words, lead_features)
+
+    def weights(self, part: Sequence[Example]) -> np.ndarray:
+        return np.array([self.weights_by_source.get(e.source, 1.0) for e in part], dtype=np.float64)
+
+    def long_rows(self, part: Sequence[Example]) -> np.ndarray:
+        return np.array([self.n_words[id(e)] >= LONG_MIN_WORDS for e in part], dtype=bool)
+
+    def features(self, part: Sequence[Example]) -> list[list[str]]:
+        return [self.analysed[id(e)] for e in part]
+
+    def leads(self, part: Sequence[Example]) -> tuple[list[list[str]], list[str], np.ndarray]:
+        parents = [e for e in part if id(e) in self.lead_features]
+        return [self.lead_features[id(e)] for e in parents], [e.label for e in parents], LEAD_WEIGHT * self.weights(parents)
+
+    def fit(self, part: Sequence[Example]) -> Fitted:
+        """The recipe on these examples; leads follow their article (a held-back article's lead is
+        never trained on)."""
+        return _fit(self.features(part), [e.label for e in part], self.weights(part), self.long_rows(part), self.leads(part))
+
+
+def _split(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
+    """(fit part, held-back part): HOLD_BACK_PERCENT of the examples by a hash of their text."""
+    fit_part = [e for e in examples if not _held_back(e.text)]
+    held = [e for e in examples if _held_back(e.text)]
+    if not held or len({e.label for e in fit_part}) < 2:
+        raise TrainingError(f"too few examples to hold back {HOLD_BACK_PERCENT}% for evaluation")
+    return fit_part, held
+
+
+@dataclass
+class Calibration:
+    temperature: float
+    long_temperature: float
+    threshold: float
+    #: The held-back figures: what the card reports about the recipe.
+    held_back: dict
+
+
+def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> Calibration:
+    """Score the held-back examples with the model fitted without them: fit the softmax
+    temperatures and the uncertain threshold there, and measure accuracy, macro-F1, confusion."""
+    classes = [str(c) for c in fitted.general.classes_]
+    known = [e for e in held if e.label in classes]
+    held_long = prepared.long_rows(known)
+    held_scores = _decision(fitted, prepared.features(known), held_long)
+    truth = np.array([classes.index(e.label) for e in known])
+    has_expert = fitted.expert is not None
+    temperature, long_temperature = _temperatures(held_scores, truth, held_long if has_expert else None)
+    probs = _softmax(held_scores, temperature)
+    if has_expert and held_long.any():
+        probs[held_long] = _softmax(held_scores[held_long], long_temperature)
+    predicted = probs.argmax(axis=1)
+    threshold = fit_threshold(probs.max(axis=1), predicted == truth)
+    true_labels = [e.label for e in known]
+    predicted_labels = [classes[i] for i in predicted]
+    confident = probs.max(axis=1) >= threshold
+    held_back = {
+        "strict": scores(true_labels, predicted_labels),
+        "world_politics_merged": scores(true_labels, predicted_labels, merge_world_politics),
+        "by_source": {
+            source: scores(
+                [label for label, e in zip(true_labels, known, strict=True) if e.source == source],
+                [label for label, e in zip(predicted_labels, known, strict=True) if e.source == source],
+            )
+            for source in sorted({e.source for e in known})
+        },
+        "uncertain_share": float(1 - confident.mean()),
+        "accuracy_when_certain": float((predicted == truth)[confident].mean()) if confident.any() else 0.0,
+    }
+    return Calibration(temperature, long_temperature, threshold, held_back)
+
+
 def train(
     examples: Sequence[Example],
     out_dir: Path,
@@ -332,125 +508,56 @@ def train(
     source_weights: dict[str, float] | None = None,
     rebuild_command: str | None = None,
 ) -> TrainingResult:
+    """Fit the recipe on 90 % of the examples and calibrate it on the other 10 % (the card's
+    figures), refit on everything with the same settings, save model and card."""
     started = time.perf_counter()
-    bad = sorted({e.label for e in examples} - set(TOPIC_LABELS))
-    if bad:
-        raise TrainingError(f"labels must be among {', '.join(TOPIC_LABELS)}; got {', '.join(bad)}")
-    if len({e.label for e in examples}) < 2:
-        raise TrainingError("need examples of at least two labels")
-    weights_by_source = source_weights or {}
-    analysed, n_words = {}, {}
-    for e in examples:
-        # Words as inference reads them (the first MAX_CHARS characters, at most MAX_WORDS): their
-        # features, and their count, which decides between the short and the full-article scores.
-        tokens = feature_module.words(e.text)
-        analysed[id(e)] = feature_module.features_of_words(tokens)
-        n_words[id(e)] = len(tokens)
-    fit_part = [e for e in examples if not _held_back(e.text)]
-    held = [e for e in examples if _held_back(e.text)]
-    if not held or len({e.label for e in fit_part}) < 2:
-        raise TrainingError(f"too few examples to hold back {HOLD_BACK_PERCENT}% for evaluation")
-
-    def weights(part):
-        return np.array([weights_by_source.get(e.source, 1.0) for e in part], dtype=np.float64)
-
-    def long_rows(part):
-        return np.array([n_words[id(e)] >= LONG_MIN_WORDS for e in part], dtype=bool)
-
-    # The lead of every longer example, as a short example of the same label and weight: feed
-    # items and teasers are article leads, and AG's snippets alone teach one outlet's style.
-    lead_features = {
-        id(e): feature_module.features(feature_module.lead(e.text, LEAD_WORDS))
-        for e in examples
-        if n_words[id(e)] >= LEAD_MIN_WORDS
-    }
-
-    def leads(part):
-        parents = [e for e in part if id(e) in lead_features]
-        return [lead_features[id(e)] for e in parents], [e.label for e in parents], LEAD_WEIGHT * weights(parents)
-
-    def fit(part):
-        return _fit([analysed[id(e)] for e in part], [e.label for e in part], weights(part), long_rows(part), leads(part))
-
-    # 1. Fit on 90 %, score the held-back 10 %: the figures the card reports; calibrate there.
-    # Leads follow their article: a held-back article's lead is never trained on.
-    fitted = fit(fit_part)
-    expert = fitted.expert
-    classes = [str(c) for c in fitted.general.classes_]
-    known = [e for e in held if e.label in classes]
-    held_long = long_rows(known)
-    held_scores = _decision(fitted, [analysed[id(e)] for e in known], held_long)
-    truth = np.array([classes.index(e.label) for e in known])
-    temperature, long_temperature = _temperatures(held_scores, truth, held_long if expert is not None else None)
-    probs = _softmax(held_scores, temperature)
-    if expert is not None and held_long.any():
-        probs[held_long] = _softmax(held_scores[held_long], long_temperature)
-    predicted = probs.argmax(axis=1)
-    threshold = fit_threshold(probs.max(axis=1), predicted == truth)
-    predicted_labels = [classes[i] for i in predicted]
-    held_back: dict[str, Any] = {
-        "strict": scores([e.label for e in known], predicted_labels),
-        "world_politics_merged": scores([e.label for e in known], predicted_labels, merge_world_politics),
-        "by_source": {},
-    }
-    for source in sorted({e.source for e in known}):
-        rows = [i for i, e in enumerate(known) if e.source == source]
-        held_back["by_source"][source] = scores([known[i].label for i in rows], [predicted_labels[i] for i in rows])
-    confident = probs.max(axis=1) >= threshold
-    held_back["uncertain_share"] = float(1 - confident.mean())
-    held_back["accuracy_when_certain"] = float((predicted == truth)[confident].mean()) if confident.any() else 0.0
-
-    # 2. Refit on everything with the same settings.
-    fitted = fit(examples)
+    label_warnings = _check_labels(examples)
+    for message in label_warnings:
+        warnings.warn(message, TrainingWarning, stacklevel=2)
+    prepared = Prepared.of(examples, source_weights or {})
+    fit_part, held = _split(examples)
+    calibration = _calibrate(prepared, prepared.fit(fit_part), held)
+    fitted = prepared.fit(examples)
     languages = _languages([e.text for e in examples])
-    model = _model_from(fitted, temperature, threshold, languages, long_temperature)
+    model = _model_from(fitted, calibration.temperature, calibration.threshold, languages, calibration.long_temperature)
     model.save(out_dir)
-    training_seconds = time.perf_counter() - started
+    card = _card(
+        model, prepared, calibration, len(held), data_description, rebuild_command,
+        training_seconds=time.perf_counter() - started, out_dir=out_dir, warnings_=label_warnings,
+    )
+    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    (out_dir / "MODEL_CARD.md").write_text(card_markdown(card))
+    model.card = card
+    return TrainingResult(
+        model=model, card=card, out_dir=out_dir, report=report_text(card, calibration.held_back),
+        held_back=calibration.held_back, warnings=label_warnings,
+    )
 
-    card = {
+
+def _card(
+    model: TopicModel, prepared: Prepared, calibration: Calibration, n_held: int, data_description: Sequence[str],
+    rebuild_command: str | None, training_seconds: float, out_dir: Path, warnings_: list[str],
+) -> dict:
+    examples, held_back = prepared.examples, calibration.held_back
+    return {
         "name": "copydesk topic model",
         "version": model.version,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "labels": model.labels,
-        "languages": languages,
+        "languages": model.languages,
         "data": list(data_description),
+        "warnings": list(warnings_),
         "counts": {
             "examples": len(examples),
             "by_label": dict(sorted(Counter(e.label for e in examples).items())),
             "by_source": dict(sorted(Counter(e.source for e in examples).items())),
-            "held_back": len(held),
+            "held_back": n_held,
         },
-        "recipe": {
-            "features": "word unigrams+bigrams and 5-letter prefixes of the first "
-            f"{feature_module.MAX_WORDS} words, TF-IDF (sublinear tf, min_df {MIN_DF}, L2); "
-            f"the {MAX_FEATURES} with the largest weights after a first fit (+ the words of kept bigrams), refitted",
-            "classifier": (
-                f"one-vs-rest NB-SVM (each binary linear SVM, C={SVM_C}, classes balanced, on features scaled by "
-                f"their log-count ratio, alpha {NB_ALPHA}; the ratio folded into the weights)"
-                if NB_SCALING
-                else f"one-vs-rest linear SVM (C={SVM_C}, classes balanced)"
-            ) + ", softmax with fitted temperature",
-            "short_texts": (
-                f"texts under {LONG_MIN_WORDS} words are scored by the same SVM trained also on the first {LEAD_WORDS} words "
-                f"of each of the {len(lead_features)} examples of at least {LEAD_MIN_WORDS} words (as short examples of "
-                f"the same label, at {LEAD_WEIGHT:.2g} times the example's weight)"
-                if lead_features
-                else "no example is long enough to give a lead: short texts are scored by the general SVM"
-            ),
-            "full_article_expert": (
-                f"for texts of at least {LONG_MIN_WORDS} words, the scores of a second one-vs-rest linear SVM "
-                f"(C={LONG_C}, classes balanced) trained on the {int(long_rows(examples).sum())} such examples are added "
-                f"times {LONG_BLEND}, with its own softmax temperature"
-                if model.long is not None
-                else f"none: some label has fewer than {LONG_MIN_PER_LABEL} examples of at least {LONG_MIN_WORDS} words"
-            ),
-            "source_weights": weights_by_source,
-            "hold_back": f"{HOLD_BACK_PERCENT}% of examples by sha1(text)",
-        },
+        "recipe": _recipe(model, prepared),
         "calibration": {
-            "temperature": temperature,
+            "temperature": model.temperature,
             "temperature_full_articles": model.long.temperature if model.long is not None else None,
-            "uncertain_below": threshold,
+            "uncertain_below": model.threshold,
         },
         "metrics_held_back": {
             "accuracy": held_back["strict"]["accuracy"],
@@ -466,10 +573,37 @@ def train(
         "environment": {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": _sklearn_version()},
         "rebuild_command": rebuild_command,
     }
-    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
-    (out_dir / "MODEL_CARD.md").write_text(card_markdown(card))
-    model.card = card
-    return TrainingResult(model=model, card=card, out_dir=out_dir, report=report_text(card, held_back), held_back=held_back)
+
+
+def _recipe(model: TopicModel, prepared: Prepared) -> dict:
+    n_long = int(prepared.long_rows(prepared.examples).sum())
+    return {
+        "features": "word unigrams+bigrams and 5-letter prefixes of the first "
+        f"{feature_module.MAX_WORDS} words, TF-IDF (sublinear tf, min_df {MIN_DF}, L2); "
+        f"the {MAX_FEATURES} with the largest weights after a first fit (+ the words of kept bigrams), refitted",
+        "classifier": (
+            f"one-vs-rest NB-SVM (each binary linear SVM, C={SVM_C}, classes balanced, on features scaled by "
+            f"their log-count ratio, alpha {NB_ALPHA}; the ratio folded into the weights)"
+            if NB_SCALING
+            else f"one-vs-rest linear SVM (C={SVM_C}, classes balanced)"
+        ) + ", softmax with fitted temperature",
+        "short_texts": (
+            f"texts under {LONG_MIN_WORDS} words are scored by the same SVM trained also on the first {LEAD_WORDS} words "
+            f"of each of the {len(prepared.lead_features)} examples of at least {LEAD_MIN_WORDS} words (as short examples of "
+            f"the same label, at {LEAD_WEIGHT:.2g} times the example's weight)"
+            if prepared.lead_features
+            else "no example is long enough to give a lead: short texts are scored by the general SVM"
+        ),
+        "full_article_expert": (
+            f"for texts of at least {LONG_MIN_WORDS} words, the scores of a second one-vs-rest linear SVM "
+            f"(C={LONG_C}, classes balanced) trained on the {n_long} such examples are added "
+            f"times {LONG_BLEND}, with its own softmax temperature"
+            if model.long is not None
+            else f"none: some label has fewer than {LONG_MIN_PER_LABEL} examples of at least {LONG_MIN_WORDS} words"
+        ),
+        "source_weights": prepared.weights_by_source,
+        "hold_back": f"{HOLD_BACK_PERCENT}% of examples by sha1(text)",
+    }
 
 
 def _sklearn_version() -> str:
@@ -492,6 +626,7 @@ def report_text(card: dict, held_back: dict) -> str:
         f"({m['uncertain_share']:.1%} of held back; accuracy when certain {m['accuracy_when_certain']:.4f})"
     )
     lines.append(format_confusion(held_back["strict"]["confusion"]))
+    lines += [f"warning: {message}" for message in card.get("warnings", [])]
     lines.append(f"training {card['training_seconds']} s; model {card['model_file']['bytes'] / 1e6:.1f} MB, {card['model_file']['features']} features")
     return "\n".join(lines)
 
@@ -510,6 +645,7 @@ def card_markdown(card: dict) -> str:
         f"Languages with training data: {', '.join(card['languages']) or 'none detected'}; "
         "articles in other languages get topic `uncertain`.",
         "",
+        *[f"**Warning:** {message}.\n" for message in card.get("warnings", [])],
         "## Data",
         *[f"- {d}" for d in card["data"]],
         "",

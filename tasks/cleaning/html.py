@@ -24,7 +24,6 @@ from .result import Block, Cleaned
 BLOCK_KINDS = {"p": "p", "head": "heading", "item": "item", "row": "row", "quote": "quote", "code": "p"}
 #: Elements whose children are blocks of their own.
 CONTAINERS = {"body", "list", "table", "div", "quote", "doc", "main"}
-BREAK_TAG = "lb"
 #: Children that start a new line when they sit inside another block.
 LINE_TAGS = {"lb", "p", "item", "head", "list", "row", "cell", "quote"}
 #: Page elements that start a block of visible text of their own (for the removed-lines count).

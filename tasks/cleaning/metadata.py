@@ -13,6 +13,7 @@ import json
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 from collections.abc import Iterable
 
 from lxml import etree
@@ -64,10 +65,6 @@ MAX_AUTHOR_CHARS = 300
 MAX_DATE_CHARS = 100
 
 
-class PageMetadata(Metadata):
-    pass
-
-
 def metadata_from_html(tree: etree._Element) -> tuple[Metadata, dict[str, str | None]]:
     """The page's metadata, plus the texts the boilerplate judgement uses (h1, description)."""
     meta = _meta_tags(tree)
@@ -85,7 +82,7 @@ def metadata_from_html(tree: etree._Element) -> tuple[Metadata, dict[str, str | 
         or normalise_date(next(iter(TIME_XPATH(tree)), None))
     )
     url = (
-        _absolute(next(iter(CANONICAL_XPATH(tree)), None), tree)
+        _absolute(next(iter(CANONICAL_XPATH(tree)), None), tree, _first(meta, URL_META), _ld_url(ld))
         or clean_url(_first(meta, URL_META))
         or clean_url(_ld_url(ld))
     )
@@ -222,13 +219,22 @@ def _markup_authors(tree: etree._Element) -> list[str] | None:
     return names or None
 
 
-def _absolute(url: str | None, tree: etree._Element) -> str | None:
+def _absolute(url: str | None, tree: etree._Element, *other_urls: str | None) -> str | None:
+    """`url` made absolute: a relative one (`/news/a`, `a.html`) is resolved against the page's
+    <base href>, else against another absolute URL the page gives for itself (og:url, JSON-LD);
+    None when there is nothing absolute to resolve it against."""
     if not url:
         return None
     url = url.strip()
     if url.startswith("//"):
         return clean_url("https:" + url)
-    return clean_url(url)
+    if URL_RE.match(url):
+        return clean_url(url)
+    for base in (next(iter(BASE_XPATH(tree)), None), *other_urls):
+        base = clean_url(base.strip() if isinstance(base, str) else None)
+        if base:
+            return clean_url(urljoin(base, url))
+    return None
 
 
 def split_authors(author: str | None) -> list[str] | None:

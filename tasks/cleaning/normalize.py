@@ -9,7 +9,6 @@ import unicodedata
 INVISIBLE_RE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 #: Every run of horizontal whitespace, Unicode spaces included (NBSP, thin, ideographic...).
 SPACE_RE = re.compile(r"[^\S\n]+")
-NEWLINES_RE = re.compile(r"\s*\n\s*")
 
 
 def normalize_inline(text: str) -> str:
@@ -22,7 +21,3 @@ def normalize_inline(text: str) -> str:
 def normalize_line(text: str) -> str:
     """One line of plain text: like normalize_inline but the caller has already split lines."""
     return normalize_inline(text)
-
-
-def join_paragraphs(paragraphs: list[str]) -> str:
-    return "\n\n".join(p for p in paragraphs if p)

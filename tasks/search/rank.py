@@ -12,9 +12,9 @@ with N the live documents of all segments, n_i the live documents matching phras
 segments, D the row's length in tokens (all columns) and avgdl the mean of D over the live
 documents. Only f_i and D belong to a document; N, n_i and avgdl are summed over segments.
 
-FTS5 hands out bm25() with its segment's statistics only; f_i is recovered from it without
-knowing them: bm25 with every column weight doubled doubles f_i, and the ratio r of the two
-scores of a row is 2 (f + k) / (2 f + k), whatever the idf, so f = k (2 - r) / (2 (r - 1)).
+FTS5's bm25() knows its own segment's statistics only, so the searcher reads f_i and D through
+SQLite's supported interfaces instead (the fts5vocab table and the lengths a segment stores,
+see tasks/search/segment.py) and scores here.
 """
 
 from __future__ import annotations
@@ -53,19 +53,6 @@ def score(freqs: Sequence[float], idfs: Sequence[float], length: float, avgdl: f
     """BM25 of one document (positive: higher is better)."""
     norm = length_norm(length, avgdl)
     return sum(w * f * (K1 + 1.0) / (f + norm) for f, w in zip(freqs, idfs, strict=True) if f > 0)
-
-
-def freq_from_scores(single: float, doubled: float, length: float, avgdl: float, whole_weights: bool) -> float:
-    """f of a phrase in a row from its bm25 at the column weights (single) and at twice them
-    (doubled), both positive and with the segment's own avgdl. Exact up to rounding, and
-    rounded to a whole number when the column weights are whole (f is then a sum of them)."""
-    if single <= 0.0:
-        return 0.0
-    ratio = doubled / single
-    if ratio <= 1.0:  # f is so large that the ratio rounds to 1: the score saturates anyway
-        return 1e9
-    f = length_norm(length, avgdl) * (2.0 - ratio) / (2.0 * (ratio - 1.0))
-    return float(round(f)) if whole_weights else round(f, 6)
 
 
 def bound_factor(

@@ -7,25 +7,35 @@ is written once by one process and then only read, which is exactly what FTS5 is
 
 Tables (rowids shared):
 - `fts(title, text)`: the FTS5 index; BM25 weights title over body (TITLE_WEIGHT).
+- `lengths(rowid, tokens)`: tokens of each row (all columns) as FTS5 counts them, and in
+  `meta` their sum and maximum, written once when the segment is built (from fts5vocab).
 - `docs`: id (stable across versions), version and read_at (which copy of a document wins:
   the newest), etag, language, published day, source key and the rest of the document as JSON.
 - `topics(label, doc)`: one row per topic label, for the topic facet (the ordered list is in
   `extra`).
+
+Term statistics for the global BM25 (tasks/search/rank.py) are read through SQLite's supported
+interfaces only: the `fts5vocab` virtual table (which rows and columns hold a term, at which
+offsets) and the tables above, never FTS5's internal `_data`/`_docsize` records.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterable, Iterator
 
-SEGMENT_FORMAT = 1
+SEGMENT_FORMAT = 2
 TITLE_WEIGHT = 4.0
 TEXT_WEIGHT = 1.0
+COLUMN_WEIGHTS = {"title": TITLE_WEIGHT, "text": TEXT_WEIGHT}
+TOKENIZE = "porter unicode61 remove_diacritics 2"
 #: Markers put around highlighted words by snippet(); the searcher renders them.
 HIGHLIGHT_START = "\x02"
 HIGHLIGHT_END = "\x03"
@@ -45,7 +55,8 @@ CREATE TABLE docs(
     extra TEXT NOT NULL
 );
 CREATE TABLE topics(label TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(label, doc)) WITHOUT ROWID;
-CREATE VIRTUAL TABLE fts USING fts5(title, text, tokenize='porter unicode61 remove_diacritics 2');
+CREATE TABLE lengths(rowid INTEGER PRIMARY KEY, tokens INTEGER NOT NULL);
+CREATE VIRTUAL TABLE fts USING fts5(title, text, tokenize='{TOKENIZE}');
 INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({TITLE_WEIGHT}, {TEXT_WEIGHT})');
 """
 
@@ -53,28 +64,36 @@ INSERT INTO fts(fts, rank) VALUES('rank', 'bm25({TITLE_WEIGHT}, {TEXT_WEIGHT})')
 _COLUMN_FIELDS = ("id", "title", "text", "language", "etag", "source_key")
 
 
-def _varints(blob: bytes) -> list[int]:
-    """SQLite's varints (big-endian, 7 bits a byte, the 9th byte whole), as FTS5 stores its
-    row count, column totals and per-row column sizes."""
-    values, i = [], 0
-    while i < len(blob):
-        value = 0
-        for n in range(9):
-            byte = blob[i]
-            i += 1
-            if n == 8:
-                value = (value << 8) | byte
-                break
-            value = (value << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        values.append(value)
-    return values
+#: One FTS5 phrase of a parsed query (tasks/search/query.py): an optional column filter, the
+#: quoted words, an optional trailing '*' (the last token is a prefix).
+_PHRASE = re.compile(r'^(?:(?P<column>\w+) : )?"(?P<words>(?:[^"]|"")*)"(?P<prefix>\*)?$')
 
 
-#: bm25() at the column weights, then at twice them (see tasks/search/rank.py).
-_BM25_PAIR = f"-bm25(fts, {TITLE_WEIGHT}, {TEXT_WEIGHT}), -bm25(fts, {2 * TITLE_WEIGHT}, {2 * TEXT_WEIGHT})"
-WHOLE_WEIGHTS = float(TITLE_WEIGHT).is_integer() and float(TEXT_WEIGHT).is_integer()
+class _Tokenizer:
+    """The segments' own tokenizer, for query phrases: an in-memory FTS5 table with the same
+    tokenize= options, read back through fts5vocab."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self._conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{TOKENIZE}')")
+        self._conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+
+    def tokens(self, text: str) -> list[str]:
+        with self._lock:
+            self._conn.execute("DELETE FROM t")
+            self._conn.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (text,))
+            return [term for term, in self._conn.execute("SELECT term FROM v ORDER BY offset")]
+
+
+_tokenizer: _Tokenizer | None = None
+
+
+def query_tokens(text: str) -> list[str]:
+    global _tokenizer
+    if _tokenizer is None:
+        _tokenizer = _Tokenizer()
+    return _tokenizer.tokens(text)
 
 
 def day_of(published: Any) -> str | None:
@@ -146,8 +165,14 @@ class SegmentWriter:
 
     def finish(self, optimize: bool = True) -> int:
         """Commit and close; returns the number of documents. optimize merges FTS5's b-trees."""
+        # Row lengths as FTS5 counts them (its tokenizer, all columns), from fts5vocab's view.
+        self.conn.execute("CREATE VIRTUAL TABLE temp.instances USING fts5vocab(main, 'fts', 'instance')")
+        self.conn.execute("INSERT INTO lengths(rowid, tokens) SELECT doc, count(*) FROM temp.instances GROUP BY doc")
+        self.conn.execute("DROP TABLE temp.instances")
+        tokens, longest = self.conn.execute("SELECT coalesce(sum(tokens), 0), coalesce(max(tokens), 0) FROM lengths").fetchone()
         self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES ('format', ?), ('docs', ?)", (str(SEGMENT_FORMAT), str(self.count))
+            "INSERT INTO meta(key, value) VALUES ('format', ?), ('docs', ?), ('tokens', ?), ('max_length', ?)",
+            (str(SEGMENT_FORMAT), str(self.count), str(tokens), str(longest)),
         )
         self.conn.execute("COMMIT")
         if optimize and self.count:
@@ -186,8 +211,12 @@ class Segment:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        # fts5vocab over the segment's index: each term's rows, columns and offsets.
+        self.conn.execute("CREATE VIRTUAL TABLE temp.instances USING fts5vocab(main, 'fts', 'instance')")
         self.conn.execute("PRAGMA query_only=1")
         self.conn.execute("PRAGMA cache_size=-16000")
+        self.meta = dict(self.conn.execute("SELECT key, value FROM meta"))
+        self._lengths: dict[int, int] | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -225,33 +254,75 @@ class Segment:
         return self.conn.execute(sql, [*params, limit, offset]).fetchall()
 
     # -- statistics for global BM25 (tasks/search/rank.py) ---------------------------------
+    def _row_lengths(self) -> dict[int, int] | None:
+        """Every row's length, for a segment built before lengths were stored (format 1):
+        counted once from fts5vocab. None when the segment stores them."""
+        if "tokens" in self.meta:
+            return None
+        if self._lengths is None:
+            self._lengths = dict(self.conn.execute("SELECT doc, count(*) FROM temp.instances GROUP BY doc"))
+        return self._lengths
+
     def totals(self) -> tuple[int, int]:
-        """(rows, tokens of all columns) as FTS5 counts them: its 'averages' record."""
-        row = self.conn.execute("SELECT block FROM fts_data WHERE id = 1").fetchone()
-        if row is None or not row[0]:
-            return 0, 0
-        values = _varints(row[0])
-        return values[0], sum(values[1:])
+        """(rows, tokens of all columns) as FTS5 counts them."""
+        rows = self.count()
+        counted = self._row_lengths()
+        return rows, int(self.meta["tokens"]) if counted is None else sum(counted.values())
 
     def max_length(self) -> int:
         """Tokens of the longest row (all columns)."""
-        return max((sum(_varints(sz)) for sz, in self.conn.execute("SELECT sz FROM fts_docsize")), default=0)
+        counted = self._row_lengths()
+        return int(self.meta["max_length"]) if counted is None else max(counted.values(), default=0)
 
     def lengths(self, rowids: Iterable[int]) -> dict[int, int]:
-        """Tokens of each row, all columns (FTS5's docsize)."""
-        ids = json.dumps(sorted(set(rowids)))
-        cur = self.conn.execute("SELECT id, sz FROM fts_docsize WHERE id IN (SELECT value FROM json_each(?))", (ids,))
-        return {rowid: sum(_varints(sz)) for rowid, sz in cur}
+        """Tokens of each row, all columns."""
+        return {rowid: length for rowid, (_, length) in self.ids_and_lengths(rowids).items()}
 
     def ids_and_lengths(self, rowids: Iterable[int]) -> dict[int, tuple[str, int]]:
         """Document id and tokens (all columns) of each row."""
         ids = json.dumps(sorted(set(rowids)))
+        counted = self._row_lengths()
+        if counted is not None:
+            cur = self.conn.execute("SELECT rowid, id FROM docs WHERE rowid IN (SELECT value FROM json_each(?))", (ids,))
+            return {rowid: (doc_id, counted.get(rowid, 0)) for rowid, doc_id in cur}
         cur = self.conn.execute(
-            "SELECT docs.rowid, docs.id, fts_docsize.sz FROM docs JOIN fts_docsize ON fts_docsize.id = docs.rowid "
+            "SELECT docs.rowid, docs.id, coalesce(lengths.tokens, 0) FROM docs LEFT JOIN lengths ON lengths.rowid = docs.rowid "
             "WHERE docs.rowid IN (SELECT value FROM json_each(?))",
             (ids,),
         )
-        return {rowid: (doc_id, sum(_varints(sz))) for rowid, doc_id, sz in cur}
+        return {rowid: (doc_id, tokens) for rowid, doc_id, tokens in cur}
+
+    def phrase_freqs(self, phrase: str, rowids: Iterable[int]) -> dict[int, float]:
+        """For the given rows that hold `phrase` (one phrase of a parsed query): its weighted
+        frequency f, the sum over its occurrences of their column's weight, as FTS5's bm25()
+        counts it. Read from fts5vocab: the offsets of each of the phrase's tokens."""
+        parsed = _PHRASE.match(phrase)
+        if parsed is None:
+            raise ValueError(f"not a phrase of a parsed query: {phrase!r}")
+        tokens = query_tokens(parsed["words"].replace('""', '"'))
+        ids = sorted(set(rowids))
+        if not tokens or not ids:
+            return {}
+        column = parsed["column"]
+        positions: list[set[tuple[int, str, int]]] = []
+        for i, token in enumerate(tokens):
+            if parsed["prefix"] and i == len(tokens) - 1:
+                condition, params = "term >= ? AND term < ?", [token, token + "\U0010ffff"]
+            else:
+                condition, params = "term = ?", [token]
+            if column:
+                condition += " AND col = ?"
+                params.append(column)
+            cur = self.conn.execute(
+                f"SELECT doc, col, offset FROM temp.instances WHERE {condition} AND doc IN ({_int_list(ids)})", params
+            )
+            # Shifted back by the token's place: every token of one occurrence lands on its start.
+            positions.append({(doc, col, offset - i) for doc, col, offset in cur})
+        starts = set.intersection(*positions)
+        freqs: dict[int, float] = {}
+        for doc, col, _ in starts:
+            freqs[doc] = freqs.get(doc, 0.0) + COLUMN_WEIGHTS[col]
+        return freqs
 
     def hits_of(self, phrases: list[str]) -> list[int]:
         """Rows matching each phrase, in one statement."""
@@ -271,22 +342,14 @@ class Segment:
             f"SELECT count(*) FROM fts WHERE fts MATCH ? AND rowid IN ({_int_list(ids)})", (phrase,)
         ).fetchone()[0]
 
-    def search_scored(self, match: str, filters: Filters, limit: int, offset: int = 0) -> list[tuple[int, float, float]]:
-        """(rowid, bm25, bm25 at doubled weights) best first, both positive (higher is better)."""
+    def search_scored(self, match: str, filters: Filters, limit: int, offset: int = 0) -> list[tuple[int, float]]:
+        """(rowid, bm25 with the segment's own statistics) best first, positive (higher is better)."""
         where, params = filters.sql()
-        sql = f"SELECT fts.rowid, {_BM25_PAIR} FROM fts JOIN docs ON docs.rowid = fts.rowid WHERE fts MATCH ?"
+        sql = "SELECT fts.rowid, -fts.rank FROM fts JOIN docs ON docs.rowid = fts.rowid WHERE fts MATCH ?"
         if where:
             sql += " AND " + where
         sql += " ORDER BY fts.rank LIMIT ? OFFSET ?"
         return self.conn.execute(sql, [match, *params, limit, offset]).fetchall()
-
-    def phrase_scores(self, phrase: str, rowids: Iterable[int]) -> dict[int, tuple[float, float]]:
-        """For the given rows that match phrase: (bm25, bm25 at doubled weights)."""
-        ids = sorted(set(rowids))
-        if not ids:
-            return {}
-        cur = self.conn.execute(f"SELECT rowid, {_BM25_PAIR} FROM fts WHERE fts MATCH ? AND rowid IN ({_int_list(ids)})", (phrase,))
-        return {rowid: (single, doubled) for rowid, single, doubled in cur}
 
     def fetch(self, rowid: int, match: str = "") -> dict[str, Any]:
         """The stored document of a row (text replaced by a highlighted snippet when match is given)."""

@@ -21,10 +21,6 @@ def render_html(snippet: str) -> str:
     return render(escaped, *HTML_MARK)
 
 
-def plain(snippet: str) -> str:
-    return render(snippet, "", "")
-
-
 def highlighted_words(snippet: str) -> list[str]:
     """The matched words in a snippet, in order."""
     words = []

@@ -1,4 +1,4 @@
-"""Classify: the article's language, then its topic scores with the terms that decided it (issue 4).
+"""Classify: the article's language, then its topic scores with the terms that decided it.
 
 DetectLanguage: ISO 639-1 code and confidence (tasks.classification.language).
 ClassifyTopics: every label of TOPIC_LABELS with a calibrated probability, best first; flagged

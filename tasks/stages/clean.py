@@ -1,4 +1,4 @@
-"""Clean: keep the article body and its metadata, drop the site's boilerplate (issue 3).
+"""Clean: keep the article body and its metadata, drop the site's boilerplate.
 
 The work is in tasks/cleaning: HTML through trafilatura's fast extractor plus our own block
 judgement, XML news formats (NITF, NewsML-G2, XHTML) parsed safely, plain text line by line.

@@ -97,3 +97,21 @@ def test_minio_webhook_event_is_processed_once(stack, sample):
     events = stack.log_events("logs/web/minio upload.txt.jsonl")
     assert [e["event"] for e in events].count("article_started") == 1
     assert len(stack.versions("processed/web/minio upload.txt.json")) == 1
+
+
+def test_webhook_refuses_other_buckets_and_accepts_any_scheme_case(stack, sample):
+    key = "incoming/web/lower-case scheme.txt"
+    put = stack.put(key, sample)
+    other = minio_notification("someone-elses-bucket", key, put["etag"], len(sample), put["version_id"])
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.port}/", data=other, method="POST")
+    request.add_header("Authorization", f"bearer {TOKEN}")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=15)
+    assert refused.value.code == 403
+    assert stack.keys("processed/web/lower-case") == []
+    ours = minio_notification(stack.bucket, key, put["etag"], len(sample), put["version_id"])
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.port}/", data=ours, method="POST")
+    request.add_header("Authorization", f"bearer {TOKEN}")
+    with urllib.request.urlopen(request, timeout=15) as resp:
+        assert resp.status == 200
+    stack.wait_json("processed/web/lower-case scheme.txt.json", timeout=90)

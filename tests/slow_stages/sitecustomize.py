@@ -3,7 +3,7 @@
 
 Not part of copydesk. A test puts this folder on PYTHONPATH of the process it starts, with
 COPYDESK_TEST_STAGE_DELAY=SECONDS; Python imports `sitecustomize` at start-up, and this wraps
-ArticleJob._run_pipeline (inherited by Celery's forked pool children).
+the job's call of tasks.pipeline.process_document (inherited by Celery's forked pool children).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import time
 DELAY = float(os.environ.get("COPYDESK_TEST_STAGE_DELAY") or 0)
 
 if DELAY > 0:
-    from worker.processing import ArticleJob
+    from worker import processing
 
-    _run_pipeline = ArticleJob._run_pipeline
+    _process_document = processing.process_document
 
-    def _slow_run_pipeline(self, raw, source):
+    def _slow_process_document(*args, **kwargs):
         time.sleep(DELAY)
-        return _run_pipeline(self, raw, source)
+        return _process_document(*args, **kwargs)
 
-    ArticleJob._run_pipeline = _slow_run_pipeline  # type: ignore[method-assign]
+    processing.process_document = _slow_process_document

@@ -117,3 +117,22 @@ def test_entities_and_invisible_characters_are_normalised():
     body = page(body_extra="<p>Caf&eacute; owners&nbsp;said the new&shy;rules were&#8203; unfair and the council should think again before it votes.</p>")
     cleaned = clean_html(body)
     assert "Café owners said the newrules were unfair and the council should think again before it votes." in cleaned.paragraphs
+
+
+@pytest.mark.parametrize(
+    "head, expected",
+    [
+        ('<base href="https://news.example.com/world/"><link rel="canonical" href="/world/floods">', "https://news.example.com/world/floods"),
+        ('<link rel="canonical" href="floods.html"><meta property="og:url" content="https://news.example.com/world/x">', "https://news.example.com/world/floods.html"),
+        ('<link rel="canonical" href="https://news.example.com/a">', "https://news.example.com/a"),
+        ('<link rel="canonical" href="/world/floods">', None),  # nothing absolute to resolve it against
+    ],
+)
+def test_relative_canonical_urls_are_resolved(head, expected):
+    from lxml import html
+
+    from tasks.cleaning.metadata import metadata_from_html
+
+    tree = html.fromstring(f"<html><head>{head}<title>Floods</title></head><body><p>Text.</p></body></html>")
+    metadata, _ = metadata_from_html(tree)
+    assert metadata.url == expected

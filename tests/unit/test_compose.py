@@ -25,8 +25,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 SETUP_SCRIPT = ROOT / "infra" / "minio" / "setup.sh"
 
-EXPECTED_SERVICES = {"redis", "minio", "minio-setup", "listener", "worker", "beat", "flower"}
-COPYDESK_ROLES = ("listener", "worker", "beat", "flower")
+EXPECTED_SERVICES = {"redis", "minio", "minio-setup", "listener", "worker", "indexer", "beat", "flower"}
+COPYDESK_ROLES = ("listener", "worker", "beat", "flower", "indexer")
 SETTING_NAMES = {PREFIX + name.upper() for name in Settings.model_fields}
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}; `$$` is a literal dollar.
@@ -153,11 +153,19 @@ def test_celery_commands_name_the_real_app(services):
     assert app.main == "copydesk"
     flower = command(services["flower"])
     assert flower[:4] == ["celery", "-A", "worker.app", "flower"]
+    # The worker's health is its /metrics port: no broker round trip.
+    port = Settings.from_env({k: v for k, v in environment(services["worker"]).items() if k.startswith(PREFIX)}).metrics_port
     health = " ".join(services["worker"]["healthcheck"]["test"])
-    assert "celery -A worker.app inspect ping --destination celery@$HOSTNAME" in health
-    # ... which is the worker's node name only while nothing renames it.
-    worker = parse_copydesk(command(services["worker"]))
-    assert not {"-n", "--hostname"} & set(worker.params["celery_args"])
+    assert f"http://127.0.0.1:{port}/metrics" in health and "inspect" not in health
+    assert str(port) in [str(p) for p in services["worker"]["expose"]]
+
+
+def test_flower_api_has_basic_auth(services):
+    env = environment(services["flower"])
+    user, _, password = env["FLOWER_BASIC_AUTH"].partition(":")
+    assert user and password, "without FLOWER_BASIC_AUTH flower's API answers 401 (FLOWER_UNAUTHENTICATED_API)"
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["flower"]["environment"]["FLOWER_BASIC_AUTH"]
+    assert raw.startswith("${FLOWER_BASIC_AUTH"), "the credentials come from the environment"
 
 
 def test_flower_is_installable_from_the_lock(services):
@@ -294,3 +302,15 @@ def test_every_copied_path_exists_and_reaches_the_build_context():
         assert not dockerignore_excludes(source), f"COPY {source}: excluded by .dockerignore"
     for private in (".venv", ".git", "tests", "data", ".env"):
         assert dockerignore_excludes(private), f"{private} would be sent to the Docker daemon"
+
+
+def test_index_work_has_its_own_worker_and_every_queue_is_consumed(services):
+    from worker.app import ARTICLES_QUEUE, INDEX_BATCH, INDEX_MERGE, INDEX_QUEUE, INDEX_REMOVE, QUEUES, app
+
+    articles = parse_copydesk(command(services["worker"])).params["queues"].split(",")
+    index = parse_copydesk(command(services["indexer"])).params["queues"].split(",")
+    assert ARTICLES_QUEUE in articles and INDEX_QUEUE not in articles, "index batches would take article pool slots"
+    assert index == [INDEX_QUEUE]
+    assert set(articles) | set(index) == set(QUEUES), "a queue nobody consumes"
+    routes = app.conf.task_routes
+    assert {routes[name]["queue"] for name in (INDEX_BATCH, INDEX_MERGE, INDEX_REMOVE)} == {INDEX_QUEUE}

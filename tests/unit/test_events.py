@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import boto3
 import pytest
 
 from worker.dispatch import Dispatcher, MemoryClaims
-from worker.events.http import make_server
 from worker.events.model import CREATED, REMOVED, ObjectEvent
 from worker.events.s3_notification import NotificationError, parse_notification
 from worker.events.sqs import SqsListener
@@ -55,7 +53,7 @@ class RecordingQueue:
         self.events: list[ObjectEvent] = []
         self.fail = fail
 
-    def enqueue(self, event, *, force=False):
+    def enqueue(self, event, *, force=False, prior=None):
         if self.fail:
             raise ConnectionError("broker down")
         self.events.append(event)
@@ -64,49 +62,6 @@ class RecordingQueue:
 def dispatcher_for(queue, store=None) -> Dispatcher:
     layout = Layout("incoming/", "processed/", "logs/", "quarantine/", "index/")
     return Dispatcher(store or MemoryStore("news"), layout, queue, MemoryClaims(), "pv1", 60)
-
-
-def test_http_listener_enqueues_then_answers(tmp_path):
-    queue = RecordingQueue()
-    server = make_server("127.0.0.1", 0, dispatcher_for(queue), token="s3cret")
-    import threading
-
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    body = json.dumps({"Records": [s3_record("incoming/a.txt"), s3_record("processed/x.json")]}).encode()
-    try:
-        req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-        with pytest.raises(urllib.error.HTTPError) as unauthorized:
-            urllib.request.urlopen(req)
-        assert unauthorized.value.code == 401
-        req = urllib.request.Request(url, body, {"Authorization": "Bearer s3cret"})
-        with urllib.request.urlopen(req) as resp:
-            answer = json.load(resp)
-        assert answer["results"] == ["enqueued", "ignored"]
-        assert [e.key for e in queue.events] == ["incoming/a.txt"]
-        with pytest.raises(urllib.error.HTTPError) as bad:
-            urllib.request.urlopen(urllib.request.Request(url, b"nope", {"Authorization": "Bearer s3cret"}))
-        assert bad.value.code == 400
-        with urllib.request.urlopen(url + "healthz") as resp:
-            assert resp.status == 200
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_http_listener_answers_503_when_enqueue_fails():
-    server = make_server("127.0.0.1", 0, dispatcher_for(RecordingQueue(fail=True)))
-    import threading
-
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        body = json.dumps({"Records": [s3_record("incoming/a.txt")]}).encode()
-        with pytest.raises(urllib.error.HTTPError) as failed:
-            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{server.server_address[1]}/", body))
-        assert failed.value.code == 503
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_sqs_listener_deletes_only_after_enqueue(moto_server):
@@ -124,3 +79,34 @@ def test_sqs_listener_deletes_only_after_enqueue(moto_server):
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attrs["ApproximateNumberOfMessages"] == "0"
     assert attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_sqs_listener_survives_malformed_messages(moto_server):
+    """Issue 11.1: `"size": "abc"` (and friends) used to kill the listener; now they are logged
+    and deleted, and the good message next to them is enqueued."""
+    sqs = boto3.client("sqs", endpoint_url=moto_server)
+    url = sqs.create_queue(QueueName="events-malformed", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    bad_size = s3_record("incoming/x.txt")
+    bad_size["s3"]["object"]["size"] = "abc"
+    bad_bucket = s3_record("incoming/y.txt")
+    bad_bucket["s3"]["bucket"]["name"] = ["news"]
+    for body in (json.dumps({"Records": [bad_size]}), json.dumps({"Records": [bad_bucket]}),
+                 "[" * 50_000 + "]" * 50_000, '{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"size": NaN}}}]}',
+                 json.dumps({"Records": [s3_record("incoming/good.txt")]})):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    queue = RecordingQueue()
+    listener = SqsListener(url, dispatcher_for(queue), client=sqs, wait_seconds=1)
+    listener.serve(until_empty=True)
+    assert [e.key for e in queue.events] == ["incoming/good.txt"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_sqs_listener_can_leave_unparseable_messages_to_the_redrive_policy(moto_server):
+    sqs = boto3.client("sqs", endpoint_url=moto_server)
+    url = sqs.create_queue(QueueName="events-keep", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="not a notification")
+    listener = SqsListener(url, dispatcher_for(RecordingQueue()), client=sqs, wait_seconds=1, keep_unparseable=True)
+    assert listener.poll_once() == 1
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "1"  # left, not deleted

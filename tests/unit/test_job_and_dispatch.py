@@ -119,7 +119,7 @@ class ListQueue:
     def __init__(self):
         self.events = []
 
-    def enqueue(self, event, *, force=False):
+    def enqueue(self, event, *, force=False, prior=None):
         self.events.append((event, force))
 
 
@@ -194,3 +194,74 @@ def test_transient_failure_while_writing_outputs_is_retried_with_its_events_kept
     events = [(line["event"], line["attempt"]) for line in log_lines(flaky, key)]
     assert events.count(("article_processed", 1)) == 1 and ("article_retryable_error", 1) in events
     assert events[-1] == ("article_processed", 2)
+
+
+def test_process_document_is_the_one_pure_way_from_bytes_to_a_record_or_quarantine():
+    from tasks.article import Source
+    from tasks.pipeline import build_pipeline, process_document
+
+    pipeline = build_pipeline()
+    good = process_document(b"A short story about the harbour council budget vote. " * 20, Source("b", "incoming/a.txt", "e1", 1000), pipeline)
+    assert good.quarantine is None and good.record["source"]["key"] == "incoming/a.txt" and good.article is not None
+    assert good.record["pipeline_version"] == pipeline.version and good.record["task"] == {"id": None, "attempts": 1}
+    empty = process_document(b"", Source("b", "incoming/e.txt", "e2", 0), pipeline)
+    assert empty.record is None and empty.quarantine["reason"] == "empty" and empty.error.reason == "empty"
+    large = process_document(b"x" * 101, Source("b", "incoming/l.txt", "e3", 101), pipeline, max_bytes=100)
+    assert large.quarantine["reason"] == "too_large" and "101 bytes" in large.quarantine["message"]
+
+
+def test_a_contained_stage_failure_notes_the_error_class_not_its_message():
+    from tasks.article import Article, Source
+    from tasks.pipeline import Pipeline
+    from tasks.stage import Stage
+
+    class Flaky(Stage):
+        name = "flaky"
+        required = False
+
+        def action(self, article):
+            raise RuntimeError("secret detail from deep inside a library")
+
+    article = Pipeline([Flaky()]).run(Article(source=Source("b", "incoming/a.txt"), raw=b"x"))
+    assert article.notes == [{"stage": "flaky", "error": "RuntimeError"}]
+
+
+class SlowPipeline:
+    """A pipeline whose stages always run past the soft time limit."""
+
+    version = "slow-1"
+
+    def run(self, article, on_stage=None):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        raise SoftTimeLimitExceeded()
+
+
+def test_soft_time_limit_in_the_stages_retries_once_then_quarantines(store):
+    from worker.processing import SlowFirstAttempt
+
+    key = "incoming/slow.html"
+    etag = store.put(key, b"<html><body><p>text</p></body></html>").etag
+    job = ArticleJob(store, LAYOUT, SlowPipeline(), max_bytes=1 << 20)
+    with pytest.raises(SlowFirstAttempt):
+        job.run(key, etag, attempt=1)
+    assert not store.exists(LAYOUT.quarantine_key(key))
+    outcome = job.run(key, etag, attempt=2)
+    assert outcome.status == QUARANTINED and outcome.reason == "time_limit"
+
+
+class HangingStore(MemoryStore):
+    def get(self, key, **kwargs):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        if key.startswith("incoming/"):
+            raise SoftTimeLimitExceeded()  # the limit hit while waiting for the store
+        return super().get(key, **kwargs)
+
+
+def test_soft_time_limit_while_waiting_for_the_store_is_an_outage(pipeline):
+    store = HangingStore("news")
+    etag = store.put("incoming/a.txt", b"text").etag
+    with pytest.raises(Unreachable):
+        make_job(store, pipeline).run("incoming/a.txt", etag, attempt=5)
+    assert not store.exists(LAYOUT.quarantine_key("incoming/a.txt"))

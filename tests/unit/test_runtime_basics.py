@@ -51,7 +51,7 @@ def test_bad_settings_are_refused(env):
         ({"COPYDESK_LOG_LEVEL": "loud"}, "COPYDESK_LOG_LEVEL='loud': must be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'"),
         ({"COPYDESK_STORE": "bucket"}, "COPYDESK_STORE='bucket': 'bucket' has no scheme"),
         ({"COPYDESK_STORE": "s3://news/root"}, "is not supported"),
-        ({"COPYDESK_SOFT_TIME_LIMIT": "500"}, "COPYDESK_SOFT_TIME_LIMIT (500) must be below COPYDESK_TIME_LIMIT (180)"),
+        ({"COPYDESK_SOFT_TIME_LIMIT": "500"}, "COPYDESK_SOFT_TIME_LIMIT (500) must be below COPYDESK_TIME_LIMIT (12)"),
     ],
 )
 def test_bad_settings_are_explained_in_words(env, message):

@@ -133,6 +133,32 @@ def test_title_matches_rank_above_body_matches(tmp_path):
     assert ranked == ["incoming/title", "incoming/body"]
 
 
+def test_segment_statistics_come_from_fts5vocab_and_older_segments_count_them_too(tmp_path):
+    """Row lengths and totals as FTS5 counts them, stored at build time; a segment without them
+    (format 1) counts them from fts5vocab when opened, with the same results."""
+    import shutil
+    import sqlite3
+
+    writer = SegmentWriter(tmp_path / "new.sqlite")
+    docs = [make_doc("b", f"incoming/{i}", f"Title number {i}", "U.S. markets rallied as the Fed held rates " * (i + 1)) for i in range(5)]
+    for doc in docs:
+        writer.add(doc, 1.0, 1.0)
+    writer.finish()
+    shutil.copy(tmp_path / "new.sqlite", tmp_path / "old.sqlite")
+    with sqlite3.connect(tmp_path / "old.sqlite") as conn:
+        conn.execute("DELETE FROM meta WHERE key IN ('tokens', 'max_length')")
+        conn.execute("DROP TABLE lengths")
+    new, old = Segment(tmp_path / "new.sqlite"), Segment(tmp_path / "old.sqlite")
+    assert new.totals() == old.totals() == (5, sum(3 + 9 * (i + 1) for i in range(5)))  # "U.S." is two tokens
+    assert new.max_length() == old.max_length() == 3 + 9 * 5
+    rows = [rowid for rowid, _ in new.search('"markets"', Filters(), 10)]
+    assert new.ids_and_lengths(rows) == old.ids_and_lengths(rows)
+    # Phrase frequencies: a two-token phrase (consecutive offsets), a prefix, a column filter.
+    assert new.phrase_freqs('"U.S. markets"', rows) == {r: float(r) for r in rows}
+    assert new.phrase_freqs('"rall"*', rows) == {r: float(r) for r in rows}
+    assert new.phrase_freqs('title : "number"', rows) == dict.fromkeys(rows, 4.0)  # the title's weight
+
+
 def test_global_bm25_on_one_segment_is_fts5_bm25(env):
     """With the whole index in one segment, the global scores are exactly FTS5's bm25()."""
     store, settings = env
@@ -272,15 +298,48 @@ def test_claim_of_a_dead_run_expires_and_nothing_is_lost(env):
     assert indexer.claim_shard(store, settings, shard, "third") is not None
 
 
-def test_batch_requests_are_debounced(env):
+def test_batch_requests_are_debounced_in_redis_by_count_and_age(redis_url):
+    import redis
+
+    requests = indexer.BatchRequests(redis.Redis.from_url(redis_url), "file:///bucket", count=4)
+    # The first document since the last run asks for a run later (by age), every 4th now.
+    assert [requests.document_written() for _ in range(9)] == ["later", None, None, "now", None, None, None, "now", None]
+    assert requests.run_started() == 9
+    assert requests.document_written() == "later"  # a document after the reset asks again
+    other = indexer.BatchRequests(redis.Redis.from_url(redis_url), "file:///other", count=4)
+    assert other.document_written() == "later"  # each bucket's index is debounced apart
+    assert not requests.take_missed()
+    requests.missed()
+    assert requests.take_missed() and not requests.take_missed()
+
+
+def test_document_written_puts_one_marker_and_no_store_flag(env):
+    from worker.storage.counting import CountingStore
+
     store, settings = env
-    calls = []
-    for i, item in enumerate(ag_news(5)):
-        write_doc(store, settings, make_doc(store.bucket, f"incoming/{i}", item["title"], item["text"]), enqueue=lambda: calls.append(1))
-    assert len(calls) == 1
-    assert indexer.index_pending(store, settings) == 5
-    write_doc(store, settings, make_doc(store.bucket, "incoming/late", "Late", "late words"), enqueue=lambda: calls.append(1))
-    assert len(calls) == 2
+    counting = CountingStore(store)
+    asked = []
+    doc = make_doc(store.bucket, "incoming/one.txt", "One", "one story")
+    key = Layout.from_settings(settings).index_document_key(doc["source_key"])
+    indexer.document_written(counting, settings, key, enqueue=lambda: asked.append(1))
+    assert dict(counting.counts) == {"PUT": 1} and asked == [1]
+
+
+def test_exclusive_batch_lists_once_and_deletes_markers_in_one_request(env):
+    from worker.storage.counting import CountingStore
+
+    store, settings = env
+    for i, item in enumerate(ag_news(40)):
+        write_doc(store, settings, make_doc(store.bucket, f"incoming/x/{i}.txt", item["title"], item["text"]))
+    counting = CountingStore(store)
+    assert indexer.index_pending(counting, settings, exclusive=True) == 40
+    counts = dict(counting.counts)
+    # One LIST of the markers, one GET per document, one bulk DELETE of the markers, and the
+    # segment upload and manifest publish; no claim object is touched.
+    assert counts["LIST"] == 1 and counts["DELETE"] == 1, counts
+    assert 40 <= counts["GET"] <= 42 and counts["PUT"] <= 3 and "HEAD" not in counts, counts
+    assert indexer.pending_count(store, settings) == 0
+    assert not list(store.list(f"{settings.index_prefix}claims/"))
 
 
 def test_reprocessed_article_replaces_old_hit(env):

@@ -8,7 +8,7 @@ import pytest
 
 from support import SAMPLE, SHARED
 from tasks.article import Source
-from tasks.pipeline import process_bytes
+from tasks.pipeline import build_pipeline, process_document
 from tasks.stages.index import document_id
 from worker.layout import Layout
 from worker.search import indexer
@@ -49,7 +49,8 @@ def searcher(tmp_path_factory):
             "bucket": store.bucket, "etag": "e",
         })
     raw = SAMPLE.read_bytes()
-    sample = process_bytes(raw, Source(store.bucket, "incoming/business-standard-paywalled.txt", "s1", len(raw)))
+    sample = process_document(raw, Source(store.bucket, "incoming/business-standard-paywalled.txt", "s1", len(raw)), build_pipeline()).article
+    assert sample is not None
     docs.append(sample.index_document)
     for doc in docs:
         key = layout.index_document_key(doc["source_key"])

@@ -10,7 +10,7 @@ class CeleryQueue:
     def __init__(self, celery_app) -> None:
         self.app = celery_app
 
-    def enqueue(self, event: ObjectEvent, *, force: bool = False) -> None:
+    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
         self.app.send_task(
             PROCESS_ARTICLE,
             kwargs={
@@ -19,6 +19,7 @@ class CeleryQueue:
                 "etag": event.etag,
                 "version_id": event.version_id,
                 "force": force,
+                "prior": prior,
             },
             queue=ARTICLES_QUEUE,
         )

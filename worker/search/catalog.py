@@ -6,11 +6,9 @@ only by compare-and-swap: read it with its etag, apply a change, write it back w
 re-apply the change. Segments are uploaded with `If-None-Match: *` before the manifest names
 them and never change afterwards, so readers can cache them forever by name.
 
-A publish is also checked after the fact: a short while after a successful write the manifest
-is read again and the change must still be in it, else it is applied again. On AWS S3, MinIO
-and the folder backend the conditional write is atomic and this check always passes; moto's
-server tests the precondition and then writes in two steps on concurrent threads, so two
-writers can both "win" there. The check makes no segment get lost either way.
+The compare-and-swap relies on the store's conditional write being atomic, as it is on AWS S3,
+MinIO and the folder backend (flock). Conflicts are retried with tenacity: full-jitter
+exponential backoff, at most PUBLISH_ATTEMPTS times.
 
 Segments retired by a merge stay in the bucket for RETIRE_GRACE seconds, listed under
 "retired", so a reader that fetched the previous manifest can still download them.
@@ -23,7 +21,6 @@ import copy
 import hashlib
 import json
 import os
-import random
 import tempfile
 import time
 import uuid
@@ -31,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
+
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from ..logging import get_logger
 from ..settings import Settings
@@ -40,8 +39,9 @@ log = get_logger("copydesk.search")
 
 MANIFEST_FORMAT = 1
 PUBLISH_ATTEMPTS = 60
-#: Seconds to wait before re-reading the manifest to confirm a publish (see the module doc).
-VERIFY_DELAY = 0.05
+#: Backoff after a lost compare-and-swap: uniform(0, min(max, multiplier * 2^n)) seconds.
+CONFLICT_BACKOFF = 0.01
+CONFLICT_BACKOFF_MAX = 0.5
 RETIRE_GRACE = 600.0
 SEGMENT_SUFFIX = ".sqlite"
 
@@ -91,10 +91,6 @@ class Manifest:
     def segment_names(self) -> set[str]:
         return {s["name"] for s in self.segments}
 
-    @property
-    def doc_count(self) -> int:
-        return sum(s.get("docs", 0) for s in self.segments)
-
 
 def new_segment_name() -> str:
     """Sortable by creation time, unique across writers."""
@@ -135,37 +131,35 @@ class Catalog:
 
         change gets a copy of the current manifest and returns the new one, or None when the
         change no longer makes sense (e.g. a merge whose inputs another merge took): then
-        nothing is written and None is returned. applied tells whether a manifest contains
-        the change, to confirm the publish after the fact.
+        nothing is written and None is returned. applied tells whether a manifest already
+        contains the change (a publish retried after its write went through).
         """
-        conflicts = 0
-        for attempt in range(PUBLISH_ATTEMPTS):
-            current = self.read()
-            if applied(current):
-                return current
-            proposed = change(copy.deepcopy(current))
-            if proposed is None:
-                return None
-            proposed.generation = current.generation + 1
-            proposed.updated_at = time.time()
-            try:
-                if current.etag is None:
-                    info = self.store.put(self.manifest_key, proposed.to_json(), content_type="application/json", if_none_match=True)
-                else:
-                    info = self.store.put(self.manifest_key, proposed.to_json(), content_type="application/json", if_match=current.etag)
-            except PreconditionFailed:
-                conflicts += 1
-                # Full jitter, growing slowly: publishers of a busy fleet spread out.
-                time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** min(conflicts, 6))))
-                continue
-            proposed.etag = info.etag
-            time.sleep(VERIFY_DELAY)
-            confirmed = self.read()
-            if applied(confirmed):
-                log.info("index_published", change=what, generation=confirmed.generation, conflicts=conflicts, attempts=attempt + 1)
-                return confirmed
-            log.warning("index_publish_lost", change=what, generation=proposed.generation)
-        raise PublishFailed(f"could not publish {what} after {PUBLISH_ATTEMPTS} attempts")
+        retrying = Retrying(
+            retry=retry_if_exception_type(PreconditionFailed),
+            stop=stop_after_attempt(PUBLISH_ATTEMPTS),
+            # Full jitter, growing slowly: publishers of a busy fleet spread out.
+            wait=wait_random_exponential(multiplier=CONFLICT_BACKOFF, max=CONFLICT_BACKOFF_MAX),
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    current = self.read()
+                    if applied(current):
+                        return current
+                    proposed = change(copy.deepcopy(current))
+                    if proposed is None:
+                        return None
+                    proposed.generation = current.generation + 1
+                    proposed.updated_at = time.time()
+                    conditions: dict[str, Any] = {"if_none_match": True} if current.etag is None else {"if_match": current.etag}
+                    info = self.store.put(self.manifest_key, proposed.to_json(), content_type="application/json", **conditions)
+                    proposed.etag = info.etag
+                    tries = attempt.retry_state.attempt_number
+                    log.info("index_published", change=what, generation=proposed.generation, conflicts=tries - 1, attempts=tries)
+                    return proposed
+        except RetryError:
+            raise PublishFailed(f"could not publish {what} after {PUBLISH_ATTEMPTS} attempts") from None
+        raise AssertionError("unreachable")
 
     # -- segments --------------------------------------------------------------------------
     def segment_key(self, name: str) -> str:

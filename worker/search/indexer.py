@@ -2,26 +2,32 @@
 
 The flow, with no lock anywhere:
 1. The article job writes `index/docs/R.json` and calls `document_written`, which drops a
-   pending marker `index/pending/R.json~<time>-<random>` (a new object per write, so a
+   pending marker `index/pending/~SS/R.json~<time>-<random>` (a new object per write, so a
    rewrite of the document is never folded into an older marker) and asks for a batch run.
-2. `index_pending` (the Celery task `copydesk.index_batch`, run by any number of workers)
-   claims whole shards of markers (markers live in PENDING_SHARDS folders by a hash of their
-   document key), reads the documents they name as they are now, builds ONE segment, uploads
-   it and publishes it in the manifest, deletes exactly the markers it consumed, then releases
-   its claims. A claim is an object `index/claims/<shard>.json` created with If-None-Match and
-   holding a lease time: concurrent runs take disjoint shards, so they read disjoint documents.
-   A run that dies keeps its shards claimed until the lease expires (LEASE_SECONDS); then any
-   run takes them over by a conditional write on the claim's etag, and since markers are
-   deleted only after the publish, nothing is lost. If a lease expires under a slow run, two
-   runs may index the same documents: the copies carry the same version and search shows one
-   (see tasks/search/resolve.py).
+2. `index_pending` (the Celery task `copydesk.index_batch`, on its own queue `copydesk.index`)
+   lists the pending markers ONCE (one LIST per 1,000 markers), reads the documents they name
+   as they are now, builds ONE segment, uploads it and publishes it in the manifest, then
+   deletes exactly the markers it consumed (DeleteObjects: one request per 1,000).
+   Concurrent runs are kept apart in one of two ways:
+   - `exclusive=True`: the caller guarantees no other run (the Celery task holds a Redis lease
+     for the bucket's index; the embedded runner indexes from one thread): no store claims.
+   - otherwise, runs claim whole shards of markers (markers live in PENDING_SHARDS folders by a
+     hash of their document key), only the shards the listing found markers in. A claim is an
+     object `index/claims/<shard>.json` created with If-None-Match and holding a lease time:
+     concurrent runs take disjoint shards, so they read disjoint documents. A run that dies
+     keeps its shards claimed until the lease expires (LEASE_SECONDS); then any run takes them
+     over by a conditional write on the claim's etag, and since markers are deleted only after
+     the publish, nothing is lost. If a lease expires under a slow run, two runs may index the
+     same documents: the copies carry the same version and search shows one (see
+     tasks/search/resolve.py).
 3. `merge_segments` folds small segments into one, dropping superseded copies and tombstoned
    documents, and publishes the swap only if all its inputs are still in the manifest.
 
-Asking for a batch is debounced here: the first `document_written` after a batch run started
-creates `index/pending.requested` (If-None-Match) and calls enqueue; later ones see the flag
-and do not. A batch run deletes the flag before listing, so a document written after that
-point re-arms it. A flag older than REQUEST_STALE seconds (its task was lost) re-asks.
+Asking for a batch is debounced in Redis (`BatchRequests`), not in the store: a counter of
+documents written since the last run started; the first one schedules a run BATCH_AGE seconds
+later, every BATCH_COUNT-th one schedules a run now. A run resets the counter before listing,
+so a document written after that point asks again. Beat's safety net runs a batch every minute
+in case a request was lost with a worker.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from tasks.stages.index import document_id
 
 from ..logging import get_logger
 from ..settings import Settings
-from ..storage import NotFound, PreconditionFailed, Store
+from ..storage import NotFound, ObjectInfo, PreconditionFailed, Store
 from ..storage.local import LocalStore
 from .catalog import Catalog, Manifest, new_segment_name
 
@@ -55,7 +61,10 @@ PENDING_SHARDS = 16
 SHARD_MARK = "~"
 #: How long a claim holds a shard; a run normally takes a few seconds.
 LEASE_SECONDS = 120.0
-REQUEST_STALE = 60.0
+#: A batch is asked for BATCH_AGE seconds after the first pending document, or at once when
+#: BATCH_COUNT documents are pending, whichever comes first.
+BATCH_AGE = 2.0
+BATCH_COUNT = 200
 #: Threads that read documents / delete markers: object stores answer in parallel.
 IO_THREADS = 16
 #: A merge starts once this many segments are below MERGE_SMALL_DOCS documents...
@@ -65,9 +74,9 @@ MERGE_SMALL_DOCS = 50_000
 MERGE_MAX_DOCS = 200_000
 
 
-def _prefixes(settings: Settings) -> tuple[str, str, str]:
+def _prefixes(settings: Settings) -> tuple[str, str]:
     p = settings.index_prefix
-    return f"{p}docs/", f"{p}pending/", f"{p}pending.requested"
+    return f"{p}docs/", f"{p}pending/"
 
 
 # -- pending markers ------------------------------------------------------------------------
@@ -76,13 +85,13 @@ def shard_of(doc_key: str) -> int:
 
 
 def shard_prefix(settings: Settings, shard: int) -> str:
-    _, pending_prefix, _ = _prefixes(settings)
+    _, pending_prefix = _prefixes(settings)
     return f"{pending_prefix}{SHARD_MARK}{shard:02d}/"
 
 
 def _marker_prefix(settings: Settings, doc_key: str) -> str:
     """Every marker of doc_key starts with this (the key, then the separator)."""
-    docs_prefix, _, _ = _prefixes(settings)
+    docs_prefix, _ = _prefixes(settings)
     relative = doc_key[len(docs_prefix):] if doc_key.startswith(docs_prefix) else "@" + doc_key
     return f"{shard_prefix(settings, shard_of(doc_key))}{relative}{MARKER_SEPARATOR}"
 
@@ -92,7 +101,7 @@ def marker_key(settings: Settings, doc_key: str) -> str:
 
 
 def doc_key_of_marker(settings: Settings, key: str) -> str:
-    docs_prefix, pending_prefix, _ = _prefixes(settings)
+    docs_prefix, pending_prefix = _prefixes(settings)
     relative = key[len(pending_prefix):].rsplit(MARKER_SEPARATOR, 1)[0]
     if relative.startswith(SHARD_MARK):
         relative = relative.split("/", 1)[1]
@@ -138,34 +147,56 @@ def release_shard(store: Store, settings: Settings, shard: int, etag: str) -> No
 
 
 def document_written(store: Store, settings: Settings, doc_key: str, enqueue: Callable[[], Any] | None = None) -> None:
-    """Record that an index document was (re)written, and ask for a batch run once."""
+    """Record that an index document was (re)written (one PUT), then ask for a batch run.
+
+    `enqueue` is the caller's debounced request (BatchRequests.document_written for Celery).
+    """
     body = json.dumps({"doc_key": doc_key, "at": time.time()}).encode()
-    store.put(marker_key(settings, doc_key), body, content_type="application/json")
-    if enqueue is not None and _arm_request(store, settings):
+    store.put(marker_key(settings, doc_key), body, content_type="application/json", durable=False)
+    if enqueue is not None:
         enqueue()
 
 
-def _arm_request(store: Store, settings: Settings) -> bool:
-    """True when this caller should enqueue a batch run (no recent request is outstanding)."""
-    _, _, flag = _prefixes(settings)
-    body = json.dumps({"at": time.time()}).encode()
-    try:
-        store.put(flag, body, content_type="application/json", if_none_match=True)
-        return True
-    except PreconditionFailed:
-        pass
-    try:
-        requested_at = json.loads(store.get(flag).data).get("at", 0)
-    except (NotFound, ValueError):
-        requested_at = 0
-    if time.time() - requested_at > REQUEST_STALE:
-        store.put(flag, body, content_type="application/json")
-        return True
-    return False
+class BatchRequests:
+    """The Redis debounce of batch runs for one bucket's index, sized by count and age.
+
+    `document_written` returns "later" for the first document since the last run started (the
+    caller schedules a run BATCH_AGE seconds later), "now" for every BATCH_COUNT-th (run at
+    once), None otherwise. `run_started` resets the count; a run calls it before it lists.
+    """
+
+    PREFIX = "copydesk:index:pending:"
+
+    def __init__(self, client, store_url: str, count: int = BATCH_COUNT) -> None:
+        self._redis = client
+        self.key = self.PREFIX + store_url
+        self.count = count
+
+    def document_written(self) -> str | None:
+        n = int(self._redis.incr(self.key))
+        if n == 1:
+            return "later"
+        if n % self.count == 0:
+            return "now"
+        return None
+
+    def run_started(self) -> int:
+        """Reset the count; returns how many documents had asked since the last reset."""
+        return int(self._redis.getdel(self.key) or 0)
+
+    def waiting(self) -> int:
+        return int(self._redis.get(self.key) or 0)
+
+    def missed(self) -> None:
+        """A run found another holding the lease: the holder asks again when done."""
+        self._redis.set(self.key + ":missed", "1", ex=int(LEASE_SECONDS))
+
+    def take_missed(self) -> bool:
+        return bool(self._redis.getdel(self.key + ":missed"))
 
 
 def pending_count(store: Store, settings: Settings) -> int:
-    _, pending_prefix, _ = _prefixes(settings)
+    _, pending_prefix = _prefixes(settings)
     return sum(1 for _ in store.list(pending_prefix))
 
 
@@ -215,7 +246,7 @@ def _read_many(store: Store, doc_keys: Iterable[str]) -> list[Row]:
 
 
 def _delete_many(store: Store, keys: Iterable[str]) -> None:
-    _map_io(store, store.delete, keys)
+    store.delete_many(list(keys))
 
 
 def build_and_publish(catalog: Catalog, rows: list[Row], what: str = "segment") -> dict[str, Any] | None:
@@ -239,37 +270,48 @@ def build_and_publish(catalog: Catalog, rows: list[Row], what: str = "segment") 
     return entry
 
 
-def index_pending(store: Store, settings: Settings, max_docs: int = 1000, catalog: Catalog | None = None) -> int:
-    """Fold up to max_docs pending documents of unclaimed shards into one new segment.
+def index_pending(
+    store: Store, settings: Settings, max_docs: int = 1000, catalog: Catalog | None = None, exclusive: bool = False
+) -> int:
+    """Fold up to max_docs pending documents into one new segment.
 
+    One listing of the pending markers. With `exclusive` (the caller guarantees that no other
+    run is active) no shard is claimed; otherwise only the shards this listing found markers in
+    are claimed, and markers of shards claimed by another run are left to it.
     Returns how many documents were indexed (0: no marker, or every shard with markers is
     claimed by another run).
     """
     catalog = catalog or Catalog(store, settings)
-    _, _, flag = _prefixes(settings)
-    store.delete(flag)  # documents written from now on ask for another run
-    owner = uuid.uuid4().hex
-    shards = list(range(PENDING_SHARDS))
-    random.shuffle(shards)  # concurrent runs start on different shards
+    _, pending_prefix = _prefixes(settings)
     claimed: dict[int, str] = {}
     by_doc: dict[str, list[str]] = {}
+    rows: list[Row] = []
+
+    def take(markers: Iterable[ObjectInfo]) -> None:
+        for info in markers:
+            doc_key = doc_key_of_marker(settings, info.key)
+            if doc_key not in by_doc and len(by_doc) >= max_docs:
+                continue
+            by_doc.setdefault(doc_key, []).append(info.key)
+
     try:
-        for shard in shards:
-            if len(by_doc) >= max_docs:
-                break
-            prefix = shard_prefix(settings, shard)
-            if next(iter(store.list(prefix)), None) is None:
-                continue
-            etag = claim_shard(store, settings, shard, owner)
-            if etag is None:
-                continue
-            claimed[shard] = etag
-            # Listed after claiming: no other run consumes these markers meanwhile.
-            for info in islice(store.list(prefix), (max_docs - len(by_doc)) * 4):
-                doc_key = doc_key_of_marker(settings, info.key)
-                if doc_key not in by_doc and len(by_doc) >= max_docs:
+        if exclusive:
+            take(islice(store.list(pending_prefix), max_docs * 4))
+        else:
+            # One listing says which shards have markers; claim those (in random order, so
+            # concurrent runs start apart) and list each claimed shard again after claiming
+            # it: no other run consumes those markers meanwhile.
+            owner = uuid.uuid4().hex
+            shards = sorted({_shard_of_marker(settings, i.key) for i in islice(store.list(pending_prefix), max_docs * 4)})
+            random.shuffle(shards)
+            for shard in shards:
+                if len(by_doc) >= max_docs:
+                    break
+                etag = claim_shard(store, settings, shard, owner)
+                if etag is None:
                     continue
-                by_doc.setdefault(doc_key, []).append(info.key)
+                claimed[shard] = etag
+                take(islice(store.list(shard_prefix(settings, shard)), (max_docs - len(by_doc)) * 4))
         if not by_doc:
             return 0
         rows = _read_many(store, by_doc)
@@ -278,8 +320,20 @@ def index_pending(store: Store, settings: Settings, max_docs: int = 1000, catalo
     finally:
         for shard, etag in claimed.items():
             release_shard(store, settings, shard, etag)
-    log.info("index_batch", docs=len(rows), shards=len(claimed))
+    log.info("index_batch", docs=len(rows), shards=len(claimed), exclusive=exclusive)
     return len(rows)
+
+
+def _shard_of_marker(settings: Settings, marker: str) -> int:
+    """The shard folder a marker lives in (its `~SS/` segment)."""
+    _, pending_prefix = _prefixes(settings)
+    rest = marker[len(pending_prefix):]
+    if rest.startswith(SHARD_MARK):
+        try:
+            return int(rest[len(SHARD_MARK):].split("/", 1)[0])
+        except ValueError:
+            pass
+    return shard_of(doc_key_of_marker(settings, marker))
 
 
 def index_all_pending(store: Store, settings: Settings, max_docs: int = 1000, wait: float = LEASE_SECONDS) -> int:
@@ -289,7 +343,7 @@ def index_all_pending(store: Store, settings: Settings, max_docs: int = 1000, wa
     up to `wait` seconds without progress.
     """
     catalog = Catalog(store, settings)
-    _, pending_prefix, _ = _prefixes(settings)
+    _, pending_prefix = _prefixes(settings)
     total = 0
     idle_since = time.monotonic()
     while next(iter(store.list(pending_prefix)), None) is not None:
@@ -458,7 +512,7 @@ def documents_from_records(store: Store, settings: Settings) -> Iterator[str]:
 def reindex(store: Store, settings: Settings, from_records: bool = False, batch_docs: int = 20_000) -> int:
     """Rebuild the whole index; segments published meanwhile by indexers are kept."""
     catalog = Catalog(store, settings)
-    docs_prefix, pending_prefix, _ = _prefixes(settings)
+    docs_prefix, pending_prefix = _prefixes(settings)
     before = catalog.read()
     old_names = before.segment_names
     markers = [i.key for i in store.list(pending_prefix)]

@@ -23,9 +23,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
+
 from tasks.classification.labels import TOPIC_LABELS
 from tasks.search import Filters, Segment, dead_rows, parse_query, rank
-from tasks.search.segment import WHOLE_WEIGHTS, day_of
+from tasks.search.segment import day_of
 
 from ..settings import Settings
 from ..storage import NotFound, Store
@@ -34,6 +36,8 @@ from .catalog import Catalog, Manifest
 #: Rows asked of a segment per round, as a multiple of the hits wanted.
 PAGE_FACTOR = 2
 MIN_PAGE = 20
+#: Reads of the manifest when its segments vanish while loading (a merge collected them).
+LOAD_ATTEMPTS = 6
 
 
 @dataclass
@@ -82,15 +86,11 @@ class Searcher:
         etag = self.catalog.manifest_etag()
         if not force and etag == self._etag and (etag is not None or not self._segments):
             return False
-        for attempt in range(5):
-            manifest = self.catalog.read()
-            try:
-                self._load(manifest)
-                return True
-            except NotFound:
-                # A segment was retired and collected since we read the manifest: read again.
-                time.sleep(0.05 * (attempt + 1))
-        self._load(self.catalog.read())
+        # A segment retired and collected since the manifest was read is NotFound: read it again.
+        for attempt in Retrying(retry=retry_if_exception_type(NotFound), stop=stop_after_attempt(LOAD_ATTEMPTS),
+                                wait=wait_incrementing(start=0.05, increment=0.05), reraise=True):
+            with attempt:
+                self._load(self.catalog.read())
         return True
 
     def _load(self, manifest: Manifest) -> None:
@@ -217,7 +217,7 @@ class Searcher:
         first_page = max(MIN_PAGE, limit * PAGE_FACTOR)
         to_fetch = {name: (0, first_page) for name in factors}  # segment → (offset, page)
         more: dict[str, tuple[float, int, int]] = {}  # segment → (bound of its unseen rows, offset, page)
-        waiting: list[tuple[float, str, int, float, float]] = []  # (bound, segment, rowid, bm25 pair)
+        waiting: list[tuple[float, str, int]] = []  # (bound, segment, rowid)
         scored: dict[tuple[str, int], tuple[float, str, str, int]] = {}
 
         cached_floor = [0, -1.0]  # (rows scored when computed, floor)
@@ -234,7 +234,7 @@ class Searcher:
             for name, (offset, page) in to_fetch.items():
                 rows = self._segments[name].search_scored(match, filters, page, offset)
                 dead = self._dead.get(name, ())
-                waiting.extend((factors[name] * a, name, rowid, a, b) for rowid, a, b in rows if rowid not in dead)
+                waiting.extend((factors[name] * local, name, rowid) for rowid, local in rows if rowid not in dead)
                 more.pop(name, None)
                 if len(rows) == page:  # the segment may hold more matches
                     more[name] = (factors[name] * rows[-1][1], offset + page, page * 2)
@@ -246,30 +246,22 @@ class Searcher:
                 bar = floor()
                 cut = limit if bar < 0 else next((i for i, w in enumerate(waiting) if w[0] < bar), len(waiting))
                 batch, waiting = waiting[:cut], waiting[cut:]
-                by_segment: dict[str, list[tuple[int, float, float]]] = {}
-                for _, name, rowid, a, b in batch:
-                    by_segment.setdefault(name, []).append((rowid, a, b))
-                for name, rows in by_segment.items():
-                    self._score_rows(name, self._segments[name], rows, phrases, global_idfs, avgdl, scored)
+                by_segment: dict[str, list[int]] = {}
+                for _, name, rowid in batch:
+                    by_segment.setdefault(name, []).append(rowid)
+                for name, rowids in by_segment.items():
+                    self._score_rows(name, self._segments[name], rowids, phrases, global_idfs, avgdl, scored)
             bar = floor()
             to_fetch = {name: (offset, page) for name, (bound, offset, page) in more.items() if bound >= bar}
         return sorted(scored.values())
 
     def _score_rows(self, name, seg, live, phrases, global_idfs, avgdl, scored) -> None:
-        """Global scores of live rows of one segment, from their (bm25, doubled bm25) pairs."""
-        rows_all, tokens_all = self._totals[name]
-        local_avgdl = tokens_all / rows_all if rows_all else 1.0
-        ids_lengths = seg.ids_and_lengths(rowid for rowid, _, _ in live)
-        if len(phrases) == 1:
-            per_phrase = [{rowid: (single, doubled) for rowid, single, doubled in live}]
-        else:
-            per_phrase = [seg.phrase_scores(p, [rowid for rowid, _, _ in live]) for p in phrases]
-        for rowid, _, _ in live:
+        """Global scores of live rows of one segment, from each phrase's frequency in them."""
+        ids_lengths = seg.ids_and_lengths(live)
+        per_phrase = [seg.phrase_freqs(p, live) for p in phrases]
+        for rowid in live:
             doc_id, length = ids_lengths[rowid]
-            freqs = []
-            for pairs in per_phrase:
-                pair = pairs.get(rowid)
-                freqs.append(rank.freq_from_scores(pair[0], pair[1], length, local_avgdl, WHOLE_WEIGHTS) if pair else 0.0)
+            freqs = [found.get(rowid, 0.0) for found in per_phrase]
             score = rank.score(freqs, global_idfs, length, avgdl)
             scored[(name, rowid)] = (-score, doc_id, name, rowid)
 

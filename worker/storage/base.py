@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 
 class StoreError(Exception):
@@ -76,14 +76,6 @@ def validate_key(key: str) -> str:
     return key
 
 
-def validate_prefix(prefix: str) -> str:
-    """A prefix is a key that may be empty and should end in '/'."""
-    if prefix == "":
-        return prefix
-    validate_key(prefix.rstrip("/") or "x")
-    return prefix
-
-
 class Store(abc.ABC):
     """Object storage as copydesk needs it: whole objects, etags, conditional writes."""
 
@@ -112,20 +104,29 @@ class Store(abc.ABC):
         content_type: str = "application/octet-stream",
         if_match: str | None = None,
         if_none_match: bool = False,
+        durable: bool = True,
     ) -> ObjectInfo:
         """Write a whole object atomically.
 
         if_match: write only if the current etag equals this one (else PreconditionFailed).
         if_none_match: write only if no object exists at key (else PreconditionFailed).
+        durable=False: the object can be rebuilt (index documents, lineage logs, markers), so a
+        backend may skip flushing it to disk (the folder store skips fsync; S3 ignores it).
         """
 
     @abc.abstractmethod
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with prefix, in key order."""
+    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with prefix, in key order (only keys after
+        `start_after` when given: S3's StartAfter)."""
 
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove an object; missing keys are not an error. Never called on input objects."""
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove several objects (missing ones are not an error); S3 does 1,000 per request."""
+        for key in keys:
+            self.delete(key)
 
     def exists(self, key: str) -> bool:
         try:

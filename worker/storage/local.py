@@ -207,12 +207,12 @@ class LocalStore(Store):
             _remember_etag(_cache_key(st), etag)
         return StoredObject(ObjectInfo(key, etag, len(data), None, st.st_mtime), data)
 
-    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False):
+    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False, durable=True):
         path = self._path(key)
         data = bytes(data)
         try:
             if if_match is None and not if_none_match:
-                self._write(path, data)
+                self._write(path, data, durable)
             else:
                 with self._key_lock(key):
                     current = self._current_etag(key, path)
@@ -220,7 +220,7 @@ class LocalStore(Store):
                         raise PreconditionFailed(f"{key} exists")
                     if if_match is not None and current != if_match:
                         raise PreconditionFailed(f"{key} changed (etag {current} != {if_match})")
-                    self._write(path, data)
+                    self._write(path, data, durable)
         except OSError as exc:
             raise _translate(exc, key) from exc
         # Describe what this call wrote, as S3 does, without reading the path again: another
@@ -235,7 +235,7 @@ class LocalStore(Store):
         except NotFound:
             return None
 
-    def list(self, prefix="") -> Iterator[ObjectInfo]:
+    def list(self, prefix="", start_after=None) -> Iterator[ObjectInfo]:
         # Walk only the deepest folder the prefix names, then filter by the full prefix.
         base_rel = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         base = self.root / base_rel if base_rel else self.root
@@ -251,7 +251,7 @@ class LocalStore(Store):
                 dirnames[:] = [d for d in dirnames if d != INTERNAL_DIR]
             for name in filenames:
                 key = f"{rel_dir}/{name}" if rel_dir else name
-                if key.startswith(prefix) and not name.startswith(TEMPORARY_PREFIX):
+                if key.startswith(prefix) and not name.startswith(TEMPORARY_PREFIX) and (start_after is None or key > start_after):
                     keys.append(key)
         keys.sort()
 
@@ -276,15 +276,22 @@ class LocalStore(Store):
             raise _translate(exc, key) from exc
 
     # -- helpers ---------------------------------------------------------------------------
-    def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-")
+    def _write(self, path: Path, data: bytes, durable: bool = True) -> None:
+        """Write to a temporary file, then rename it into place (readers never see half an
+        object); fsync first only for durable objects (records, claims, manifests)."""
+        prefix = f"{TEMPORARY_PREFIX}{os.getpid()}-"
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
         try:
             os.fchmod(fd, _file_mode())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             with suppress(FileNotFoundError):

@@ -44,7 +44,7 @@ class MemoryStore(Store):
             except KeyError:
                 raise NotFound(key) from None
 
-    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False):
+    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False, durable=True):
         validate_key(key)
         data = bytes(data)
         with self._lock:
@@ -57,9 +57,9 @@ class MemoryStore(Store):
             self._objects[key] = (data, info)
             return info
 
-    def list(self, prefix="") -> Iterator[ObjectInfo]:
+    def list(self, prefix="", start_after=None) -> Iterator[ObjectInfo]:
         with self._lock:
-            infos = [info for k, (_, info) in self._objects.items() if k.startswith(prefix)]
+            infos = [info for k, (_, info) in self._objects.items() if k.startswith(prefix) and (start_after is None or k > start_after)]
         return iter(sorted(infos, key=lambda i: i.key))
 
     def delete(self, key):

@@ -31,6 +31,8 @@ _NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchVersion"}
 _DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
 _PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _NO_BUCKET = {"NoSuchBucket"}
+#: Keys per DeleteObjects request (S3's limit).
+DELETE_BATCH = 1000
 
 
 class S3Store(Store):
@@ -98,7 +100,7 @@ class S3Store(Store):
             body.close()
         return StoredObject(_info(key, resp, len(data)), data)
 
-    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False):
+    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False, durable=True):
         validate_key(key)
         kwargs = {"Key": key, "Body": bytes(data), "ContentType": content_type}
         if if_match is not None:
@@ -108,10 +110,11 @@ class S3Store(Store):
         resp = self._call(key, self._client.put_object, **kwargs)
         return ObjectInfo(key, _unquote(resp.get("ETag", "")), len(kwargs["Body"]), resp.get("VersionId"), None)
 
-    def list(self, prefix="") -> Iterator[ObjectInfo]:
+    def list(self, prefix="", start_after=None) -> Iterator[ObjectInfo]:
         paginator = self._client.get_paginator("list_objects_v2")
+        kwargs = {"StartAfter": start_after} if start_after else {}
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **kwargs):
                 for obj in page.get("Contents", ()):
                     yield ObjectInfo(
                         obj["Key"],
@@ -128,6 +131,19 @@ class S3Store(Store):
     def delete(self, key):
         validate_key(key)
         self._call(key, self._client.delete_object, Key=key)
+
+    def delete_many(self, keys):
+        """DeleteObjects: up to 1,000 keys per request instead of one DELETE each."""
+        keys = [validate_key(k) for k in keys]
+        for start in range(0, len(keys), DELETE_BATCH):
+            chunk = keys[start:start + DELETE_BATCH]
+            resp = self._call(chunk[0], self._client.delete_objects, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            errors = [e for e in resp.get("Errors", ()) if e.get("Code") not in _NOT_FOUND]
+            if errors:
+                first = errors[0]
+                code = str(first.get("Code", ""))
+                message = f"{first.get('Key')}: {code} {first.get('Message', '')}"
+                raise Unreachable(message) if code in {"SlowDown", "InternalError", "ServiceUnavailable"} else StoreError(message)
 
 
 def _info(key: str, resp: dict, size: int) -> ObjectInfo:

@@ -1,0 +1,67 @@
+"""The Celery app of bench/e2e.py: copydesk's own app, plus what the bench needs to see.
+
+- every store a worker process opens is wrapped in CountingStore; after each task the process
+  adds its counts to a Redis hash (`bench:req:<task name>`), one pipeline per task;
+- each finished task is recorded in Redis (`bench:done:<task name>` count, and the finish time
+  of each article in `bench:finished`), so the bench needs no polling of the store;
+- `bench.noop`: a task with copydesk's base class and settings that does nothing, the floor.
+
+Start it as `celery -A bench._e2e_app worker ...` with the same environment as copydesk.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import redis
+from celery.signals import task_postrun
+
+import worker.runtime as runtime_module
+from worker.app import ARTICLES_QUEUE, app
+from worker.jobs.base import CopydeskTask
+from worker.storage.counting import CountingStore
+
+__all__ = ["app"]
+
+NOOP = "bench.noop"
+_open_store = runtime_module.open_store
+
+
+def _counting_open_store(url: str):
+    return CountingStore(_open_store(url))
+
+
+runtime_module.open_store = _counting_open_store  # type: ignore[assignment]
+app.conf.task_routes = {**app.conf.task_routes, NOOP: {"queue": ARTICLES_QUEUE}}
+
+_redis: redis.Redis | None = None
+_redis_pid: int | None = None
+
+
+def _client() -> redis.Redis:
+    global _redis, _redis_pid
+    if _redis is None or _redis_pid != os.getpid():
+        _redis = redis.Redis.from_url(os.environ["COPYDESK_BROKER_URL"])
+        _redis_pid = os.getpid()
+    return _redis
+
+
+@app.task(bind=True, base=CopydeskTask, name=NOOP)
+def noop(self, bucket: str, key: str, etag: str | None = None, **_kwargs):
+    return {"status": "noop", "key": key}
+
+
+@task_postrun.connect
+def _after_task(task=None, kwargs=None, **_rest):
+    finished = time.time()
+    name = getattr(task, "name", "?")
+    pipe = _client().pipeline(transaction=False)
+    rt = runtime_module._runtime
+    if rt is not None and "store" in rt.__dict__ and isinstance(rt.store, CountingStore):
+        for verb, n in rt.store.reset().items():
+            pipe.hincrby(f"bench:req:{name}", verb, n)
+    pipe.incr(f"bench:done:{name}")
+    if kwargs and "key" in kwargs:
+        pipe.rpush("bench:finished", f"{finished:.6f}\t{kwargs['key']}")
+    pipe.execute()

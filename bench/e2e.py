@@ -1,0 +1,556 @@
+"""End-to-end throughput (issue 15): does the queue and the store cost less than the work?
+
+One command, side by side in one run on the same inputs (BBC texts and the HTML pages of the
+article-extraction benchmark, from ../shared/data, never copied into the repository):
+
+- `process`: the stages alone, in one process (what `copydesk process` runs, without printing);
+- `embedded`: `copydesk run DIR --once` (EmbeddedRunner; indexing included);
+- `celery-folder`: Celery prefork workers on a folder store;
+- `celery-s3`: the same on S3 (moto's standalone server, CPU-bound itself);
+- `noop`: a Celery task that does nothing, same app, same settings, same queue: the floor.
+
+Celery paths run an article worker (`-Q copydesk.articles,copydesk.maintenance -c C`) and an
+index worker (`-Q copydesk.index -c 1`), both `celery -A bench._e2e_app` (copydesk's app with a
+request-counting store and a finish hook in Redis), and the bench itself plays the listener:
+it uploads the inputs, then submits one event per object through the real dispatcher.
+
+For each path: articles/s (time from the first event to the last record), CPU ms per article by
+process (worker main, pool children, index worker, S3 server, the bench as listener),
+store requests per new article by verb (dispatcher + task + the index batches, amortised) and
+per article already current (every event sent again), and upload→record latency p50/p95/p99
+with objects uploaded at half the measured capacity. Ratios against `process` and `noop` of
+the same run are what to read; the machine is shared and noisy.
+
+    redis-server --port 6384 --save "" --appendonly no --daemonize yes --dir /tmp
+    .venv/bin/python bench/e2e.py --bbc 300 --html 60 --redis-port 6384
+
+Never point it at a Redis other benchmarks or workers use: it flushes its database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _extraction_data import load_pages, shared_dir  # noqa: E402
+
+PATHS = ("process", "embedded", "celery-folder", "celery-s3", "noop")
+CLK = os.sysconf("SC_CLK_TCK")
+PROCESS_TASK = "copydesk.process_article"
+NOOP_TASK = "bench.noop"
+
+
+# -- inputs ---------------------------------------------------------------------------------
+def build_inputs(bbc: int, html: int) -> list[tuple[str, bytes]]:
+    """(relative name, bytes): BBC texts as .txt, then HTML pages (cycled; copies differ)."""
+    items: list[tuple[str, bytes]] = []
+    with open(shared_dir() / "data" / "bbc_news" / "bbc_news.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if len(items) >= bbc:
+                break
+            doc = json.loads(line)
+            items.append((f"bbc/{doc['id']}.txt", f"{doc['title']}\n\n{doc['body']}\n".encode()))
+    pages = load_pages() if html else []
+    for i in range(html):
+        page = pages[i % len(pages)]
+        copy = i // len(pages)
+        data = page.html.encode("utf-8") + (f"\n<!-- copy {copy} -->\n".encode() if copy else b"")
+        items.append((f"html/{page.id}-{copy}.html", data))
+    return items
+
+
+def variant(name: str, data: bytes, tag: str) -> bytes:
+    """The same input with a different etag (for the latency phase)."""
+    return data + (f"\n<!-- {tag} -->\n".encode() if name.endswith(".html") else f"\n\n{tag}\n".encode())
+
+
+# -- process accounting ---------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK  # utime, stime
+
+
+def children_of(pid: int) -> list[int]:
+    kids = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(FileNotFoundError):
+            kids += [int(x) for x in (task / "children").read_text().split()]
+    return kids
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """(main process CPU s, sum of its children's CPU s)."""
+    return cpu_seconds(pid), sum(cpu_seconds(c) for c in children_of(pid))
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+# -- child modes (run in their own process so their CPU is theirs) -------------------------
+def child_process(folder: Path) -> dict:
+    from tasks.article import Source
+    from tasks.pipeline import build_pipeline, process_bytes
+
+    files = sorted(p for p in (folder / "incoming").rglob("*") if p.is_file())
+    datas = [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in files]
+    pipeline = build_pipeline()
+    for key, data in datas[:3]:  # warm-up: models loaded, caches primed
+        process_bytes(data, Source("bench", key, "warm"), pipeline)
+    cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for key, data in datas:
+        article = process_bytes(data, Source("bench", key, None, len(data)), pipeline)
+        json.dumps(article.index_document or {}, ensure_ascii=False)
+    wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {"n": len(datas), "wall": wall, "cpu_main": cpu, "rss_mb": cpu1.ru_maxrss / 1024}
+
+
+def child_embedded(folder: Path, threads: int) -> dict:
+    import worker.embedded as embedded
+    from worker.logging import configure_logging
+    from worker.settings import Settings
+    from worker.storage.counting import CountingStore
+    from worker.storage.local import LocalStore
+
+    counting: list[CountingStore] = []
+
+    def local_store(path):
+        store = CountingStore(LocalStore(path))
+        counting.append(store)
+        return store
+
+    embedded.LocalStore = local_store  # type: ignore[assignment,misc]
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, stream=open(folder.parent / "embedded.log", "w"))  # noqa: SIM115 - lives with the process
+    runner = embedded.EmbeddedRunner(folder, settings, threads=threads)
+    runner.runtime.pipeline  # noqa: B018 - models loaded before the clock starts
+    n = sum(1 for p in (folder / "incoming").rglob("*") if p.is_file())
+    cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    report = runner.run_once()
+    wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    new_counts = dict(counting[0].reset())
+    # Every input again: each is current now.
+    runner.queue.outcomes.clear()
+    runner.run_once()
+    current_counts = dict(counting[0].reset())
+    return {
+        "n": n,
+        "processed": len(report.processed),
+        "indexed": report.indexed,
+        "wall": wall,
+        "cpu_main": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+        "requests": new_counts,
+        "requests_current": current_counts,
+        "rss_mb": cpu1.ru_maxrss / 1024,
+    }
+
+
+def run_child(mode: str, folder: Path, args) -> dict:
+    env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache")}
+    cmd = [sys.executable, __file__, "--child", mode, "--child-dir", str(folder), "--concurrency", str(args.concurrency)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{mode} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_inputs(folder: Path, inputs, prefix: str = "incoming/") -> None:
+    for name, data in inputs:
+        path = folder / prefix / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+# -- Celery paths ---------------------------------------------------------------------------
+class Stack:
+    """Redis (the caller's), optionally moto, an article worker and an index worker."""
+
+    def __init__(self, args, workdir: Path, kind: str):
+        import redis
+
+        self.args, self.kind, self.workdir = args, kind, workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.broker = f"redis://127.0.0.1:{args.redis_port}/{args.redis_db}"
+        self.redis = redis.Redis.from_url(self.broker)
+        self.redis.flushdb()
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.env = {
+            **os.environ,
+            "COPYDESK_BROKER_URL": self.broker,
+            "COPYDESK_LOG_LEVEL": "INFO",
+            "COPYDESK_CACHE_DIR": str(workdir / "cache"),
+            "COPYDESK_SWEEP_INTERVAL": "0",
+            "PYTHONPATH": str(ROOT),
+        }
+        if kind == "s3":
+            self._start_moto()
+            self.bucket = "bench"
+            self.env["COPYDESK_STORE"] = f"s3://{self.bucket}"
+        else:
+            self.folder = workdir / "bucket"
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.env["COPYDESK_STORE"] = self.folder.as_uri()
+        for k, v in self.env.items():
+            if k.startswith(("COPYDESK_", "AWS_")):
+                os.environ[k] = v
+        if kind == "s3":
+            import boto3
+
+            self.s3 = boto3.client("s3", endpoint_url=self.env["AWS_ENDPOINT_URL"])
+            self.s3.create_bucket(Bucket=self.bucket)
+        from worker.app import configure
+        from worker.settings import Settings
+
+        self.settings = Settings.from_env()
+        self.app = configure(self.settings)
+
+    def _start_moto(self) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.env.update(
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",  # noqa: S105 - moto's fake credentials
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        log = open(self.workdir / "moto.log", "wb")  # noqa: SIM115 - the server's stdout while it runs
+        moto = Path(sys.executable).with_name("moto_server")
+        self.procs["moto"] = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("moto_server did not start")
+
+    def _log(self, name: str):
+        return open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - the worker's stdout while it runs
+
+    def start_workers(self) -> None:
+        celery = [sys.executable, "-m", "celery", "-A", "bench._e2e_app", "worker", "--loglevel", "INFO", "-P", "prefork"]
+        self.procs["articles"] = subprocess.Popen(
+            [*celery, "-Q", "copydesk.articles,copydesk.maintenance", "-c", str(self.args.concurrency), "-n", "articles@bench"],
+            env=self.env, cwd=ROOT, stdout=self._log("articles"), stderr=subprocess.STDOUT,
+        )
+        self.procs["index"] = subprocess.Popen(
+            [*celery, "-Q", "copydesk.index", "-c", "1", "-n", "index@bench"],
+            env=self.env, cwd=ROOT, stdout=self._log("index"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            replies = self.app.control.ping(timeout=1.0) or []
+            names = {name for r in replies for name in r}
+            if {"articles@bench", "index@bench"} <= names:
+                # The pool children exist once the worker answers; give them a moment to finish forking.
+                time.sleep(1.0)
+                return
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.workdir}")
+        raise RuntimeError("workers did not answer a ping")
+
+    def store(self):
+        from worker.storage import open_store
+
+        return open_store(self.settings.store)
+
+    def upload(self, key: str, data: bytes) -> str:
+        if self.kind == "s3":
+            return self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)["ETag"].strip('"')
+        import hashlib
+
+        path = self.folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return hashlib.md5(data).hexdigest()
+
+    def done(self, task: str) -> int:
+        return int(self.redis.get(f"bench:done:{task}") or 0)
+
+    def wait_done(self, task: str, n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.done(task) < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.done(task)}/{n} {task} done after {timeout} s; see {self.workdir}")
+            time.sleep(0.05)
+
+    def finished(self) -> dict[str, float]:
+        out = {}
+        for raw in self.redis.lrange("bench:finished", 0, -1):
+            stamp, key = raw.decode().split("\t", 1)
+            out[key] = float(stamp)
+        return out
+
+    def wait_indexed(self, timeout: float = 90.0) -> None:
+        from worker.search.indexer import pending_count
+
+        store = self.store()
+        deadline = time.monotonic() + timeout
+        while pending_count(store, self.settings) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(0.5)
+
+    def requests(self) -> dict[str, Counter]:
+        out = {}
+        for task in (PROCESS_TASK, "copydesk.index_batch", "copydesk.index_merge"):
+            raw = self.redis.hgetall(f"bench:req:{task}")
+            out[task] = Counter({k.decode(): int(v) for k, v in raw.items()})
+        return out
+
+    def reset_counters(self) -> None:
+        for key in self.redis.scan_iter("bench:*"):
+            self.redis.delete(key)
+
+    def cpu(self) -> dict[str, float]:
+        main, pool = tree_cpu(self.procs["articles"].pid)
+        imain, ipool = tree_cpu(self.procs["index"].pid)
+        out = {"main": main, "pool": pool, "index": imain + ipool, "bench": sum(resource.getrusage(resource.RUSAGE_SELF)[:2])}
+        if "moto" in self.procs:
+            out["s3"] = cpu_seconds(self.procs["moto"].pid)
+        return out
+
+    def pool_rss(self) -> list[float]:
+        return [round(rss_mb(c), 1) for c in children_of(self.procs["articles"].pid)]
+
+    def stop(self) -> None:
+        for name in ("articles", "index", "moto"):
+            proc = self.procs.get(name)
+            if proc and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
+    """kind: folder | s3 | noop."""
+    from worker.app import ARTICLES_QUEUE
+    from worker.dispatch import Dispatcher, RedisClaims
+    from worker.events.model import ObjectEvent
+    from worker.jobs.queues import CeleryQueue
+    from worker.layout import Layout
+    from worker.storage.counting import CountingStore
+
+    stack = Stack(args, workdir / kind, "s3" if kind == "s3" else "folder")
+    try:
+        stack.start_workers()
+        store = CountingStore(stack.store())
+        layout = Layout.from_settings(stack.settings)
+        from tasks.pipeline import pipeline_version
+
+        dispatcher = Dispatcher(store, layout, CeleryQueue(stack.app), RedisClaims(stack.redis), pipeline_version(), 3600)
+        task = NOOP_TASK if kind == "noop" else PROCESS_TASK
+
+        def submit(key: str, etag: str) -> None:
+            if kind == "noop":
+                stack.app.send_task(NOOP_TASK, kwargs={"bucket": store.bucket, "key": key, "etag": etag}, queue=ARTICLES_QUEUE)
+            else:
+                dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
+
+        # Warm-up: a few inputs through the whole path (pool children import and fork-share).
+        warm = [(f"incoming/warm/{i}-{name.rsplit('/', 1)[-1]}", variant(name, data, "warm")) for i, (name, data) in enumerate(inputs[:4])]
+        for key, data in warm:
+            submit(key, stack.upload(key, data))
+        stack.wait_done(task, len(warm), 120)
+        if kind != "noop":
+            stack.wait_indexed()
+        stack.reset_counters()
+        store.reset()
+
+        # Throughput: every input uploaded first (not timed), then one event each.
+        keyed = [(f"incoming/{name}", stack.upload(f"incoming/{name}", data)) for name, data in inputs]
+        cpu0 = stack.cpu()
+        t0 = time.time()
+        for key, etag in keyed:
+            submit(key, etag)
+        stack.wait_done(task, len(keyed), 3600)
+        t1 = max(stack.finished().values())
+        if kind != "noop":
+            stack.wait_indexed()
+        cpu1 = stack.cpu()
+        n = len(keyed)
+        rate = n / (t1 - t0)
+        result: dict = {"n": n, "rate": rate, "cpu_ms": {k: (cpu1[k] - cpu0[k]) * 1000 / n for k in cpu1}}
+        result["pool_rss_mb"] = stack.pool_rss()
+        if kind != "noop":
+            reqs = stack.requests()
+            total = Counter(store.reset())
+            result["dispatcher_requests"] = dict(total)
+            for counts in reqs.values():
+                total.update(counts)
+            result["requests"] = dict(total)
+            result["index_requests"] = dict(reqs["copydesk.index_batch"] + reqs["copydesk.index_merge"])
+            result["index_runs"] = stack.done("copydesk.index_batch")
+            # Already current: every event again; the dispatcher's state read answers.
+            for key, etag in keyed:
+                submit(key, etag)
+            result["requests_current"] = dict(store.reset())
+
+        # Latency at half capacity: new versions uploaded one by one at rate/2.
+        stack.reset_counters()
+        pace = rate / 2
+        count = max(20, min(len(inputs), int(pace * args.latency_seconds)))
+        lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in inputs[:count]]
+        uploaded: dict[str, float] = {}
+        start = time.time()
+        for i, (key, data) in enumerate(lat_inputs):
+            delay = start + i / pace - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            etag = stack.upload(key, data)
+            uploaded[key] = time.time()
+            submit(key, etag)
+        stack.wait_done(task, len(lat_inputs), 600)
+        finished = stack.finished()
+        lat = [finished[k] - uploaded[k] for k in uploaded if k in finished]
+        result["latency_ms"] = {q: percentile(lat, q) * 1000 for q in (50, 95, 99)}
+        result["latency_n"] = len(lat)
+        result["latency_rate"] = pace
+        return result
+    finally:
+        stack.stop()
+
+
+# -- report ---------------------------------------------------------------------------------
+def fmt_requests(counts: dict, n: int) -> str:
+    if not counts:
+        return "-"
+    total = sum(counts.values()) / n
+    parts = " ".join(f"{verb} {counts[verb] / n:.2f}" for verb in ("GET", "PUT", "HEAD", "LIST", "DELETE") if counts.get(verb))
+    return f"{total:.2f} ({parts})"
+
+
+def report(results: dict, args) -> None:
+    base = results.get("process", {}).get("rate")
+    floor = results.get("noop", {}).get("rate")
+    print()
+    print(f"inputs: {args.bbc} BBC texts + {args.html} HTML pages; Celery prefork -c {args.concurrency} + index worker -c 1")
+    header = ["path", "art/s", "x process", "x noop", "CPU ms/art: main", "pool", "index wkr", "S3 srv", "bench/listener",
+              "req/new art", "req/current art", "latency p50/p95/p99 ms (rate)", "pool RSS MB"]
+    print(" | ".join(header))
+    print(" | ".join("---" for _ in header))
+    for path in PATHS:
+        r = results.get(path)
+        if not r:
+            continue
+        n = r["n"]
+        cpu = r.get("cpu_ms", {})
+        lat = r.get("latency_ms")
+        row = [
+            path,
+            f"{r['rate']:.1f}",
+            f"{r['rate'] / base:.2f}" if base else "-",
+            f"{r['rate'] / floor:.2f}" if floor and path.startswith(("celery", "noop")) else "-",
+            f"{cpu.get('main', 0):.2f}",
+            f"{cpu['pool']:.2f}" if "pool" in cpu else "-",
+            f"{cpu['index']:.2f}" if "index" in cpu else "-",
+            f"{cpu['s3']:.2f}" if "s3" in cpu else "-",
+            f"{cpu['bench']:.2f}" if "bench" in cpu else "-",
+            fmt_requests(r.get("requests", {}), n),
+            fmt_requests(r.get("requests_current", {}), n),
+            f"{lat[50]:.0f}/{lat[95]:.0f}/{lat[99]:.0f} ({r['latency_rate']:.1f}/s, n={r['latency_n']})" if lat else "-",
+            ",".join(f"{x:.0f}" for x in r.get("pool_rss_mb", [])) or f"{r.get('rss_mb', 0):.0f}",
+        ]
+        print(" | ".join(row))
+    for path in ("celery-folder", "celery-s3"):
+        r = results.get(path)
+        if r and r.get("cpu_ms", {}).get("pool"):
+            share = r["cpu_ms"]["index"] / r["cpu_ms"]["pool"]
+            print(f"{path}: index worker CPU = {share:.1%} of the article pool's; {r['index_runs']} index batch runs for {r['n']} articles; "
+                  f"index requests/article {fmt_requests(r['index_requests'], r['n'])}; dispatcher {fmt_requests(r['dispatcher_requests'], r['n'])}")
+    print()
+    print(json.dumps(results, default=str))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bbc", type=int, default=2000, help="BBC texts (up to 2,225)")
+    ap.add_argument("--html", type=int, default=181, help="HTML pages (181 distinct; more are copies with a comment added)")
+    ap.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of {','.join(PATHS)}")
+    ap.add_argument("--concurrency", type=int, default=2, help="Celery pool processes / embedded threads")
+    ap.add_argument("--latency-seconds", type=float, default=15.0, help="length of the half-capacity latency phase")
+    ap.add_argument("--redis-port", type=int, default=6384)
+    ap.add_argument("--redis-db", type=int, default=3, help="a database this bench may flush")
+    ap.add_argument("--workdir", default=None, help="keep the run's folders and logs here")
+    ap.add_argument("--child", choices=("process", "embedded"), help=argparse.SUPPRESS)
+    ap.add_argument("--child-dir", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.child:
+        folder = Path(args.child_dir)
+        result = child_process(folder) if args.child == "process" else child_embedded(folder, args.concurrency)
+        print(json.dumps(result))
+        return
+    if args.redis_port == 6379:
+        ap.error("6379 is the machine's shared Redis: start your own (see the docstring)")
+
+    inputs = build_inputs(args.bbc, args.html)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="copydesk-e2e-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    wanted = [p for p in args.paths.split(",") if p]
+    results: dict[str, dict] = {}
+    try:
+        for path in wanted:
+            started = time.time()
+            if path in ("process", "embedded"):
+                folder = workdir / path / "bucket"
+                write_inputs(folder, inputs)
+                r = run_child(path, folder, args)
+                r["rate"] = r["n"] / r["wall"]
+                r["cpu_ms"] = {"main": r["cpu_main"] * 1000 / r["n"]}
+                results[path] = r
+            elif path in ("celery-folder", "celery-s3", "noop"):
+                results[path] = run_celery({"celery-folder": "folder", "celery-s3": "s3", "noop": "noop"}[path], inputs, args, workdir)
+            else:
+                ap.error(f"unknown path {path!r}")
+            print(f"# {path}: {results[path]['rate']:.1f} art/s ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report(results, args)
+
+
+if __name__ == "__main__":
+    main()

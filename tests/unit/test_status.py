@@ -1,0 +1,125 @@
+"""`copydesk status` against a real Redis: what kombu really stores (queues, the unacked hash,
+the enqueue-time header copydesk stamps), read in one snapshot; the probe's exit codes; JSON
+even for errors. No worker runs here (the integration tests have the ones with workers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from celery import Celery
+from kombu import Connection
+
+from worker.app import ARTICLES_QUEUE, INDEX_QUEUE, PROCESS_ARTICLE, celery_config
+from worker.broker import ENQUEUED_AT_HEADER
+from worker.settings import Settings
+from worker.status import Rates, queue_snapshot, render_table
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def producer(redis_url):
+    """A Celery client configured as copydesk's (same routes; importing worker.app connected the
+    publish hook that stamps the enqueue time)."""
+    app = Celery("status-test")
+    app.conf.update(celery_config(Settings.from_env({}, broker_url=redis_url)))
+    yield app
+    app.close()
+
+
+def _client(url):
+    return redis.Redis.from_url(url)
+
+
+def test_waiting_unacked_and_oldest_age_come_from_one_snapshot(producer, redis_url):
+    before = time.time()
+    for i in range(3):
+        producer.send_task(PROCESS_ARTICLE, kwargs={"bucket": "b", "key": f"incoming/{i}.txt"}, queue=ARTICLES_QUEUE)
+        time.sleep(0.01)
+    producer.send_task(PROCESS_ARTICLE, kwargs={"bucket": "b", "key": "incoming/late.txt"}, queue=ARTICLES_QUEUE)
+    client = _client(redis_url)
+    raw = client.lindex(ARTICLES_QUEUE, -1)
+    stamped = json.loads(raw)["headers"][ENQUEUED_AT_HEADER]
+    assert before <= stamped <= time.time()
+
+    # A consumer takes one message without acknowledging it: kombu moves it to `unacked`.
+    with Connection(redis_url) as conn:
+        queue = conn.SimpleQueue(ARTICLES_QUEUE, no_ack=False)
+        message = queue.get(timeout=5)
+        assert message.headers[ENQUEUED_AT_HEADER] == stamped  # the oldest, taken first
+        snap = queue_snapshot(client, now=stamped + 100)
+        articles = snap["queues"][ARTICLES_QUEUE]
+        assert articles["waiting"] == 3
+        assert articles["unacked"] == 1
+        # the oldest still waiting is the second one sent, a little after `stamped`
+        assert 99 < articles["oldest_age_s"] < 100
+        assert snap["queues"][INDEX_QUEUE] == {"waiting": 0, "unacked": 0, "oldest_age_s": None}
+        message.ack()
+        queue.close()
+    assert queue_snapshot(client)["queues"][ARTICLES_QUEUE]["unacked"] == 0
+
+
+def _status(redis_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {"PATH": str(BIN), "COPYDESK_BROKER_URL": redis_url, "HOME": "/tmp"}
+    return subprocess.run([str(BIN / "copydesk"), "status", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_probe_fails_without_a_worker_and_with_an_old_message(producer, redis_url):
+    producer.send_task(PROCESS_ARTICLE, kwargs={"bucket": "b", "key": "incoming/x.txt"}, queue=ARTICLES_QUEUE)
+    time.sleep(1.1)
+    result = _status(redis_url, "--json", "--timeout", "0.3", "--max-age", "1")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["workers_alive"] == 0
+    assert "no worker alive" in report["problems"]
+    assert any(p.startswith(f"{ARTICLES_QUEUE}: oldest message waited") for p in report["problems"]), report
+    assert report["queues"][ARTICLES_QUEUE]["waiting"] == 1
+    # The same without --json: a table, the same exit code.
+    table = _status(redis_url, "--timeout", "0.3", "--max-age", "1")
+    assert table.returncode == 1
+    assert "no worker alive" in table.stdout and ARTICLES_QUEUE in table.stdout
+
+
+def test_json_even_when_the_broker_does_not_answer():
+    result = _status("redis://:hunter2-secret@127.0.0.1:1/0", "--json", "--timeout", "0.3")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and "ConnectionError" in report["error"]
+    assert "hunter2-secret" not in result.stdout + result.stderr
+
+
+def test_rates_over_a_window_ignore_a_restarted_worker():
+    rates = Rates()
+
+    def snap(t, done, waiting):
+        return {"time": t, "workers": {k: {"articles_total": v} for k, v in done.items()},
+                "queues": {ARTICLES_QUEUE: {"waiting": waiting}}}
+
+    assert rates.articles_per_s(60) is None
+    rates.add(snap(1000.0, {"a": 10, "b": 100}, 50))
+    rates.add(snap(1030.0, {"a": 40, "b": 3}, 20))  # b restarted: its counter went down
+    rates.add(snap(1060.0, {"a": 70, "b": 33}, 0))
+    assert rates.articles_per_s(60) == pytest.approx((60 + 0) / 60)
+    assert rates.articles_per_s(30) == pytest.approx((30 + 30) / 30)
+    assert rates.queue_growth_per_s(ARTICLES_QUEUE, 60) == pytest.approx(-50 / 60)
+
+
+def test_the_table_shows_every_queue_and_worker():
+    from rich.console import Console
+
+    snap = {
+        "ok": True, "problems": [], "time": 0.0, "elapsed_s": 0.1, "workers_alive": 1,
+        "queues": {ARTICLES_QUEUE: {"waiting": 7, "unacked": 2, "oldest_age_s": 3.5}},
+        "workers": {"w1@host": {"concurrency": 2, "active": 2, "reserved": 0, "articles_total": 41, "tasks_total": 44, "uptime_s": 9}},
+    }
+    console = Console(width=120, record=True)
+    console.print(render_table(snap, Rates()))
+    text = console.export_text()
+    assert ARTICLES_QUEUE in text and "w1@host" in text and "3.5s" in text and "41" in text

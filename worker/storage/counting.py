@@ -1,0 +1,77 @@
+"""A store wrapper that counts requests by verb, as an S3 endpoint would bill them.
+
+Used by the tests that assert requests per article and by bench/e2e.py. A `list` counts one
+LIST per 1,000 keys returned (S3's page size; at least one), a `delete_many` one DELETE per
+1,000 keys (S3's DeleteObjects), everything else one request per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from .base import ObjectInfo, Store
+
+LIST_PAGE = 1000
+
+
+class CountingStore(Store):
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.bucket = inner.bucket
+        self.url = inner.url
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _count(self, verb: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[verb] += n
+
+    def reset(self) -> Counter[str]:
+        with self._lock:
+            counts, self.counts = self.counts, Counter()
+        return counts
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def get(self, key, *, version_id=None, max_bytes=None):
+        self._count("GET")
+        return self.inner.get(key, version_id=version_id, max_bytes=max_bytes)
+
+    def head(self, key):
+        self._count("HEAD")
+        return self.inner.head(key)
+
+    def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False, durable=True):
+        self._count("PUT")
+        return self.inner.put(
+            key, data, content_type=content_type, if_match=if_match, if_none_match=if_none_match, durable=durable
+        )
+
+    def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[ObjectInfo]:
+        def counted() -> Iterator[ObjectInfo]:
+            self._count("LIST")
+            for seen, info in enumerate(self.inner.list(prefix, start_after=start_after), start=1):
+                if seen > LIST_PAGE and seen % LIST_PAGE == 1:
+                    self._count("LIST")
+                yield info
+
+        return counted()
+
+    def delete(self, key):
+        self._count("DELETE")
+        self.inner.delete(key)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if not keys:
+            return
+        # Counted as S3's DeleteObjects bills it, whatever the backend does underneath.
+        self._count("DELETE", (len(keys) + LIST_PAGE - 1) // LIST_PAGE)
+        self.inner.delete_many(keys)
+
+    def close(self) -> None:
+        self.inner.close()
