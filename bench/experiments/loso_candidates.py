@@ -1,30 +1,61 @@
-import sys, json, time, logging
-sys.path.insert(0,'/work/wt-clean'); sys.path.insert(0,'/work/wt-clean/bench')
+"""Leave-one-set-out, step 1: every page of the six extraction sets through each candidate
+(trafilatura fast and full mode with copydesk's rule reasons per block, trafilatura without
+comments, readability-lxml), written to .bench-cache/loso-candidates.json for loso_configs.py.
+
+    .venv/bin/python bench/experiments/loso_candidates.py     (needs `uv sync --group bench`)
+"""
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".bench-cache" / "loso-candidates.json"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 logging.disable(logging.WARNING)
 import trafilatura
 from _extraction_data import SETS, load_set
 from _rule_ablation import explained
 import tasks.cleaning.html as H
 from clean import extractors
+
 ex = extractors()
+
+
 def explained_full(html):
     old = dict(H.EXTRACT_OPTIONS)
-    H.EXTRACT_OPTIONS['fast'] = False
+    H.EXTRACT_OPTIONS["fast"] = False
     try:
         return explained(html)
     finally:
-        H.EXTRACT_OPTIONS.clear(); H.EXTRACT_OPTIONS.update(old)
+        H.EXTRACT_OPTIONS.clear()
+        H.EXTRACT_OPTIONS.update(old)
+
+
 import _rule_ablation as RA
+
 out = []
 for s in SETS:
     for p in load_set(s):
-        row = {'set': s, 'id': p.id}
-        t=time.process_time(); row['fast_blocks'] = explained(p.html); row['t_fast']=time.process_time()-t
+        row = {"set": s, "id": p.id}
+        t = time.process_time()
+        row["fast_blocks"] = explained(p.html)
+        row["t_fast"] = time.process_time() - t
         RA.EXTRACT_OPTIONS = dict(H.EXTRACT_OPTIONS, fast=False)
-        t=time.process_time(); row['full_blocks'] = RA.explained(p.html); row['t_full']=time.process_time()-t
+        t = time.process_time()
+        row["full_blocks"] = RA.explained(p.html)
+        row["t_full"] = time.process_time() - t
         RA.EXTRACT_OPTIONS = H.EXTRACT_OPTIONS
-        t=time.process_time(); row['traf_nocomments'] = trafilatura.extract(p.html, include_comments=False) or ''; row['t_traf']=time.process_time()-t
-        t=time.process_time(); row['readability'] = ex['readability-lxml'](p.html); row['t_read']=time.process_time()-t
+        t = time.process_time()
+        row["traf_nocomments"] = trafilatura.extract(p.html, include_comments=False) or ""
+        row["t_traf"] = time.process_time() - t
+        t = time.process_time()
+        row["readability"] = ex["readability-lxml"](p.html)
+        row["t_read"] = time.process_time() - t
         out.append(row)
     print(s, len(out), flush=True)
-json.dump(out, open('/tmp/cands.json','w'))
+CACHE.parent.mkdir(parents=True, exist_ok=True)
+CACHE.write_text(json.dumps(out))
