@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,6 +24,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 OUTPUT_PREFIXES = ("processed/", "logs/", "quarantine/", "index/docs/")
 #: Each article's stages wait this long, so tasks are seen in flight.
 STAGE_DELAY = "1.0"
+#: The test-only pause between fetch and the stages (tests/slow_stages/sitecustomize.py).
+SLOW_STAGES = Path(__file__).resolve().parents[1] / "slow_stages"
 
 
 def scrape(port: int) -> dict[tuple[str, tuple], float]:
@@ -55,6 +58,7 @@ def stack(make_stack, tmp_path_factory):
     stack.worker = stack.start_worker(
         "w1", concurrency=2, COPYDESK_METRICS_PORT=str(stack.metrics_port),
         PROMETHEUS_MULTIPROC_DIR=str(stack.multiproc), COPYDESK_TEST_STAGE_DELAY=STAGE_DELAY,
+        PYTHONPATH=str(SLOW_STAGES),
     )
     stack.listener = stack.service(
         "listen-http", [str(BIN / "copydesk"), "listen", "--http", f"127.0.0.1:{stack.port}"], COPYDESK_HTTP_TOKEN=TOKEN
