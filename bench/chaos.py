@@ -47,28 +47,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from _ports import free_port, wait_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 FAULTS = ["worker-kill9", "child-kill9", "redis-restart", "s3-refused", "listener-killed", "store-outage"]
 QUEUES = "copydesk.articles,copydesk.index,copydesk.maintenance"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
 # -- the proxy: S3 refused ----------------------------------------------------------------------

@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _extraction_data import load_pages, shared_dir  # noqa: E402
+from _ports import free_port, wait_port  # noqa: E402
 
 PATHS = ("process", "embedded", "celery-folder", "celery-s3", "noop")
 CLK = os.sysconf("SC_CLK_TCK")
@@ -122,17 +123,17 @@ def percentile(values: list[float], q: float) -> float:
 # -- child modes (run in their own process so their CPU is theirs) -------------------------
 def child_process(folder: Path) -> dict:
     from tasks.article import Source
-    from tasks.pipeline import build_pipeline, process_bytes
+    from tasks.pipeline import build_pipeline, process_document
 
     files = sorted(p for p in (folder / "incoming").rglob("*") if p.is_file())
     datas = [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in files]
     pipeline = build_pipeline()
     for key, data in datas[:3]:  # warm-up: models loaded, caches primed
-        process_bytes(data, Source("bench", key, "warm"), pipeline)
+        process_document(data, Source("bench", key, "warm"), pipeline)
     cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     for key, data in datas:
-        article = process_bytes(data, Source("bench", key, None, len(data)), pipeline)
-        json.dumps(article.index_document or {}, ensure_ascii=False)
+        result = process_document(data, Source("bench", key, None, len(data)), pipeline)
+        json.dumps(result.record or result.quarantine, ensure_ascii=False)
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
@@ -240,11 +241,7 @@ class Stack:
         self.app = configure(self.settings)
 
     def _start_moto(self) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         self.env.update(
             AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
             AWS_ACCESS_KEY_ID="bench",
@@ -254,14 +251,7 @@ class Stack:
         log = open(self.workdir / "moto.log", "wb")  # noqa: SIM115 - the server's stdout while it runs
         moto = Path(sys.executable).with_name("moto_server")
         self.procs["moto"] = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("moto_server did not start")
+        wait_port(port, what="moto_server")
 
     def _log(self, name: str):
         return open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - the worker's stdout while it runs
@@ -378,9 +368,11 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
         stack.start_workers()
         store = CountingStore(stack.store())
         layout = Layout.from_settings(stack.settings)
-        from tasks.pipeline import pipeline_version
+        from tasks.pipeline import build_pipeline
 
-        dispatcher = Dispatcher(store, layout, CeleryQueue(stack.app), RedisClaims(stack.redis), pipeline_version(), 3600)
+        # The version the workers compute: the same model and settings.
+        version = build_pipeline(model_dir=stack.settings.model_dir or None, parse_limits=stack.settings.parse_limits).version
+        dispatcher = Dispatcher(store, layout, CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600)
         task = NOOP_TASK if kind == "noop" else PROCESS_TASK
 
         def submit(key: str, etag: str) -> None:
