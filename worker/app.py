@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init, worker_process_init
+from celery.signals import setup_logging, worker_init, worker_process_init, worker_ready, worker_shutdown
 
-from . import metrics
+from . import heartbeat, metrics
 from .logging import configure_logging, get_logger
 from .settings import Settings
 
@@ -159,6 +159,18 @@ def _startup_checks(**_kwargs):
         print(f"copydesk: error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     get_logger("copydesk.worker").info("models_loaded")
+
+
+@worker_ready.connect
+def _start_heartbeat(sender=None, **_kwargs):
+    # `copydesk status` counts live workers from these beats (worker/heartbeat.py).
+    if sender is not None and getattr(sender, "hostname", None):
+        heartbeat.start(current_settings().broker_url, sender.hostname)
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_kwargs):
+    heartbeat.stop()
 
 
 @worker_process_init.connect

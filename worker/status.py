@@ -1,9 +1,10 @@
 """`copydesk status`: what the fleet is doing, from the broker and the workers.
 
-One snapshot: every queue figure comes from one Redis MULTI/EXEC (so waiting, unacked and the
-oldest message's age agree with each other), then the workers are asked concurrently (stats,
-active, reserved), each broadcast ending as soon as every worker known to the broker answered,
-or after a short timeout. The bucket is only listed on request (`--articles`): on a big bucket
+One snapshot: every queue figure and the workers' heartbeats come from one Redis MULTI/EXEC (so
+waiting, unacked and the oldest message's age agree with each other), then the workers with a
+fresh heartbeat (worker/heartbeat.py) are asked concurrently (stats, active, reserved), each
+broadcast ending as soon as all of them answered, or after a short timeout; with no heartbeat
+nothing is broadcast. The bucket is only listed on request (`--articles`): on a big bucket
 that listing is what made the old command take seconds.
 
 Kombu's Redis transport keeps a queue as a list (LPUSH in, BRPOP from the right end, so the
@@ -23,6 +24,7 @@ from typing import Any
 
 from .app import PROCESS_ARTICLE, QUEUES
 from .broker import queue_snapshot as _queue_snapshot
+from .heartbeat import alive as alive_workers
 
 def queue_snapshot(client, queues: tuple[str, ...] = QUEUES, now: float | None = None) -> dict[str, Any]:
     """Waiting, unacked and oldest age of copydesk's queues, in one MULTI/EXEC (worker/broker.py)."""
@@ -34,7 +36,13 @@ def queue_depths(redis_client) -> dict[str, int]:
 
 
 def worker_activity(celery_app, timeout: float = 1.0, expected: int | None = None) -> dict[str, Any]:
-    """stats, active and reserved from every worker, the three broadcasts at once."""
+    """stats, active and reserved from every worker, the three broadcasts at once.
+
+    `expected` is the number of workers' control queues the broker knows: each broadcast ends
+    when that many answered; when it is 0 no worker can answer, so nothing is broadcast (the
+    broadcast would only wait out its timeout)."""
+    if expected == 0:
+        return {"workers": {}, "workers_alive": 0, "active": 0, "reserved": 0}
 
     def ask(method: str) -> dict:
         with celery_app.connection_for_read() as conn:
@@ -76,7 +84,20 @@ def article_counts(store, layout) -> dict[str, int]:
 def snapshot(celery_app, redis_client, *, timeout: float, max_age: float) -> dict[str, Any]:
     started = time.perf_counter()
     queues = queue_snapshot(redis_client)
-    workers = worker_activity(celery_app, timeout=timeout, expected=queues["control_queues"])
+    beating = alive_workers(queues["heartbeats"], queues["server_time"])
+    # Only the workers with a fresh heartbeat can answer: the broadcast waits for them alone.
+    workers = worker_activity(celery_app, timeout=timeout, expected=len(beating))
+    for name, age in beating.items():
+        # Alive by its heartbeat but no answer within the timeout (busy main process, or
+        # stopped since its last beat): listed, its figures unknown.
+        entry = workers["workers"].setdefault(name, {
+            "concurrency": None, "active": 0, "reserved": 0, "tasks_total": 0, "articles_total": 0,
+            "uptime_s": None, "answered": False,
+        })
+        entry.setdefault("answered", True)
+        entry["heartbeat_age_s"] = age
+    workers["workers"] = dict(sorted(workers["workers"].items()))
+    workers["workers_alive"] = len(workers["workers"])
     problems = []
     if not workers["workers_alive"]:
         problems.append("no worker alive")
@@ -170,8 +191,8 @@ def render_table(snap: dict[str, Any], rates: Rates | None = None):
         workers.add_column(column, justify="left" if column == "worker" else "right")
     for name, w in snap["workers"].items():
         workers.add_row(
-            name, str(w["concurrency"] or "-"), str(w["active"]), str(w["reserved"]),
-            str(w["articles_total"]), str(w["tasks_total"]), f"{w['uptime_s'] or 0}s",
+            name if w.get("answered", True) else f"{name} (no answer)", str(w["concurrency"] or "-"), str(w["active"]), str(w["reserved"]),
+            str(w["articles_total"]), str(w["tasks_total"]), "-" if w["uptime_s"] is None else f"{w['uptime_s']}s",
         )
     parts: list[Any] = [head, queues, workers]
     if rates is not None:

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from worker.broker import WORKER_HEARTBEATS
+from worker.heartbeat import FRESH_SECONDS
+
 from integration_support import BIN, free_port, wait_until
 from test_http_listener import TOKEN, http, minio_notification
 
@@ -102,6 +105,9 @@ def test_metrics_count_what_was_done(stack, sample):
     code, report = status(stack)
     assert code == 0, report
     assert report["workers_alive"] == 1 and stack.worker.node in report["workers"]
+    seen = report["workers"][stack.worker.node]
+    # Counted from its heartbeat and then answered the broadcast.
+    assert seen["answered"] is True and seen["heartbeat_age_s"] <= FRESH_SECONDS and seen["concurrency"] == 2
     articles = report["queues"]["copydesk.articles"]
     assert articles["waiting"] + articles["unacked"] <= GOOD + BAD
 
@@ -145,7 +151,10 @@ def test_metrics_count_what_was_done(stack, sample):
 
 
 def test_status_probe_fails_once_the_worker_is_gone(stack):
+    assert stack.redis.zscore(WORKER_HEARTBEATS, stack.worker.node) is not None
     stack.worker.stop()
+    # A warm shutdown takes the worker out of the heartbeats at once (no 30 s to wait).
+    assert stack.redis.zscore(WORKER_HEARTBEATS, stack.worker.node) is None
     code, report = status(stack, "--timeout", "0.5")
     assert code == 1
     assert report["workers_alive"] == 0 and "no worker alive" in report["problems"]

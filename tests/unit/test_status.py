@@ -16,9 +16,10 @@ from celery import Celery
 from kombu import Connection
 
 from worker.app import ARTICLES_QUEUE, INDEX_QUEUE, PROCESS_ARTICLE, celery_config
-from worker.broker import ENQUEUED_AT_HEADER
+from worker.broker import ENQUEUED_AT_HEADER, WORKER_HEARTBEATS
+from worker.heartbeat import FORGET_SECONDS, FRESH_SECONDS, alive, beat
 from worker.settings import Settings
-from worker.status import Rates, queue_snapshot, render_table
+from worker.status import Rates, queue_snapshot, render_table, snapshot
 
 BIN = Path(sys.executable).parent
 
@@ -123,3 +124,53 @@ def test_the_table_shows_every_queue_and_worker():
     console.print(render_table(snap, Rates()))
     text = console.export_text()
     assert ARTICLES_QUEUE in text and "w1@host" in text and "3.5s" in text and "41" in text
+
+
+def test_a_heartbeat_is_stamped_with_the_servers_clock_and_old_ones_are_forgotten(redis_url):
+    client = _client(redis_url)
+    server_now = client.time()[0]
+    client.zadd(WORKER_HEARTBEATS, {"long-gone@host": server_now - FORGET_SECONDS - 10})
+    beat(client, "w1@host")
+    stamps = dict(client.zrange(WORKER_HEARTBEATS, 0, -1, withscores=True))
+    assert set(stamps) == {b"w1@host"}
+    assert server_now <= stamps[b"w1@host"] <= client.time()[0]
+
+
+def test_only_fresh_heartbeats_count_as_alive():
+    now = 10_000.0
+    stamps = [(b"fresh@a", now - 1), ("edge@b", now - FRESH_SECONDS), (b"stale@c", now - FRESH_SECONDS - 1)]
+    assert alive(stamps, now) == {"fresh@a": 1.0, "edge@b": float(FRESH_SECONDS)}
+
+
+class _NoBroadcast:
+    """A Celery app stand-in whose broadcast fails the test if it is used."""
+
+    @property
+    def control(self):
+        raise AssertionError("status broadcast with no worker heartbeat")
+
+
+def test_no_heartbeat_means_no_broadcast_and_no_worker_alive(redis_url):
+    client = _client(redis_url)
+    # A worker killed with SIGKILL leaves its control-queue binding and a heartbeat that goes
+    # stale; neither makes status wait for it.
+    client.sadd("_kombu.binding.celery.pidbox", "killed@host.celery.pidbox")
+    client.zadd(WORKER_HEARTBEATS, {"killed@host": client.time()[0] - FRESH_SECONDS - 5})
+    snap = snapshot(_NoBroadcast(), client, timeout=5.0, max_age=60)
+    assert snap["workers_alive"] == 0 and snap["workers"] == {}
+    assert snap["problems"] == ["no worker alive"] and snap["ok"] is False
+
+
+def test_a_beating_worker_that_does_not_answer_is_listed_as_such(producer, redis_url):
+    client = _client(redis_url)
+    beat(client, "silent@host")
+    snap = snapshot(producer, client, timeout=0.3, max_age=60)
+    assert snap["workers_alive"] == 1 and snap["ok"] is True
+    silent = snap["workers"]["silent@host"]
+    assert silent["answered"] is False and silent["concurrency"] is None
+    assert 0 <= silent["heartbeat_age_s"] <= FRESH_SECONDS
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(render_table(snap))
+    assert "silent@host (no answer)" in console.export_text()
