@@ -145,11 +145,21 @@ class Rates:
     def articles_per_s(self, window: int) -> float | None:
         if len(self.history) < 2:
             return None
-        t0, done0, _ = self._base(window)
         t1, done1, _ = self.history[-1]
-        if t1 <= t0:
+        t0: float | None = None
+        # Each worker counts from its first sighting in the window: one that starts (or first
+        # answers) mid-window is not left out until the window has slid past its arrival.
+        first_seen: dict[str, int] = {}
+        for t, done, _waiting in self.history:
+            if t < t1 - window:
+                continue
+            if t0 is None:
+                t0 = t
+            for name, total in done.items():
+                first_seen.setdefault(name, total)
+        if t0 is None or t1 <= t0:
             return None
-        work = sum(max(0, total - done0[name]) for name, total in done1.items() if name in done0)
+        work = sum(max(0, total - first_seen.get(name, total)) for name, total in done1.items())
         return work / (t1 - t0)
 
     def queue_growth_per_s(self, queue: str, window: int) -> float | None:

@@ -112,6 +112,14 @@ def test_rates_over_a_window_ignore_a_restarted_worker():
     assert rates.queue_growth_per_s(ARTICLES_QUEUE, 60) == pytest.approx(-50 / 60)
 
 
+def test_rates_count_a_worker_that_appears_mid_window():
+    rates = Rates()
+    for t, done in ((0.0, {}), (10.0, {"new@h": 0}), (20.0, {"new@h": 150})):
+        rates.add({"time": t, "workers": {k: {"articles_total": v} for k, v in done.items()},
+                   "queues": {ARTICLES_QUEUE: {"waiting": 0}}})
+    assert rates.articles_per_s(60) == pytest.approx(150 / 20)
+
+
 def test_the_table_shows_every_queue_and_worker():
     from rich.console import Console
 
