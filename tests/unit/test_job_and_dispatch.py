@@ -39,7 +39,7 @@ def test_processed_article_writes_record_log_and_index_document(store, pipeline,
     key = "incoming/2026/bs story.txt"
     etag = store.put(key, sample_bytes).etag
     written = []
-    outcome = make_job(store, pipeline, on_document_written=written.append).run(key, etag, task_id="t1")
+    outcome = make_job(store, pipeline, on_document_written=lambda k, _doc: written.append(k)).run(key, etag, task_id="t1")
     assert outcome.status == PROCESSED
     record = json.loads(store.get("processed/2026/bs story.txt.json").data)
     assert record["source"]["etag"] == etag and record["source"]["key"] == key

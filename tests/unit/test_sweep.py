@@ -49,12 +49,14 @@ class ListQueue:
 
 
 def processed_bucket(n: int, pipeline_version: str = "pv1") -> CountingStore:
-    """n inputs, each with a record of its etag and pipeline version written after it."""
+    """n inputs, each with a record of its etag and pipeline version written after it (and
+    its lineage log, which the job writes before every record)."""
     store = CountingStore("news")
     for i in range(n):
         key = f"incoming/{i % 7}/story {i:05d}.txt"
         info = store.put(key, f"text {i}".encode())
         record = f'{{"source": {{"etag": "{info.etag}"}}, "pipeline_version": "{pipeline_version}"}}'
+        store.put(LAYOUT.log_key(key), b'{"event": "article_processed"}\n')
         store.put(LAYOUT.record_key(key), record.encode())
     return store
 

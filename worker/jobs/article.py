@@ -77,12 +77,18 @@ def process_article(
     prior: str | None = None,
 ):
     runtime = self.runtime
-    from ..search.indexer import document_written
+    from ..search.indexer import RedisDocumentCache, document_written
 
+    cache = RedisDocumentCache(runtime.redis, runtime.store.url)
     job = runtime.job(
         bucket,
-        on_document_written=lambda doc_key: document_written(
-            runtime.store_for(bucket), runtime.settings, doc_key, enqueue=lambda: request_index_batch(runtime)
+        on_document_written=lambda doc_key, document: document_written(
+            runtime.store_for(bucket),
+            runtime.settings,
+            doc_key,
+            enqueue=lambda: request_index_batch(runtime),
+            document=document,
+            cache=cache,
         ),
     )
     if self.attempt > 1:

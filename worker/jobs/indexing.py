@@ -27,7 +27,14 @@ INDEX_LIMITS = {"soft_time_limit": 600, "time_limit": 660}
 @app.task(bind=True, base=CopydeskTask, name=INDEX_BATCH, **INDEX_LIMITS)
 def index_batch(self):
     from ..search.catalog import Catalog
-    from ..search.indexer import BATCH_AGE, LEASE_SECONDS, BatchRequests, index_pending, merge_candidates
+    from ..search.indexer import (
+        BATCH_AGE,
+        LEASE_SECONDS,
+        BatchRequests,
+        RedisDocumentCache,
+        index_pending,
+        merge_candidates,
+    )
 
     runtime = self.runtime
     store, settings = runtime.store, runtime.settings
@@ -38,7 +45,9 @@ def index_batch(self):
         return {"indexed": 0, "busy": True}
     try:
         requests.run_started()  # documents written from now on ask for another run
-        indexed = index_pending(store, settings, max_docs=BATCH_DOCS, exclusive=True)
+        indexed = index_pending(
+            store, settings, max_docs=BATCH_DOCS, exclusive=True, cache=RedisDocumentCache(runtime.redis, store.url)
+        )
         if indexed >= BATCH_DOCS:
             app.send_task(INDEX_BATCH, queue=INDEX_QUEUE)  # a backlog: keep going
         elif requests.take_missed():
