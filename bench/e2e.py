@@ -426,6 +426,7 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
         count = max(20, min(len(inputs), int(pace * args.latency_seconds)))
         lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in inputs[:count]]
         uploaded: dict[str, float] = {}
+        lat_cpu0 = stack.cpu()
         start = time.time()
         for i, (key, data) in enumerate(lat_inputs):
             delay = start + i / pace - time.time()
@@ -435,6 +436,12 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
             uploaded[key] = time.time()
             submit(key, etag)
         stack.wait_done(task, len(lat_inputs), 600)
+        if kind != "noop":
+            stack.wait_indexed()
+        lat_cpu1 = stack.cpu()
+        # CPU per article at half capacity: index batches are smaller there than in the burst.
+        result["latency_cpu_ms"] = {k: (lat_cpu1[k] - lat_cpu0[k]) * 1000 / len(lat_inputs) for k in lat_cpu1}
+        result["latency_index_runs"] = stack.done("copydesk.index_batch")
         finished = stack.finished()
         lat = [finished[k] - uploaded[k] for k in uploaded if k in finished]
         result["latency_ms"] = {q: percentile(lat, q) * 1000 for q in (50, 95, 99)}
@@ -443,6 +450,63 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
         return result
     finally:
         stack.stop()
+
+
+def run_rss(inputs, args, workdir: Path) -> dict:
+    """Pool children's RSS over many articles (issue 15: flat within 10% from 2,000 to 10,000).
+
+    Celery on the folder store, children never replaced (COPYDESK_MAX_TASKS_PER_CHILD=0 and
+    COPYDESK_MAX_MEMORY_PER_CHILD=0; the defaults replace a child every 1,000 tasks, which would
+    hide growth), the inputs cycled as new versions until `--rss-articles` are done. RSS of
+    each child is sampled every 500 articles."""
+    from worker.dispatch import Dispatcher, RedisClaims
+    from worker.events.model import ObjectEvent
+    from worker.jobs.queues import CeleryQueue
+    from worker.layout import Layout
+
+    os.environ["COPYDESK_MAX_TASKS_PER_CHILD"] = "0"
+    os.environ["COPYDESK_MAX_MEMORY_PER_CHILD"] = "0"
+    stack = Stack(args, workdir / "rss", "folder")
+    stack.env.update(COPYDESK_MAX_TASKS_PER_CHILD="0", COPYDESK_MAX_MEMORY_PER_CHILD="0", COPYDESK_LOG_LEVEL="WARNING")
+    try:
+        stack.start_workers()
+        from tasks.pipeline import build_pipeline
+
+        version = build_pipeline(model_dir=stack.settings.model_dir or None, parse_limits=stack.settings.parse_limits).version
+        store = stack.store()
+        dispatcher = Dispatcher(store, Layout.from_settings(stack.settings), CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600)
+        total = args.rss_articles
+        children0 = sorted(children_of(stack.procs["articles"].pid))
+        samples: list[dict] = []
+        submitted = 0
+        step = 500
+        while submitted < total:
+            batch = []
+            for i in range(submitted, min(total, submitted + step)):
+                name, data = inputs[i % len(inputs)]
+                key = f"incoming/rss/{i // len(inputs)}/{name}"
+                batch.append((key, stack.upload(key, variant(name, data, f"rss {i}"))))
+            for key, etag in batch:
+                dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
+            submitted += len(batch)
+            stack.wait_done(PROCESS_TASK, submitted, 3600)
+            kids = sorted(children_of(stack.procs["articles"].pid))
+            samples.append({"articles": submitted, "rss_mb": [round(rss_mb(c), 1) for c in kids], "children": kids})
+            print(f"# rss: {submitted} articles, pool RSS MB {samples[-1]['rss_mb']}", file=sys.stderr, flush=True)
+        return {"samples": samples, "children_at_start": children0}
+    finally:
+        stack.stop()
+
+
+def rss_summary(result: dict, at: int = 2000) -> str:
+    samples = result["samples"]
+    first = next((s for s in samples if s["articles"] >= at), samples[0])
+    last = samples[-1]
+    same = first["children"] == last["children"] == result["children_at_start"]
+    a, b = sum(first["rss_mb"]) / len(first["rss_mb"]), sum(last["rss_mb"]) / len(last["rss_mb"])
+    peak = max(x for s in samples for x in s["rss_mb"])
+    return (f"pool children RSS (mean of {len(last['rss_mb'])}): {a:.1f} MB after {first['articles']} articles -> {b:.1f} MB after "
+            f"{last['articles']} ({(b / a - 1):+.1%}); peak {peak:.1f} MB; same children throughout: {same}")
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -492,6 +556,11 @@ def report(results: dict, args) -> None:
             share = r["cpu_ms"]["index"] / r["cpu_ms"]["pool"]
             print(f"{path}: index worker CPU = {share:.1%} of the article pool's; {r['index_runs']} index batch runs for {r['n']} articles; "
                   f"index requests/article {fmt_requests(r['index_requests'], r['n'])}; dispatcher {fmt_requests(r['dispatcher_requests'], r['n'])}")
+            lc = r.get("latency_cpu_ms") or {}
+            if lc.get("pool"):
+                print(f"{path} at half capacity ({r['latency_rate']:.1f}/s, {r['latency_n']} articles): CPU ms/article main {lc['main']:.2f}, "
+                      f"pool {lc['pool']:.2f}, index worker {lc['index']:.2f} = {lc['index'] / lc['pool']:.1%} of the pool's; "
+                      f"{r['latency_index_runs']} index batch runs")
     print()
     print(json.dumps(results, default=str))
 
@@ -506,6 +575,8 @@ def main() -> None:
     ap.add_argument("--redis-port", type=int, default=6384)
     ap.add_argument("--redis-db", type=int, default=3, help="a database this bench may flush")
     ap.add_argument("--workdir", default=None, help="keep the run's folders and logs here")
+    ap.add_argument("--rss-articles", type=int, default=0,
+                    help="also run the RSS check: this many articles through Celery on the folder store (e.g. 10000)")
     ap.add_argument("--child", choices=("process", "embedded"), help=argparse.SUPPRESS)
     ap.add_argument("--child-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -518,6 +589,9 @@ def main() -> None:
     if args.redis_port == 6379:
         ap.error("6379 is the machine's shared Redis: start your own (see the docstring)")
 
+    from worker.logging import configure_logging
+
+    configure_logging("WARNING")  # the bench's own dispatcher: one line per event otherwise
     inputs = build_inputs(args.bbc, args.html)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="copydesk-e2e-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -532,10 +606,17 @@ def main() -> None:
                 print(f"# {path} FAILED: {type(exc).__name__}: {str(exc)[-2000:]}", file=sys.stderr, flush=True)
                 continue
             print(f"# {path}: {results[path]['rate']:.1f} art/s ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+        if args.rss_articles:
+            try:
+                results["rss"] = run_rss(inputs, args, workdir)
+            except Exception as exc:
+                print(f"# rss FAILED: {type(exc).__name__}: {str(exc)[-2000:]}", file=sys.stderr, flush=True)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     report(results, args)
+    if "rss" in results:
+        print(rss_summary(results["rss"]))
 
 
 def run_path(path: str, inputs, args, workdir: Path, results: dict) -> None:
