@@ -457,8 +457,8 @@ def run_rss(inputs, args, workdir: Path) -> dict:
 
     Celery on the folder store, children never replaced (COPYDESK_MAX_TASKS_PER_CHILD=0 and
     COPYDESK_MAX_MEMORY_PER_CHILD=0; the defaults replace a child every 1,000 tasks, which would
-    hide growth), the inputs cycled as new versions until `--rss-articles` are done. RSS of
-    each child is sampled every 500 articles."""
+    hide growth), the inputs (shuffled) cycled as new versions until `--rss-articles` are done.
+    RSS of each child is sampled every 500 articles."""
     from worker.dispatch import Dispatcher, RedisClaims
     from worker.events.model import ObjectEvent
     from worker.jobs.queues import CeleryQueue
@@ -476,6 +476,13 @@ def run_rss(inputs, args, workdir: Path) -> dict:
         store = stack.store()
         dispatcher = Dispatcher(store, Layout.from_settings(stack.settings), CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600)
         total = args.rss_articles
+        # The inputs in a fixed shuffled order: every stretch of articles has the same mix of
+        # BBC texts and HTML pages (in file order the first 2,000 would be texts only, and the
+        # first HTML pages would look like growth).
+        import random
+
+        inputs = list(inputs)
+        random.Random(15).shuffle(inputs)
         children0 = sorted(children_of(stack.procs["articles"].pid))
         samples: list[dict] = []
         submitted = 0

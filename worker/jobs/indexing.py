@@ -45,15 +45,18 @@ def index_batch(self):
         return {"indexed": 0, "busy": True}
     try:
         requests.run_started()  # documents written from now on ask for another run
+        catalog = Catalog(store, settings)
         indexed = index_pending(
-            store, settings, max_docs=BATCH_DOCS, exclusive=True, cache=RedisDocumentCache(runtime.redis, store.url)
+            store, settings, max_docs=BATCH_DOCS, catalog=catalog, exclusive=True,
+            cache=RedisDocumentCache(runtime.redis, store.url),
         )
         if indexed >= BATCH_DOCS:
             app.send_task(INDEX_BATCH, queue=INDEX_QUEUE)  # a backlog: keep going
         elif requests.take_missed():
             # A request found the lease taken while this run held it: ask again, by age.
             app.send_task(INDEX_BATCH, countdown=BATCH_AGE, queue=INDEX_QUEUE)
-        if merge_candidates(Catalog(store, settings).read(), force=False):
+        # The manifest this run published (no second GET); read only when nothing was indexed.
+        if merge_candidates(catalog.last_published or catalog.read(), force=False):
             app.send_task(INDEX_MERGE, queue=INDEX_QUEUE)
         # Outages are retried by Celery (CopydeskTask); markers stay until their batch is
         # published, so a failed run loses nothing.
