@@ -51,6 +51,9 @@ from _extraction_data import load_pages, shared_dir  # noqa: E402
 from _ports import free_port, wait_port  # noqa: E402
 
 PATHS = ("process", "embedded", "celery-folder", "celery-s3", "noop")
+#: Optional paths (ask for them with --paths): the folder store with COPYDESK_FSYNC_RECORDS=0.
+NOFSYNC = {"embedded-nofsync": "embedded", "celery-folder-nofsync": "celery-folder"}
+REPORTED = ("process", "embedded", "embedded-nofsync", "celery-folder", "celery-folder-nofsync", "celery-s3", "noop")
 CLK = os.sysconf("SC_CLK_TCK")
 PROCESS_TASK = "copydesk.process_article"
 NOOP_TASK = "bench.noop"
@@ -181,8 +184,8 @@ def child_embedded(folder: Path, threads: int) -> dict:
     }
 
 
-def run_child(mode: str, folder: Path, args) -> dict:
-    env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache")}
+def run_child(mode: str, folder: Path, args, extra_env: dict[str, str] | None = None) -> dict:
+    env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache"), **(extra_env or {})}
     cmd = [sys.executable, __file__, "--child", mode, "--child-dir", str(folder), "--concurrency", str(args.concurrency)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     if out.returncode != 0:
@@ -354,7 +357,7 @@ class Stack:
                 proc.kill()
 
 
-def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
+def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str] | None = None) -> dict:
     """kind: folder | s3 | noop."""
     from worker.app import ARTICLES_QUEUE
     from worker.dispatch import Dispatcher, RedisClaims
@@ -363,7 +366,8 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
     from worker.layout import Layout
     from worker.storage.counting import CountingStore
 
-    stack = Stack(args, workdir / kind, "s3" if kind == "s3" else "folder")
+    stack = Stack(args, workdir / (kind + ("-" + "-".join(extra_env) if extra_env else "")), "s3" if kind == "s3" else "folder")
+    stack.env.update(extra_env or {})  # the workers' only
     try:
         stack.start_workers()
         store = CountingStore(stack.store())
@@ -534,7 +538,7 @@ def report(results: dict, args) -> None:
               "req/new art", "req/current art", "latency p50/p95/p99 ms (rate)", "pool RSS MB"]
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
-    for path in PATHS:
+    for path in REPORTED:
         r = results.get(path)
         if not r:
             continue
@@ -557,7 +561,7 @@ def report(results: dict, args) -> None:
             ",".join(f"{x:.0f}" for x in r.get("pool_rss_mb", [])) or f"{r.get('rss_mb', 0):.0f}",
         ]
         print(" | ".join(row))
-    for path in ("celery-folder", "celery-s3"):
+    for path in ("celery-folder", "celery-folder-nofsync", "celery-s3"):
         r = results.get(path)
         if r and r.get("cpu_ms", {}).get("pool"):
             share = r["cpu_ms"]["index"] / r["cpu_ms"]["pool"]
@@ -576,7 +580,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bbc", type=int, default=2000, help="BBC texts (up to 2,225)")
     ap.add_argument("--html", type=int, default=181, help="HTML pages (181 distinct; more are copies with a comment added)")
-    ap.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of {','.join(PATHS)}")
+    ap.add_argument("--paths", default=",".join(PATHS),
+                    help=f"comma-separated subset of {','.join(PATHS)}, or {','.join(NOFSYNC)} (COPYDESK_FSYNC_RECORDS=0)")
     ap.add_argument("--concurrency", type=int, default=2, help="Celery pool processes / embedded threads")
     ap.add_argument("--latency-seconds", type=float, default=15.0, help="length of the half-capacity latency phase")
     ap.add_argument("--redis-port", type=int, default=6384)
@@ -627,15 +632,17 @@ def main() -> None:
 
 
 def run_path(path: str, inputs, args, workdir: Path, results: dict) -> None:
-    if path in ("process", "embedded"):
+    extra_env = {"COPYDESK_FSYNC_RECORDS": "0"} if path in NOFSYNC else None
+    base = NOFSYNC.get(path, path)
+    if base in ("process", "embedded"):
         folder = workdir / path / "bucket"
         write_inputs(folder, inputs)
-        r = run_child(path, folder, args)
+        r = run_child(base, folder, args, extra_env)
         r["rate"] = r["n"] / r["wall"]
         r["cpu_ms"] = {"main": r["cpu_main"] * 1000 / r["n"]}
         results[path] = r
-    elif path in ("celery-folder", "celery-s3", "noop"):
-        results[path] = run_celery({"celery-folder": "folder", "celery-s3": "s3", "noop": "noop"}[path], inputs, args, workdir)
+    elif base in ("celery-folder", "celery-s3", "noop"):
+        results[path] = run_celery({"celery-folder": "folder", "celery-s3": "s3", "noop": "noop"}[base], inputs, args, workdir, extra_env)
     else:
         raise ValueError(f"unknown path {path!r}")
 

@@ -130,6 +130,7 @@ class ArticleJob:
         *,
         max_bytes: int,
         on_document_written: Callable[[str, bytes], None] | None = None,
+        durable_records: bool = True,
     ) -> None:
         self.store = store
         self.layout = layout
@@ -137,6 +138,8 @@ class ArticleJob:
         self.pipeline_version = pipeline.version
         self.max_bytes = max_bytes
         self.on_document_written = on_document_written
+        #: fsync records on the folder store (COPYDESK_FSYNC_RECORDS); derived outputs never are.
+        self.durable_records = durable_records
         #: What run() is doing: "fetch", "stages" or "write" (a time limit during the stages
         #: is the article's fault; during fetch or write it is the store's).
         self.phase = "idle"
@@ -300,7 +303,7 @@ class ArticleJob:
         timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
         timings["total"] = round((time.perf_counter() - run.started) * 1000, 3)
         metrics.observe_timings(timings)
-        self.store.put(outputs["record"], _json(record), content_type="application/json")
+        self.store.put(outputs["record"], _json(record), content_type="application/json", durable=self.durable_records)
         log.debug("stage_finished", stage="write", duration_ms=timings["write"])
         return Outcome(
             PROCESSED,
@@ -324,7 +327,7 @@ class ArticleJob:
             record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=run.attempt, task_id=run.task_id)
         # The record first: if the store is down this raises (and the task retries), and no
         # `article_quarantined` line claims a quarantine that was never written.
-        self.store.put(qkey, _json(record), content_type="application/json")
+        self.store.put(qkey, _json(record), content_type="application/json", durable=self.durable_records)
         log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
         with contextlib.suppress(StoreError):  # the record is written; the lines are still in the log stream
             self._flush_log(run)
