@@ -169,6 +169,6 @@ def test_articles_ask_the_index_queue_for_batches_debounced(redis_url, monkeypat
     # The first document asks for a run BATCH_AGE seconds later, the BATCH_COUNT-th at once;
     # nothing else is sent, and everything goes to the index queue.
     assert sent == [
-        (INDEX_BATCH, {"countdown": indexer.BATCH_AGE, "queue": INDEX_QUEUE}),
+        (INDEX_BATCH, {"kwargs": {"generation": 0}, "countdown": indexer.BATCH_AGE, "queue": INDEX_QUEUE}),
         (INDEX_BATCH, {"queue": INDEX_QUEUE}),
     ]

@@ -304,8 +304,11 @@ def test_batch_requests_are_debounced_in_redis_by_count_and_age(redis_url):
     requests = indexer.BatchRequests(redis.Redis.from_url(redis_url), "file:///bucket", count=4)
     # The first document since the last run asks for a run later (by age), every 4th now.
     assert [requests.document_written() for _ in range(9)] == ["later", None, None, "now", None, None, None, "now", None]
+    assert requests.generation == 0 and not requests.superseded(0)
     assert requests.run_started() == 9
+    assert requests.superseded(0)  # the "later" run asked for before this run started: not needed
     assert requests.document_written() == "later"  # a document after the reset asks again
+    assert requests.generation == 1 and not requests.superseded(1)
     other = indexer.BatchRequests(redis.Redis.from_url(redis_url), "file:///other", count=4)
     assert other.document_written() == "later"  # each bucket's index is debounced apart
     assert not requests.take_missed()

@@ -25,7 +25,7 @@ INDEX_LIMITS = {"soft_time_limit": 600, "time_limit": 660}
 
 
 @app.task(bind=True, base=CopydeskTask, name=INDEX_BATCH, **INDEX_LIMITS)
-def index_batch(self):
+def index_batch(self, generation: int | None = None):
     from ..search.catalog import Catalog
     from ..search.indexer import (
         BATCH_AGE,
@@ -39,6 +39,8 @@ def index_batch(self):
     runtime = self.runtime
     store, settings = runtime.store, runtime.settings
     requests = BatchRequests(runtime.redis, store.url)
+    if generation is not None and requests.superseded(generation):
+        return {"indexed": 0, "superseded": True}  # a run since took what this one was asked for
     lease = runtime.redis.lock(f"copydesk:index:lease:{store.url}", timeout=LEASE_SECONDS, blocking=False)
     if not lease.acquire():
         requests.missed()  # the holder asks again when it is done
