@@ -6,7 +6,8 @@ The flow, with no lock anywhere:
    rewrite of the document is never folded into an older marker) and asks for a batch run.
 2. `index_pending` (the Celery task `copydesk.index_batch`, on its own queue `copydesk.index`)
    lists the pending markers ONCE (one LIST per 1,000 markers), reads the documents they name
-   as they are now, builds ONE segment, uploads it and publishes it in the manifest, then
+   (from the DocumentCache when it holds the document as written with its newest marker, else
+   from the store as they are now), builds ONE segment, uploads it and publishes it in the manifest, then
    deletes exactly the markers it consumed (DeleteObjects: one request per 1,000).
    Concurrent runs are kept apart in one of two ways:
    - `exclusive=True`: the caller guarantees no other run (the Celery task holds a Redis lease
@@ -26,7 +27,8 @@ The flow, with no lock anywhere:
 Asking for a batch is debounced in Redis (`BatchRequests`), not in the store: a counter of
 documents written since the last run started; the first one schedules a run BATCH_AGE seconds
 later, every BATCH_COUNT-th one schedules a run now. A run resets the counter before listing,
-so a document written after that point asks again. Beat's safety net runs a batch every minute
+so a document written after that point asks again; a "later" run that comes due after another
+run started is skipped (it carries the generation it was asked in). Beat's safety net runs a batch every minute
 in case a request was lost with a worker.
 """
 
