@@ -65,3 +65,23 @@ def _after_task(task=None, kwargs=None, **_rest):
     if kwargs and "key" in kwargs:
         pipe.rpush("bench:finished", f"{finished:.6f}\t{kwargs['key']}")
     pipe.execute()
+
+
+# -- optional: cProfile each pool child (BENCH_PROFILE_DIR=dir), stats written as it exits --
+if os.environ.get("BENCH_PROFILE_DIR"):
+    import cProfile
+
+    from celery.signals import worker_process_init, worker_process_shutdown
+
+    import time as _time
+
+    _profiler = cProfile.Profile(_time.process_time)  # CPU time: the machine is shared
+
+    @worker_process_init.connect
+    def _start_profile(**_kw):
+        _profiler.enable()
+
+    @worker_process_shutdown.connect
+    def _dump_profile(**_kw):
+        _profiler.disable()
+        _profiler.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"], f"child-{os.getpid()}.prof"))

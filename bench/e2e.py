@@ -51,6 +51,9 @@ from _extraction_data import load_pages, shared_dir  # noqa: E402
 from _ports import free_port, wait_port  # noqa: E402
 
 PATHS = ("process", "embedded", "celery-folder", "celery-s3", "noop")
+#: Optional paths (ask for them with --paths): the folder store with COPYDESK_FSYNC_RECORDS=0.
+NOFSYNC = {"embedded-nofsync": "embedded", "celery-folder-nofsync": "celery-folder"}
+REPORTED = ("process", "embedded", "embedded-nofsync", "celery-folder", "celery-folder-nofsync", "celery-s3", "noop")
 CLK = os.sysconf("SC_CLK_TCK")
 PROCESS_TASK = "copydesk.process_article"
 NOOP_TASK = "bench.noop"
@@ -181,8 +184,8 @@ def child_embedded(folder: Path, threads: int) -> dict:
     }
 
 
-def run_child(mode: str, folder: Path, args) -> dict:
-    env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache")}
+def run_child(mode: str, folder: Path, args, extra_env: dict[str, str] | None = None) -> dict:
+    env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache"), **(extra_env or {})}
     cmd = [sys.executable, __file__, "--child", mode, "--child-dir", str(folder), "--concurrency", str(args.concurrency)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     if out.returncode != 0:
@@ -354,7 +357,7 @@ class Stack:
                 proc.kill()
 
 
-def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
+def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str] | None = None) -> dict:
     """kind: folder | s3 | noop."""
     from worker.app import ARTICLES_QUEUE
     from worker.dispatch import Dispatcher, RedisClaims
@@ -363,7 +366,8 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
     from worker.layout import Layout
     from worker.storage.counting import CountingStore
 
-    stack = Stack(args, workdir / kind, "s3" if kind == "s3" else "folder")
+    stack = Stack(args, workdir / (kind + ("-" + "-".join(extra_env) if extra_env else "")), "s3" if kind == "s3" else "folder")
+    stack.env.update(extra_env or {})  # the workers' only
     try:
         stack.start_workers()
         store = CountingStore(stack.store())
@@ -426,6 +430,7 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
         count = max(20, min(len(inputs), int(pace * args.latency_seconds)))
         lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in inputs[:count]]
         uploaded: dict[str, float] = {}
+        lat_cpu0 = stack.cpu()
         start = time.time()
         for i, (key, data) in enumerate(lat_inputs):
             delay = start + i / pace - time.time()
@@ -435,6 +440,12 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
             uploaded[key] = time.time()
             submit(key, etag)
         stack.wait_done(task, len(lat_inputs), 600)
+        if kind != "noop":
+            stack.wait_indexed()
+        lat_cpu1 = stack.cpu()
+        # CPU per article at half capacity: index batches are smaller there than in the burst.
+        result["latency_cpu_ms"] = {k: (lat_cpu1[k] - lat_cpu0[k]) * 1000 / len(lat_inputs) for k in lat_cpu1}
+        result["latency_index_runs"] = stack.done("copydesk.index_batch")
         finished = stack.finished()
         lat = [finished[k] - uploaded[k] for k in uploaded if k in finished]
         result["latency_ms"] = {q: percentile(lat, q) * 1000 for q in (50, 95, 99)}
@@ -443,6 +454,70 @@ def run_celery(kind: str, inputs, args, workdir: Path) -> dict:
         return result
     finally:
         stack.stop()
+
+
+def run_rss(inputs, args, workdir: Path) -> dict:
+    """Pool children's RSS over many articles (issue 15: flat within 10% from 2,000 to 10,000).
+
+    Celery on the folder store, children never replaced (COPYDESK_MAX_TASKS_PER_CHILD=0 and
+    COPYDESK_MAX_MEMORY_PER_CHILD=0; the defaults replace a child every 1,000 tasks, which would
+    hide growth), the inputs (shuffled) cycled as new versions until `--rss-articles` are done.
+    RSS of each child is sampled every 500 articles."""
+    from worker.dispatch import Dispatcher, RedisClaims
+    from worker.events.model import ObjectEvent
+    from worker.jobs.queues import CeleryQueue
+    from worker.layout import Layout
+
+    os.environ["COPYDESK_MAX_TASKS_PER_CHILD"] = "0"
+    os.environ["COPYDESK_MAX_MEMORY_PER_CHILD"] = "0"
+    stack = Stack(args, workdir / "rss", "folder")
+    stack.env.update(COPYDESK_MAX_TASKS_PER_CHILD="0", COPYDESK_MAX_MEMORY_PER_CHILD="0", COPYDESK_LOG_LEVEL="WARNING")
+    try:
+        stack.start_workers()
+        from tasks.pipeline import build_pipeline
+
+        version = build_pipeline(model_dir=stack.settings.model_dir or None, parse_limits=stack.settings.parse_limits).version
+        store = stack.store()
+        dispatcher = Dispatcher(store, Layout.from_settings(stack.settings), CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600)
+        total = args.rss_articles
+        # The inputs in a fixed shuffled order: every stretch of articles has the same mix of
+        # BBC texts and HTML pages (in file order the first 2,000 would be texts only, and the
+        # first HTML pages would look like growth).
+        import random
+
+        inputs = list(inputs)
+        random.Random(15).shuffle(inputs)
+        children0 = sorted(children_of(stack.procs["articles"].pid))
+        samples: list[dict] = []
+        submitted = 0
+        step = 500
+        while submitted < total:
+            batch = []
+            for i in range(submitted, min(total, submitted + step)):
+                name, data = inputs[i % len(inputs)]
+                key = f"incoming/rss/{i // len(inputs)}/{name}"
+                batch.append((key, stack.upload(key, variant(name, data, f"rss {i}"))))
+            for key, etag in batch:
+                dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
+            submitted += len(batch)
+            stack.wait_done(PROCESS_TASK, submitted, 3600)
+            kids = sorted(children_of(stack.procs["articles"].pid))
+            samples.append({"articles": submitted, "rss_mb": [round(rss_mb(c), 1) for c in kids], "children": kids})
+            print(f"# rss: {submitted} articles, pool RSS MB {samples[-1]['rss_mb']}", file=sys.stderr, flush=True)
+        return {"samples": samples, "children_at_start": children0}
+    finally:
+        stack.stop()
+
+
+def rss_summary(result: dict, at: int = 2000) -> str:
+    samples = result["samples"]
+    first = next((s for s in samples if s["articles"] >= at), samples[0])
+    last = samples[-1]
+    same = first["children"] == last["children"] == result["children_at_start"]
+    a, b = sum(first["rss_mb"]) / len(first["rss_mb"]), sum(last["rss_mb"]) / len(last["rss_mb"])
+    peak = max(x for s in samples for x in s["rss_mb"])
+    return (f"pool children RSS (mean of {len(last['rss_mb'])}): {a:.1f} MB after {first['articles']} articles -> {b:.1f} MB after "
+            f"{last['articles']} ({(b / a - 1):+.1%}); peak {peak:.1f} MB; same children throughout: {same}")
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -463,7 +538,7 @@ def report(results: dict, args) -> None:
               "req/new art", "req/current art", "latency p50/p95/p99 ms (rate)", "pool RSS MB"]
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
-    for path in PATHS:
+    for path in REPORTED:
         r = results.get(path)
         if not r:
             continue
@@ -486,12 +561,17 @@ def report(results: dict, args) -> None:
             ",".join(f"{x:.0f}" for x in r.get("pool_rss_mb", [])) or f"{r.get('rss_mb', 0):.0f}",
         ]
         print(" | ".join(row))
-    for path in ("celery-folder", "celery-s3"):
+    for path in ("celery-folder", "celery-folder-nofsync", "celery-s3"):
         r = results.get(path)
         if r and r.get("cpu_ms", {}).get("pool"):
             share = r["cpu_ms"]["index"] / r["cpu_ms"]["pool"]
             print(f"{path}: index worker CPU = {share:.1%} of the article pool's; {r['index_runs']} index batch runs for {r['n']} articles; "
                   f"index requests/article {fmt_requests(r['index_requests'], r['n'])}; dispatcher {fmt_requests(r['dispatcher_requests'], r['n'])}")
+            lc = r.get("latency_cpu_ms") or {}
+            if lc.get("pool"):
+                print(f"{path} at half capacity ({r['latency_rate']:.1f}/s, {r['latency_n']} articles): CPU ms/article main {lc['main']:.2f}, "
+                      f"pool {lc['pool']:.2f}, index worker {lc['index']:.2f} = {lc['index'] / lc['pool']:.1%} of the pool's; "
+                      f"{r['latency_index_runs']} index batch runs")
     print()
     print(json.dumps(results, default=str))
 
@@ -500,12 +580,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bbc", type=int, default=2000, help="BBC texts (up to 2,225)")
     ap.add_argument("--html", type=int, default=181, help="HTML pages (181 distinct; more are copies with a comment added)")
-    ap.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of {','.join(PATHS)}")
+    ap.add_argument("--paths", default=",".join(PATHS),
+                    help=f"comma-separated subset of {','.join(PATHS)}, or {','.join(NOFSYNC)} (COPYDESK_FSYNC_RECORDS=0)")
     ap.add_argument("--concurrency", type=int, default=2, help="Celery pool processes / embedded threads")
     ap.add_argument("--latency-seconds", type=float, default=15.0, help="length of the half-capacity latency phase")
     ap.add_argument("--redis-port", type=int, default=6384)
     ap.add_argument("--redis-db", type=int, default=3, help="a database this bench may flush")
     ap.add_argument("--workdir", default=None, help="keep the run's folders and logs here")
+    ap.add_argument("--rss-articles", type=int, default=0,
+                    help="also run the RSS check: this many articles through Celery on the folder store (e.g. 10000)")
     ap.add_argument("--child", choices=("process", "embedded"), help=argparse.SUPPRESS)
     ap.add_argument("--child-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -518,6 +601,9 @@ def main() -> None:
     if args.redis_port == 6379:
         ap.error("6379 is the machine's shared Redis: start your own (see the docstring)")
 
+    from worker.logging import configure_logging
+
+    configure_logging("WARNING")  # the bench's own dispatcher: one line per event otherwise
     inputs = build_inputs(args.bbc, args.html)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="copydesk-e2e-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -532,22 +618,31 @@ def main() -> None:
                 print(f"# {path} FAILED: {type(exc).__name__}: {str(exc)[-2000:]}", file=sys.stderr, flush=True)
                 continue
             print(f"# {path}: {results[path]['rate']:.1f} art/s ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+        if args.rss_articles:
+            try:
+                results["rss"] = run_rss(inputs, args, workdir)
+            except Exception as exc:
+                print(f"# rss FAILED: {type(exc).__name__}: {str(exc)[-2000:]}", file=sys.stderr, flush=True)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     report(results, args)
+    if "rss" in results:
+        print(rss_summary(results["rss"]))
 
 
 def run_path(path: str, inputs, args, workdir: Path, results: dict) -> None:
-    if path in ("process", "embedded"):
+    extra_env = {"COPYDESK_FSYNC_RECORDS": "0"} if path in NOFSYNC else None
+    base = NOFSYNC.get(path, path)
+    if base in ("process", "embedded"):
         folder = workdir / path / "bucket"
         write_inputs(folder, inputs)
-        r = run_child(path, folder, args)
+        r = run_child(base, folder, args, extra_env)
         r["rate"] = r["n"] / r["wall"]
         r["cpu_ms"] = {"main": r["cpu_main"] * 1000 / r["n"]}
         results[path] = r
-    elif path in ("celery-folder", "celery-s3", "noop"):
-        results[path] = run_celery({"celery-folder": "folder", "celery-s3": "s3", "noop": "noop"}[path], inputs, args, workdir)
+    elif base in ("celery-folder", "celery-s3", "noop"):
+        results[path] = run_celery({"celery-folder": "folder", "celery-s3": "s3", "noop": "noop"}[base], inputs, args, workdir, extra_env)
     else:
         raise ValueError(f"unknown path {path!r}")
 

@@ -11,7 +11,9 @@ version) however many events name it:
 `force` skips 2 and 3 (backfill, reprocess by hand).
 
 The state read in 2 is the only one per article: the dispatcher hands it to the task (`prior`),
-which does not read it again (issue 15: store requests per article).
+which does not read it again (issue 15: store requests per article). For an input never seen
+it is one HEAD of the lineage log (`state.dispatch_state`); the record (and the quarantine
+record) are read only when a log exists.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Protocol
 from .events.model import CREATED, REMOVED, ObjectEvent
 from .layout import Layout
 from .logging import get_logger
-from .state import is_current, output_state
+from .state import dispatch_state, is_current
 from .storage import NotFound, Store
 
 log = get_logger("copydesk.dispatch")
@@ -147,7 +149,7 @@ class Dispatcher:
         token = claim_token(event.bucket, event.key, event.etag, self.pipeline_version)
         prior = None
         if not force:
-            state = output_state(self.store, self.layout, event.key)
+            state = dispatch_state(self.store, self.layout, event.key)
             if is_current(state, event.etag, self.pipeline_version):
                 bound.info("event_already_processed", status=state.status)
                 return CURRENT

@@ -216,10 +216,14 @@ class EmbeddedRunner:
         self.runtime = Runtime(self.settings, store=self.store)
         self.force = force
         self.watch_settle_seconds = watch_settle_seconds
-        from .search.indexer import document_written
+        from .search.indexer import DocumentCache, document_written
 
+        # The documents as written, for this process's index batches (no GET per document).
+        self.documents = DocumentCache()
         self.job = self.runtime.job(
-            on_document_written=lambda doc_key: document_written(self.store, self.settings, doc_key, enqueue=None)
+            on_document_written=lambda doc_key, document: document_written(
+                self.store, self.settings, doc_key, document=document, cache=self.documents
+            )
         )
         threads = threads or self.settings.concurrency or DEFAULT_THREADS
         self.queue = InProcessQueue(self.job, self.settings, threads, on_outcome=on_outcome)
@@ -279,7 +283,7 @@ class EmbeddedRunner:
         total = 0
         while True:
             # Only this thread indexes: no shard claims needed.
-            indexed = index_pending(self.store, self.settings, exclusive=True)
+            indexed = index_pending(self.store, self.settings, exclusive=True, cache=self.documents)
             total += indexed
             if not indexed:
                 self._indexed += total

@@ -182,6 +182,13 @@ def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> No
     logging.getLogger("copydesk").setLevel(min(logging.INFO, numeric))
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # Celery's "Task ... received" (worker main process) and "Task ... succeeded in ...: <repr
+    # of the result>" (pool child) lines: one each per task at INFO, saying less than the
+    # article's own `article_processed` event, at ~35 and ~100 us of CPU each (issue 15).
+    # Failures and retries are still logged at WARNING/ERROR; at DEBUG they come back.
+    per_task = logging.INFO if isinstance(numeric, int) and numeric <= logging.DEBUG else logging.WARNING
+    for name in ("celery.worker.strategy", "celery.app.trace"):
+        logging.getLogger(name).setLevel(per_task)
     _configured = True
 
 

@@ -7,10 +7,11 @@ Outputs, for input `incoming/R`: the index document, then the lineage log, then 
 `processed/R.json` last, so a record never points at something missing. Bad input writes
 `quarantine/R.json` instead. The source object is only ever read.
 
-Store requests per new article: the dispatcher has read the output state once and passes it on
-(`prior`), so the job does not read it again; then GET source, PUT index document, PUT lineage
-log (one request: no GET of an earlier log on a first attempt), PUT record. The quarantine
-record is DELETEd only when the state said there was one.
+Store requests per new article: the dispatcher has read the output state once (one HEAD of the
+lineage log, see state.dispatch_state) and passes it on (`prior`), so the job does not read it
+again; then GET source, PUT index document, PUT pending marker, PUT lineage log (one request,
+conditional on no log existing: no GET of an earlier log on a first attempt), PUT record. The
+quarantine record is DELETEd only when the state said there may be one.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from . import metrics
 from .layout import Layout
 from .logging import ArticleLog, bind, get_logger, start_article_log, stop_article_log, unbind
 from .state import is_current, output_state
-from .storage import AccessDenied, NotFound, ObjectTooLarge, Store, StoreError, Unreachable
+from .storage import AccessDenied, NotFound, ObjectTooLarge, PreconditionFailed, Store, StoreError, Unreachable
 
 log = get_logger("copydesk.job")
 
@@ -128,7 +129,8 @@ class ArticleJob:
         pipeline: Pipeline,
         *,
         max_bytes: int,
-        on_document_written: Callable[[str], None] | None = None,
+        on_document_written: Callable[[str, bytes], None] | None = None,
+        durable_records: bool = True,
     ) -> None:
         self.store = store
         self.layout = layout
@@ -136,6 +138,8 @@ class ArticleJob:
         self.pipeline_version = pipeline.version
         self.max_bytes = max_bytes
         self.on_document_written = on_document_written
+        #: fsync records on the folder store (COPYDESK_FSYNC_RECORDS); derived outputs never are.
+        self.durable_records = durable_records
         #: What run() is doing: "fetch", "stages" or "write" (a time limit during the stages
         #: is the article's fault; during fetch or write it is the store's).
         self.phase = "idle"
@@ -272,13 +276,10 @@ class ArticleJob:
             # The index keeps the newest version of an article: processed_at orders them.
             index_document = {**article.index_document, "processed_at": record["processed_at"], "pipeline_version": self.pipeline_version}
             # Derived and rebuildable (`copydesk reindex --from-records`): not fsync'd.
-            self.store.put(outputs["index_document"], _json(index_document), content_type="application/json", durable=False)
+            document = _json(index_document)
+            self.store.put(outputs["index_document"], document, content_type="application/json", durable=False)
             if self.on_document_written is not None:
-                self.on_document_written(outputs["index_document"])
-        if run.prior != "none":
-            # An older version may have been bad; the dispatcher's state says when not.
-            with contextlib.suppress(StoreError):
-                self.store.delete(self.layout.quarantine_key(key))
+                self.on_document_written(outputs["index_document"], document)
         timings = record["timings_ms"]
         # The one INFO event of the article: what it became and where the time went.
         log.info(
@@ -292,12 +293,17 @@ class ArticleJob:
             timings_ms=dict(timings),
         )
         self._flush_log(run)
+        if run.prior != "none":
+            # An older version may have been bad; the state says when not (and the log write
+            # turns "none" into "unknown" when it finds an earlier attempt's log).
+            with contextlib.suppress(StoreError):
+                self.store.delete(self.layout.quarantine_key(key))
         # `total` covers the whole task up to this last write: state read, fetch, stages, the
         # index document, the index request and the lineage log.
         timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
         timings["total"] = round((time.perf_counter() - run.started) * 1000, 3)
         metrics.observe_timings(timings)
-        self.store.put(outputs["record"], _json(record), content_type="application/json")
+        self.store.put(outputs["record"], _json(record), content_type="application/json", durable=self.durable_records)
         log.debug("stage_finished", stage="write", duration_ms=timings["write"])
         return Outcome(
             PROCESSED,
@@ -321,7 +327,7 @@ class ArticleJob:
             record = build_quarantine(source, self.pipeline_version, reason=reason, error=exc, attempts=run.attempt, task_id=run.task_id)
         # The record first: if the store is down this raises (and the task retries), and no
         # `article_quarantined` line claims a quarantine that was never written.
-        self.store.put(qkey, _json(record), content_type="application/json")
+        self.store.put(qkey, _json(record), content_type="application/json", durable=self.durable_records)
         log.warning("article_quarantined", reason=reason, error=type(exc).__name__, message=str(exc)[:500])
         with contextlib.suppress(StoreError):  # the record is written; the lines are still in the log stream
             self._flush_log(run)
@@ -355,10 +361,19 @@ class ArticleJob:
             return
         log_key = self.layout.log_key(run.key)
         existing = b""
-        if not collector.fresh or collector.flushed:
+        appended = not collector.fresh or collector.flushed
+        if not appended:
+            # Written only if no log exists: the state said none, but a concurrent attempt at
+            # another version (or a state read before a log was written) may have made one.
+            try:
+                self.store.put(log_key, lines, content_type="application/x-ndjson", durable=False, if_none_match=True)
+            except PreconditionFailed:
+                appended = True
+                run.prior = "unknown"  # an earlier attempt: it may have left a quarantine record
+        if appended:
             with contextlib.suppress(NotFound):
                 existing = self.store.get(log_key).data
-        self.store.put(log_key, existing + lines, content_type="application/x-ndjson", durable=False)
+            self.store.put(log_key, existing + lines, content_type="application/x-ndjson", durable=False)
         collector.lines.clear()
         collector.flushed = True
 

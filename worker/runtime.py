@@ -67,6 +67,7 @@ class Runtime:
             self.pipeline,
             max_bytes=self.settings.max_bytes,
             on_document_written=on_document_written,
+            durable_records=self.settings.fsync_records,
         )
 
     def dispatcher(self, queue) -> Dispatcher:

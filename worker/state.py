@@ -35,5 +35,28 @@ def output_state(store: Store, layout: Layout, key: str) -> OutputState:
     return OutputState(None, None, "none")
 
 
+def dispatch_state(store: Store, layout: Layout, key: str) -> OutputState:
+    """The dispatcher's state read: one HEAD (of the lineage log) for an input never seen.
+
+    Every attempt at an input writes its lineage log `logs/R.jsonl` (before the record; after a
+    quarantine record), so an input with no log has no record and no quarantine record either:
+    "none" without reading them. When the log exists, the record (then the quarantine record)
+    says whether the input is current, as `output_state` does: a log is written before its
+    record, so the log alone never makes an input current.
+
+    What this relies on: logs are not deleted (or expired) apart from the records. Where they
+    are, an input whose log is gone is taken for new and processed again (safe: its outputs are
+    rewritten in place, and the job's log write, conditional on no log existing, finds any
+    other attempt's log and appends to it). The one case the job cannot see is a quarantine
+    record whose log write failed (the store failed between the two writes): a later good
+    version of that input leaves the old quarantine record beside its new record.
+    """
+    try:
+        store.head(layout.log_key(key))
+    except NotFound:
+        return OutputState(None, None, "none")
+    return output_state(store, layout, key)
+
+
 def is_current(state: OutputState, etag: str | None, pipeline_version: str) -> bool:
     return state.status != "none" and state.etag == etag and state.pipeline_version == pipeline_version

@@ -196,3 +196,17 @@ def test_no_credential_reaches_any_log(stack):
         assert text, f"{name} printed nothing"
         for secret in (BROKER_PASSWORD, stack.env["AWS_SECRET_ACCESS_KEY"]):
             assert secret not in text, f"{name} shows a credential"
+
+
+def test_new_articles_are_indexed_by_a_batch_they_asked_for(stack, sample):
+    """Each new document asks the index queue for a batch (debounced in Redis, by count and
+    age, stale requests skipped by generation); the batch reads the documents from the Redis
+    cache and consumes every pending marker."""
+    keys = [f"incoming/indexed/{i}.txt" for i in range(3)]
+    for i, key in enumerate(keys):
+        stack.put(key, sample + f"\n\nIndex check {i}: the harbour board met again.".encode())
+    for key in keys:
+        stack.wait_json("processed/" + key.removeprefix("incoming/") + ".json", timeout=90)
+    wait_until(lambda: not stack.keys("index/pending/"), 60, "every pending marker consumed by a batch", [stack.worker])
+    manifest = stack.get_json("index/manifest.json")
+    assert manifest and sum(segment["docs"] for segment in manifest["segments"]) >= len(keys)

@@ -39,7 +39,7 @@ def test_processed_article_writes_record_log_and_index_document(store, pipeline,
     key = "incoming/2026/bs story.txt"
     etag = store.put(key, sample_bytes).etag
     written = []
-    outcome = make_job(store, pipeline, on_document_written=written.append).run(key, etag, task_id="t1")
+    outcome = make_job(store, pipeline, on_document_written=lambda k, _doc: written.append(k)).run(key, etag, task_id="t1")
     assert outcome.status == PROCESSED
     record = json.loads(store.get("processed/2026/bs story.txt.json").data)
     assert record["source"]["etag"] == etag and record["source"]["key"] == key
@@ -265,3 +265,27 @@ def test_soft_time_limit_while_waiting_for_the_store_is_an_outage(pipeline):
     with pytest.raises(Unreachable):
         make_job(store, pipeline).run("incoming/a.txt", etag, attempt=5)
     assert not store.exists(LAYOUT.quarantine_key("incoming/a.txt"))
+
+
+@pytest.mark.parametrize("durable_records", [True, False])
+def test_only_records_are_written_durable_and_only_when_set(pipeline, sample_bytes, durable_records):
+    """Derived outputs are never fsync'd; records (and quarantine records) are unless
+    COPYDESK_FSYNC_RECORDS is off (issue 15: one fsync cost more than a text's stages)."""
+
+    class Spy(MemoryStore):
+        def __init__(self):
+            super().__init__("news")
+            self.durable: dict[str, bool] = {}
+
+        def put(self, key, data, **kw):
+            self.durable[key.split("/", 1)[0]] = kw.get("durable", True)
+            return super().put(key, data, **kw)
+
+    spy = Spy()
+    good, bad = "incoming/a.txt", "incoming/b.txt"
+    etags = [spy.put(good, sample_bytes).etag, spy.put(bad, b"").etag]
+    spy.durable.clear()
+    job = make_job(spy, pipeline, durable_records=durable_records)
+    assert job.run(good, etags[0]).status == PROCESSED
+    assert job.run(bad, etags[1]).status == QUARANTINED
+    assert spy.durable == {"processed": durable_records, "quarantine": durable_records, "logs": False, "index": False}

@@ -304,8 +304,11 @@ def test_batch_requests_are_debounced_in_redis_by_count_and_age(redis_url):
     requests = indexer.BatchRequests(redis.Redis.from_url(redis_url), "file:///bucket", count=4)
     # The first document since the last run asks for a run later (by age), every 4th now.
     assert [requests.document_written() for _ in range(9)] == ["later", None, None, "now", None, None, None, "now", None]
+    assert requests.generation == 0 and not requests.superseded(0)
     assert requests.run_started() == 9
+    assert requests.superseded(0)  # the "later" run asked for before this run started: not needed
     assert requests.document_written() == "later"  # a document after the reset asks again
+    assert requests.generation == 1 and not requests.superseded(1)
     other = indexer.BatchRequests(redis.Redis.from_url(redis_url), "file:///other", count=4)
     assert other.document_written() == "later"  # each bucket's index is debounced apart
     assert not requests.take_missed()
@@ -458,3 +461,52 @@ def test_export_es_bulk(env):
 
 def test_snippet_html_is_escaped():
     assert render_html("a <b> \x02c\x03") == "a &lt;b&gt; <mark>c</mark>"
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_batches_read_documents_from_the_cache_and_the_store_what_it_lacks(env, backend, request):
+    """A document cached as written with its newest marker is not read again; one whose newest
+    marker is not cached (another process wrote it, the entry expired) is read from the store,
+    as it is now. Consumed markers leave the cache."""
+    from worker.storage.counting import CountingStore
+
+    store, settings = env
+    if backend == "redis":
+        import redis
+
+        cache: indexer.DocumentCache = indexer.RedisDocumentCache(redis.Redis.from_url(request.getfixturevalue("redis_url")), store.url)
+    else:
+        cache = indexer.DocumentCache()
+    layout = Layout.from_settings(settings)
+    docs = [make_doc(store.bucket, f"incoming/c/{i}.txt", f"Harbour story {i}", f"ferries and harbour number {i}") for i in range(4)]
+    markers = []
+    for i, doc in enumerate(docs):
+        key = layout.index_document_key(doc["source_key"])
+        body = json.dumps(doc).encode()
+        store.put(key, body)
+        indexer.document_written(store, settings, key, document=body, cache=cache if i < 3 else None)
+    # Document 0 rewritten by a writer without the cache: its newest marker is not cached.
+    rewritten = {**docs[0], "text": "lighthouse keepers rewritten", "processed_at": "2030-01-01T00:00:00Z"}
+    store.put(layout.index_document_key(docs[0]["source_key"]), json.dumps(rewritten).encode())
+    indexer.document_written(store, settings, layout.index_document_key(docs[0]["source_key"]))
+    markers = [i.key for i in store.list(f"{settings.index_prefix}pending/")]
+    assert len(markers) == 5
+
+    class Reads(CountingStore):
+        def __init__(self, inner):
+            super().__init__(inner)
+            self.read: list[str] = []
+
+        def get(self, key, **kw):
+            self.read.append(key)
+            return super().get(key, **kw)
+
+    counting = Reads(store)
+    assert indexer.index_pending(counting, settings, exclusive=True, cache=cache) == 4
+    docs_read = sorted(k for k in counting.read if "/docs/" in k)
+    assert docs_read == sorted(layout.index_document_key(docs[i]["source_key"]) for i in (0, 3))
+    assert cache.get_many(markers) == {}
+    searcher = Searcher(store, settings)
+    assert [h.id for h in searcher.search("lighthouse", limit=5)] == [docs[0]["id"]]
+    assert searcher.search('"harbour number 0"', limit=5) == []
+    assert len(searcher.search("ferries", limit=10)) == 3

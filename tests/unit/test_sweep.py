@@ -49,12 +49,14 @@ class ListQueue:
 
 
 def processed_bucket(n: int, pipeline_version: str = "pv1") -> CountingStore:
-    """n inputs, each with a record of its etag and pipeline version written after it."""
+    """n inputs, each with a record of its etag and pipeline version written after it (and
+    its lineage log, which the job writes before every record)."""
     store = CountingStore("news")
     for i in range(n):
         key = f"incoming/{i % 7}/story {i:05d}.txt"
         info = store.put(key, f"text {i}".encode())
         record = f'{{"source": {{"etag": "{info.etag}"}}, "pipeline_version": "{pipeline_version}"}}'
+        store.put(LAYOUT.log_key(key), b'{"event": "article_processed"}\n')
         store.put(LAYOUT.record_key(key), record.encode())
     return store
 
@@ -79,7 +81,8 @@ def test_first_pass_checks_records_then_later_passes_read_listings_only(small_pa
     second = sweep(store, LAYOUT, dispatcher(store), state=state)
     assert second[CURRENT] == 95
     assert store.calls["get"] == 0 and store.calls["head"] == 0
-    assert store.calls["list"] <= 3 * 10  # input, record and quarantine listing per page of 10
+    # An input and a record listing per page of 10, the quarantine records once (they are few).
+    assert store.calls["list"] <= 2 * 10 + 1
     # A new pipeline version: the next pass checks the records again.
     store.calls.clear()
     queue = ListQueue()
@@ -139,6 +142,29 @@ def test_deleted_inputs_lose_record_and_index_entry(small_pages, monkeypatch):
         assert not store.exists(LAYOUT.record_key(key))
     assert not store.exists("processed/0/story-.json")
     assert store.exists(LAYOUT.record_key("incoming/0/story 00007.txt"))
+
+
+@pytest.mark.parametrize("bad", [3, 12])  # quarantine records listed once (<= PAGE), or per page
+def test_quarantine_records_are_read_from_listings_too(small_pages, monkeypatch, bad):
+    monkeypatch.setattr(sweep_module, "ORPHAN_GRACE_SECONDS", 0.0)
+    store = processed_bucket(25)
+    bad_keys = [f"incoming/{i % 7}/bad {i:05d}.txt" for i in range(bad)]
+    for key in bad_keys:
+        info = store.put(key, b"")
+        store.put(LAYOUT.log_key(key), b'{"event": "article_quarantined"}\n')
+        store.put(LAYOUT.quarantine_key(key), f'{{"source": {{"etag": "{info.etag}"}}, "pipeline_version": "pv1"}}'.encode())
+    store.delete(bad_keys[0])  # its quarantine record is reconciled away
+    state = MemorySweepState()
+    state.set_pass_version("pv1")
+    time.sleep(0.01)
+    store.calls.clear()
+    queue = ListQueue()
+    counts = sweep(store, LAYOUT, dispatcher(store, queue), state=state)
+    assert counts[CURRENT] == 25 + bad - 1 and counts[DELETED] == 1
+    assert store.calls["get"] == 0 and store.calls["head"] == 0
+    pages = (25 + bad - 1) // 10 + 1
+    assert store.calls["list"] <= (2 * pages + 1 if bad <= 10 else 3 * pages + 1)
+    assert [e.key for e in queue.events] == [bad_keys[0]] and not store.exists(LAYOUT.quarantine_key(bad_keys[0]))
 
 
 def test_fresh_records_are_never_taken_for_deleted_inputs(small_pages):

@@ -6,8 +6,9 @@ source of truth. It goes through the dispatcher like every other source, so an o
 notification already queued is not queued twice.
 
 How it reads the bucket (issue 11.6). The input prefix is listed one page (1,000 keys, one
-LIST request) at a time; for each page the records and quarantine records that can belong to
-it are listed too (one LIST each), never fetched. An input is current when its record (or
+LIST request) at a time; for each page the records that can belong to it are listed too (one
+LIST), never fetched; quarantine records are listed once per run when there are at most 1,000
+of them (else per page like records): 2 LIST requests per 1,000 inputs plus one per run. An input is current when its record (or
 quarantine record) exists and was written no earlier than the input (`LastModified`): then
 no request is made for it. The etag and pipeline version inside the record are not read, so
 after a change of pipeline version (a deploy) the first pass checks every input through the
@@ -127,6 +128,10 @@ def sweep(
     listings_trusted = state.pass_version() == version
     cursor = state.cursor()
     complete = False
+    # Quarantine records are few: listed once per run when they fit in one page (one LIST),
+    # instead of one LIST per page of inputs. One written after this listing only makes its
+    # input go through the dispatcher, which reads the state.
+    quarantine = _all_outputs_if_few(store, layout.quarantine_prefix)
     while True:
         listed_at = time.time()
         start_after = layout.input_prefix + cursor if cursor is not None else None
@@ -137,7 +142,9 @@ def sweep(
                 break
         last = page[-1].key[len(layout.input_prefix):] if page else None
         final = len(page) < PAGE
-        _reconcile_page(store, layout, dispatcher, page, cursor, None if final else last, listed_at, listings_trusted, counts)
+        _reconcile_page(
+            store, layout, dispatcher, page, cursor, None if final else last, listed_at, listings_trusted, counts, quarantine
+        )
         if final:
             complete = True
             state.set_cursor(None)
@@ -164,6 +171,28 @@ def _dispatch(dispatcher: Dispatcher, store: Store, layout: Layout, info: Object
             raise
         log.error("sweep_key_failed", key=info.key, error=type(exc).__name__, message=str(exc)[:300])
         counts[FAILED] += 1
+
+
+def _all_outputs_if_few(store: Store, prefix: str) -> list[ObjectInfo] | None:
+    """Every object under prefix when there are at most PAGE of them (one LIST), else None."""
+    found: list[ObjectInfo] = []
+    for info in store.list(prefix):
+        found.append(info)
+        if len(found) > PAGE:
+            return None
+    return found
+
+
+def _in_range(infos: list[ObjectInfo], prefix: str, suffix: str, low: str | None, high: str | None) -> dict[str, ObjectInfo]:
+    """The outputs `prefix + R + suffix` among infos with low < R <= high (high None: no bound)."""
+    found: dict[str, ObjectInfo] = {}
+    for info in infos:
+        if not (info.key.startswith(prefix) and info.key.endswith(suffix)):
+            continue
+        relative = info.key[len(prefix): -len(suffix)]
+        if (low is None or relative > low) and (high is None or relative <= high):
+            found[relative] = info
+    return found
 
 
 def _outputs_in_range(store: Store, prefix: str, suffix: str, low: str | None, high: str | None) -> dict[str, ObjectInfo]:
@@ -196,9 +225,13 @@ def _reconcile_page(
     listed_at: float,
     listings_trusted: bool,
     counts: Counter,
+    quarantine: list[ObjectInfo] | None = None,
 ) -> None:
     records = _outputs_in_range(store, layout.processed_prefix, ".json", low, high)
-    quarantined = _outputs_in_range(store, layout.quarantine_prefix, ".json", low, high)
+    if quarantine is not None:
+        quarantined = _in_range(quarantine, layout.quarantine_prefix, ".json", low, high)
+    else:
+        quarantined = _outputs_in_range(store, layout.quarantine_prefix, ".json", low, high)
     inputs = set()
     for info in page:
         if not layout.is_input(info.key):

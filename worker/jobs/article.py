@@ -26,9 +26,11 @@ def request_index_batch(runtime) -> None:
     """Ask the index queue for a batch, debounced in Redis by count and age (no store request)."""
     from ..search.indexer import BATCH_AGE, BatchRequests
 
-    when = BatchRequests(runtime.redis, runtime.store.url).document_written()
+    requests = BatchRequests(runtime.redis, runtime.store.url)
+    when = requests.document_written()
     if when == "later":
-        app.send_task(INDEX_BATCH, countdown=BATCH_AGE, queue=INDEX_QUEUE)
+        # Skipped when it comes due if a run started meanwhile (BatchRequests.superseded).
+        app.send_task(INDEX_BATCH, kwargs={"generation": requests.generation}, countdown=BATCH_AGE, queue=INDEX_QUEUE)
     elif when == "now":
         app.send_task(INDEX_BATCH, queue=INDEX_QUEUE)
 
@@ -77,12 +79,18 @@ def process_article(
     prior: str | None = None,
 ):
     runtime = self.runtime
-    from ..search.indexer import document_written
+    from ..search.indexer import RedisDocumentCache, document_written
 
+    cache = RedisDocumentCache(runtime.redis, runtime.store.url)
     job = runtime.job(
         bucket,
-        on_document_written=lambda doc_key: document_written(
-            runtime.store_for(bucket), runtime.settings, doc_key, enqueue=lambda: request_index_batch(runtime)
+        on_document_written=lambda doc_key, document: document_written(
+            runtime.store_for(bucket),
+            runtime.settings,
+            doc_key,
+            enqueue=lambda: request_index_batch(runtime),
+            document=document,
+            cache=cache,
         ),
     )
     if self.attempt > 1:

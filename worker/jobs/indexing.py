@@ -25,26 +25,40 @@ INDEX_LIMITS = {"soft_time_limit": 600, "time_limit": 660}
 
 
 @app.task(bind=True, base=CopydeskTask, name=INDEX_BATCH, **INDEX_LIMITS)
-def index_batch(self):
+def index_batch(self, generation: int | None = None):
     from ..search.catalog import Catalog
-    from ..search.indexer import BATCH_AGE, LEASE_SECONDS, BatchRequests, index_pending, merge_candidates
+    from ..search.indexer import (
+        BATCH_AGE,
+        LEASE_SECONDS,
+        BatchRequests,
+        RedisDocumentCache,
+        index_pending,
+        merge_candidates,
+    )
 
     runtime = self.runtime
     store, settings = runtime.store, runtime.settings
     requests = BatchRequests(runtime.redis, store.url)
+    if generation is not None and requests.superseded(generation):
+        return {"indexed": 0, "superseded": True}  # a run since took what this one was asked for
     lease = runtime.redis.lock(f"copydesk:index:lease:{store.url}", timeout=LEASE_SECONDS, blocking=False)
     if not lease.acquire():
         requests.missed()  # the holder asks again when it is done
         return {"indexed": 0, "busy": True}
     try:
         requests.run_started()  # documents written from now on ask for another run
-        indexed = index_pending(store, settings, max_docs=BATCH_DOCS, exclusive=True)
+        catalog = Catalog(store, settings)
+        indexed = index_pending(
+            store, settings, max_docs=BATCH_DOCS, catalog=catalog, exclusive=True,
+            cache=RedisDocumentCache(runtime.redis, store.url),
+        )
         if indexed >= BATCH_DOCS:
             app.send_task(INDEX_BATCH, queue=INDEX_QUEUE)  # a backlog: keep going
         elif requests.take_missed():
             # A request found the lease taken while this run held it: ask again, by age.
             app.send_task(INDEX_BATCH, countdown=BATCH_AGE, queue=INDEX_QUEUE)
-        if merge_candidates(Catalog(store, settings).read(), force=False):
+        # The manifest this run published (no second GET); read only when nothing was indexed.
+        if merge_candidates(catalog.last_published or catalog.read(), force=False):
             app.send_task(INDEX_MERGE, queue=INDEX_QUEUE)
         # Outages are retried by Celery (CopydeskTask); markers stay until their batch is
         # published, so a failed run loses nothing.

@@ -106,6 +106,9 @@ class Catalog:
         self.manifest_key = f"{self.prefix}manifest.json"
         self.segments_prefix = f"{self.prefix}segments/"
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(store, settings)
+        #: The manifest this catalog last wrote (or found already changed): what a caller
+        #: that just published reads instead of GETting it again.
+        self.last_published: Manifest | None = None
 
     # -- manifest --------------------------------------------------------------------------
     def read(self) -> Manifest:
@@ -145,6 +148,7 @@ class Catalog:
                 with attempt:
                     current = self.read()
                     if applied(current):
+                        self.last_published = current
                         return current
                     proposed = change(copy.deepcopy(current))
                     if proposed is None:
@@ -154,6 +158,7 @@ class Catalog:
                     conditions: dict[str, Any] = {"if_none_match": True} if current.etag is None else {"if_match": current.etag}
                     info = self.store.put(self.manifest_key, proposed.to_json(), content_type="application/json", **conditions)
                     proposed.etag = info.etag
+                    self.last_published = proposed
                     tries = attempt.retry_state.attempt_number
                     log.info("index_published", change=what, generation=proposed.generation, conflicts=tries - 1, attempts=tries)
                     return proposed
