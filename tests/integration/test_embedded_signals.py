@@ -39,8 +39,11 @@ def _desk(tmp_path: Path) -> Path:
 
 def _start(folder: Path, delay: float) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COPYDESK_", "AWS_"))}
+    started = folder.parent / "in-flight"
+    started.mkdir(exist_ok=True)
     env.update(COPYDESK_CACHE_DIR=str(folder.parent / "cache"), COPYDESK_LOG_LEVEL="WARNING",
-               COPYDESK_TEST_STAGE_DELAY=str(delay), PYTHONPATH=str(SLOW_STAGES))
+               COPYDESK_TEST_STAGE_DELAY=str(delay), PYTHONPATH=str(SLOW_STAGES),
+               COPYDESK_TEST_STAGE_STARTED_DIR=str(started))
     return subprocess.Popen(
         [str(BIN / "copydesk"), "run", str(folder), "--once", "--threads", "1"],
         env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -89,13 +92,16 @@ def test_first_signal_finishes_in_flight_and_leaves_the_rest(tmp_path, signum):
 def test_second_signal_quits_at_once_and_the_next_run_cleans_up(tmp_path):
     folder = _desk(tmp_path)
     proc = _start(folder, delay=30.0)  # the article in flight would take 30 s to finish
-    # No record comes first here (the first article sleeps 30 s): wait for the runner's threads,
-    # then give the sweep a moment to hand the first article over. A signal that came earlier
-    # would still have to end the run at once with the same message and code.
+    # No record comes first here (the first article sleeps 30 s): wait until its pause has begun
+    # (the test-only hook leaves a file then), so both signals land while it is in flight.
+    # (Thread names were no help: Python 3.11 does not give them to the OS, so a wait on
+    # /proc/PID/task/*/comm ran out its 120 s every time.)
+    in_flight = folder.parent / "in-flight"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and "copydesk-run" not in _threads(proc.pid):
-        time.sleep(0.1)
-    time.sleep(1.0)
+    while time.monotonic() < deadline and not any(in_flight.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    assert any(in_flight.iterdir()), "no article went in flight"
     stale = folder / "processed" / ".tmp-left-by-a-kill"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"half")
@@ -114,10 +120,3 @@ def test_second_signal_quits_at_once_and_the_next_run_cleans_up(tmp_path):
     stdout, stderr = again.communicate(timeout=300)
     assert again.returncode == 0, stderr[-3000:]
     assert not list(folder.rglob(".tmp-*"))
-
-
-def _threads(pid: int) -> str:
-    try:
-        return " ".join((Path(f"/proc/{pid}/task") / t / "comm").read_text() for t in os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return ""

@@ -12,6 +12,9 @@ import os
 import time
 
 DELAY = float(os.environ.get("COPYDESK_TEST_STAGE_DELAY") or 0)
+#: Optional: a folder where each slowed article leaves a file as its pause begins, so a test
+#: knows an article is in flight (rather than guessing from elapsed time or thread names).
+STARTED_DIR = os.environ.get("COPYDESK_TEST_STAGE_STARTED_DIR")
 
 if DELAY > 0:
     from worker import processing
@@ -19,6 +22,10 @@ if DELAY > 0:
     _process_document = processing.process_document
 
     def _slow_process_document(*args, **kwargs):
+        if STARTED_DIR:
+            import tempfile
+
+            tempfile.NamedTemporaryFile(dir=STARTED_DIR, prefix="in-flight-", delete=False).close()
         time.sleep(DELAY)
         return _process_document(*args, **kwargs)
 
