@@ -1,5 +1,5 @@
 """Block scorer, step 2: leave-one-set-out figures of a learned keep/drop judgement of
-trafilatura's full-mode blocks (tasks/cleaning/scorer.py features), from block_dump.py's cache.
+trafilatura's full-mode blocks (block_features.py), from block_dump.py's cache.
 
 For each set left out: the model is trained on the shippable sets (scrapinghub, readability)
 other than the one left out, its threshold chosen on those same training sets, and it is scored
@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".bench-cache" / "blocks-full.json"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "bench" / "experiments"))
 import numpy as np
 from _extraction_data import SETS, SHIPPABLE_SETS, load_set, score, shingles, tokens
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -25,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from tasks.cleaning.result import Block
-from tasks.cleaning.scorer import block_features
+from block_features import block_features
 
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
 rows = json.loads(CACHE.read_text())

@@ -1,23 +1,15 @@
-"""A learned judgement of trafilatura's blocks: keep or drop each, from features of the block,
-its neighbours and the page (no keyword list, no site).
-
-The model is a logistic regression over FEATURES, trained only on the extraction sets whose
-licence allows shipping what is derived from them (scrapinghub MIT, Mozilla readability
-Apache-2.0) by `python -m tasks.cleaning.build_scorer` (needs scikit-learn: `uv sync`), and read
-here with the standard library: the weights are a small JSON file in tasks/models/.
+"""Features of a learned keep/drop judgement of trafilatura's blocks (the block, its neighbours,
+the page; no keyword list, no site), for block_scorer.py. Not shipped: in the leave-one-set-out
+figures it did not beat keeping every block (issue 10), so nothing in tasks/ uses it.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from functools import lru_cache
-from pathlib import Path
 
-from .boilerplate import is_call_to_action, is_dateline, is_shard, repeats, words
-from .result import Block
+from tasks.cleaning.boilerplate import is_call_to_action, is_dateline, is_shard, repeats, words
+from tasks.cleaning.result import Block
 
-MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "block-scorer.json"
 KINDS = ("p", "heading", "item", "row", "quote")
 PUNCTUATION = frozenset(".,;:!?")
 SENTENCE_ENDS = frozenset(".!?")
@@ -85,18 +77,3 @@ def block_features(
             math.log1p(page_words),
         ])
     return rows
-
-
-@lru_cache(maxsize=1)
-def load_model(path: Path = MODEL_PATH) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def keep_scores(rows: list[list[float]], model: dict) -> list[float]:
-    """Probability that each block belongs to the article (standardised features, logistic)."""
-    mean, scale, coef, intercept = model["mean"], model["scale"], model["coef"], model["intercept"]
-    scores = []
-    for row in rows:
-        z = intercept + sum(w * (x - m) / s for x, m, s, w in zip(row, mean, scale, coef, strict=True))
-        scores.append(1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z)))))
-    return scores
