@@ -4,10 +4,12 @@ trafilatura in full mode (its own heuristics compared with its readability and j
 fallbacks, not the `fast` shortcut) finds the main content; we keep its XML body, not its text,
 so that every block keeps its kind (paragraph, heading, list item, table row).
 
-No hand rule of boilerplate.py runs on HTML: measured leave-one-set-out over the six extraction
-sets (bench/experiments/loso_configs.py), the full mode with no rule generalised best, and none of
-the headline, standfirst, link, call-to-action, dateline rules paid off on two sets other than the
-one they were written from (issue 10). The plain-text cleaner, which has no extractor, keeps them.
+No hand rule of boilerplate.py runs on HTML (issue 10): the headline, standfirst, call-to-action
+and dateline rules did not pay off on two sets other than the one they were written from; the
+link rule did (cleaneval, cleanportaleval) but cost more on others (google-trends -0.012 F1), and
+tuned on five sets the choice left it out for five of the six left out
+(bench/experiments/rule_payoff.py, loso_configs.py). The plain-text cleaner, which has no
+extractor, keeps them.
 """
 
 from __future__ import annotations
