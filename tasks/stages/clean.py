@@ -1,6 +1,7 @@
 """Clean: keep the article body and its metadata, drop the site's boilerplate.
 
-The work is in tasks/cleaning: HTML through trafilatura's full extractor, XML news formats (NITF, NewsML-G2, XHTML) parsed safely, plain text line by line.
+The work is in tasks/cleaning: HTML through trafilatura's full extractor, XML news formats
+(NITF, NewsML-G2, XHTML) parsed safely, plain text line by line.
 """
 
 from __future__ import annotations
