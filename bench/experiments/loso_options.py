@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 logging.disable(logging.WARNING)
 import trafilatura
+from trafilatura.settings import use_config
 from _extraction_data import SETS, load_set, score
 
 import tasks.cleaning.html as H
@@ -28,6 +29,13 @@ VARIANTS = {
     "recall, no tables": dict(BASE, include_tables=False),
     "recall, fast": dict(BASE, fast=True),
 }
+#: trafilatura's MIN_EXTRACTED_SIZE (250 by default): its short-result fallbacks, and in recall
+#: mode the size (x10) above which its own extraction is kept without comparing readability's.
+for size in (100, 500, 1000):
+    config = use_config()
+    config["DEFAULT"]["MIN_EXTRACTED_SIZE"] = str(size)
+    VARIANTS[f"recall, min size {size}"] = dict(BASE, config=config)
+ONLY = sys.argv[1:]  # variant names to run (default: all)
 
 
 def run(html, options):
@@ -46,6 +54,8 @@ def run(html, options):
 pages = {s: load_set(s) for s in SETS}
 res = {}
 for name, options in VARIANTS.items():
+    if ONLY and name not in ONLY and name != "recall+tables (copydesk)":
+        continue
     res[name] = {s: score([run(p.html, options) for p in ps], [p.body for p in ps]).f1 for s, ps in pages.items()}
     f = res[name]
     print(f"{name:<26} " + " ".join(f"{f[s]:.4f}" for s in SETS) + f"  macro {statistics.mean(f.values()):.4f}", flush=True)
