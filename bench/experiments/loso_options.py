@@ -35,7 +35,7 @@ for size in (100, 500, 1000):
     config = use_config()
     config["DEFAULT"]["MIN_EXTRACTED_SIZE"] = str(size)
     VARIANTS[f"recall, min size {size}"] = dict(BASE, config=config)
-ONLY = sys.argv[1:]  # variant names to run (default: all)
+ONLY = sys.argv[1:] if __name__ == "__main__" else []  # variant names to run (default: all)
 
 
 def run(html, options):
@@ -51,15 +51,20 @@ def run(html, options):
     return "\n".join(b.text for b in H.body_blocks(document.body))
 
 
-pages = {s: load_set(s) for s in SETS}
-res = {}
-for name, options in VARIANTS.items():
-    if ONLY and name not in ONLY and name != "recall+tables (copydesk)":
-        continue
-    res[name] = {s: score([run(p.html, options) for p in ps], [p.body for p in ps]).f1 for s, ps in pages.items()}
-    f = res[name]
-    print(f"{name:<26} " + " ".join(f"{f[s]:.4f}" for s in SETS) + f"  macro {statistics.mean(f.values()):.4f}", flush=True)
-print("--- LOSO")
-for held in SETS:
-    best = max(res, key=lambda n: statistics.mean(res[n][s] for s in SETS if s != held))
-    print(f"{held:<20} chosen {best!r}  F1 {res[best][held]:.4f}")
+def main():
+    pages = {s: load_set(s) for s in SETS}
+    res = {}
+    for name, options in VARIANTS.items():
+        if ONLY and name not in ONLY and name != "recall+tables (copydesk)":
+            continue
+        res[name] = {s: score([run(p.html, options) for p in ps], [p.body for p in ps]).f1 for s, ps in pages.items()}
+        f = res[name]
+        print(f"{name:<26} " + " ".join(f"{f[s]:.4f}" for s in SETS) + f"  macro {statistics.mean(f.values()):.4f}", flush=True)
+    print("--- LOSO")
+    for held in SETS:
+        best = max(res, key=lambda n: statistics.mean(res[n][s] for s in SETS if s != held))
+        print(f"{held:<20} chosen {best!r}  F1 {res[best][held]:.4f}")
+
+
+if __name__ == "__main__":
+    main()
