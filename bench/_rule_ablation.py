@@ -1,4 +1,5 @@
-"""copydesk's HTML path with every block's verdict, so the bench can switch one rule off at a time."""
+"""copydesk's HTML extraction with every block's verdict under the hand rules (which copydesk no
+longer runs on HTML), so the bench can switch one rule off at a time."""
 
 from __future__ import annotations
 

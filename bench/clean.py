@@ -16,8 +16,9 @@ average over sets, and the timing over all pages: pages/s (pages / summed CPU ti
 and max CPU time per page, and the slowest page. Times are CPU seconds (time.process_time) of
 each call: the machine is shared, CPU time is what a worker slot pays.
 
---rules: the leave-one-rule-out table of copydesk's block judgement, per set (what each rule
-gains or costs on each set). --save FILE writes every output, for later analysis.
+--rules: the leave-one-rule-out table of the hand rules of tasks/cleaning/boilerplate.py over
+trafilatura's blocks, per set (what each rule would gain or cost on each set; since issue 10
+copydesk's HTML path runs none of them, bench/experiments/rule_payoff.py says why). --save FILE writes every output, for later analysis.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def print_timing(pages: list[tuple[str, Page]], seconds: dict[str, list[float]],
 
 
 def print_rule_ablation(pages: list[tuple[str, Page]]) -> None:
-    """F1 change per set when one rule of the block judgement is switched off (its blocks kept)."""
+    """F1 change per set when one hand rule is switched off (its blocks kept), all others on."""
     from _rule_ablation import REASONS, explained
 
     sets = [s for s in SETS if any(name == s for name, _ in pages)]

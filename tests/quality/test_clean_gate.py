@@ -33,18 +33,21 @@ pytestmark = pytest.mark.quality
 
 GATE_PAGES = 12
 NOISE_MARGIN = 0.015
-#: F1 measured on each set's gate slice when the floors were recorded (see the commit message).
+#: F1 measured on each set's gate slice when the floors were recorded (see the commit message):
+#: trafilatura's full mode, no hand rule on HTML blocks (issue 10's leave-one-set-out choice).
 RECORDED_F1 = {
-    "scrapinghub": 0.9952,
-    "cleaneval": 0.8431,
-    "cleanportaleval": 0.9605,
-    "dragnet": 0.8990,
-    "google-trends-2017": 0.8740,
-    "readability": 0.9522,
+    "scrapinghub": 0.9817,
+    "cleaneval": 0.8390,
+    "cleanportaleval": 0.9596,
+    "dragnet": 0.9405,
+    "google-trends-2017": 0.8867,
+    "readability": 0.9552,
 }
 #: Lines of a known boilerplate kind (newsletter, paywall, app, share, cookie, copyright) kept,
-#: over all slices (6 when recorded).
-MAX_BOILERPLATE_KEPT = 6
+#: over all slices: 22 when recorded (20 on cleaneval's 2007 pages: "Click here", copyright
+#: footers), up from 6 when the call-to-action rule ran on HTML; it paid off in F1 on one set
+#: besides scrapinghub, so issue 10 dropped it. The bound is that count plus a little noise.
+MAX_BOILERPLATE_KEPT = 24
 #: CPU seconds of the slowest page of the slices: 0.23 s when recorded; ~9x that is the bound.
 SLOWEST_PAGE_CPU_SECONDS = 2.0
 

@@ -51,18 +51,19 @@ def page(extra_head: str = "", jsonld: dict | None = JSONLD, body_extra: str = "
 </body></html>"""
 
 
-def test_body_paragraphs_are_extracted_and_boilerplate_dropped():
+def test_body_paragraphs_are_extracted_and_page_furniture_dropped():
     cleaned = clean_html(page())
-    assert cleaned.paragraphs == BODY
+    # The body, whole and in order. What sits inside the <article> around it (headline, prompt,
+    # related link) is the extractor's call: no hand rule judges HTML blocks since issue 10's
+    # leave-one-set-out study (none paid off on two sets other than the one it was written from).
+    start = cleaned.paragraphs.index(BODY[0])
+    assert cleaned.paragraphs[start : start + len(BODY)] == BODY
+    # Removed counts what the page shows outside the body: menus, footers, cookie notices.
     removed = " ".join(cleaned.removed)
-    assert "newsletter" in removed
-    # Removed counts what the page shows outside the body: menus, prompts, footers...
-    for shown in ("Home News Sport", "All rights reserved", "We use cookies"):
+    for shown in ("Home", "Sport", "All rights reserved", "We use cookies"):
         assert shown in removed, shown
-    # ... but not the headline: it is the title, not boilerplate, and not a body paragraph.
     assert cleaned.metadata.title == "Council expands bus network"
     assert "Council expands bus network" not in cleaned.removed
-    assert not any(p.startswith("Council expands bus network") for p in cleaned.paragraphs)
 
 
 def test_metadata_from_jsonld_and_link_canonical():
@@ -107,7 +108,7 @@ def test_page_without_article_text_is_no_text():
 def test_stage_sets_the_article_fields():
     article = Article(Source("b", "a.html"), b"", media_type="html", content=page())
     Clean().action(article)
-    assert article.text == "\n\n".join(BODY)
+    assert "\n\n".join(BODY) in article.text
     assert article.title == "Council expands bus network"
     assert article.removed_lines >= 1 and article.removed_chars > 0
     assert article.removed_samples
@@ -136,3 +137,20 @@ def test_relative_canonical_urls_are_resolved(head, expected):
     tree = html.fromstring(f"<html><head>{head}<title>Floods</title></head><body><p>Text.</p></body></html>")
     metadata, _ = metadata_from_html(tree)
     assert metadata.url == expected
+
+
+def test_block_text_is_never_glued_across_elements():
+    """trafilatura's XML as full mode returns it: a heading inside a list item, an HTML table and a
+    <script> left by its fallbacks. Each block ends its line; cells are words apart; code is no text."""
+    from lxml import etree
+
+    from tasks.cleaning.html import body_blocks
+
+    body = etree.fromstring(
+        "<body><list><item><head>Energy</head>195kj<lb/>45kcal</item></list>"
+        "<table><tr><td>Birth date</td><td>21-4-1980</td></tr><tr><td>Origin</td><td>American</td></tr></table>"
+        "<script>googletag.display('ad');</script><p>Last line.</p></body>"
+    )
+    assert [b.text for b in body_blocks(body)] == [
+        "Energy", "195kj", "45kcal", "Birth date 21-4-1980", "Origin American", "Last line."
+    ]

@@ -81,7 +81,8 @@ def test_newsml_g2_body_and_metadata():
 
 def test_generic_xhtml_goes_through_the_html_extractor():
     cleaned = clean_document(XHTML, "xml")
-    assert cleaned.paragraphs == [P1, P2]
+    # The <h1> may stay before the body: no hand rule judges HTML blocks since issue 10.
+    assert cleaned.paragraphs[-2:] == [P1, P2]
     assert cleaned.metadata.title == "Floods hit lower town"
 
 
