@@ -325,7 +325,7 @@ def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (errors too).")
 @click.option("--watch", is_flag=True, help="Refresh a live table with rates over the last minutes until interrupted.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between refreshes of --watch.")
-@click.option("--timeout", default=1.0, show_default=True, help="Longest wait for workers to answer, in seconds.")
+@click.option("--timeout", default=0.5, show_default=True, help="Longest wait for workers with a fresh heartbeat to answer, in seconds.")
 @click.option("--max-age", type=float, default=None, help="Oldest message age, in seconds, above which the exit code is 1 (default: COPYDESK_QUEUE_MAX_AGE).")
 @click.option("--articles", is_flag=True, help="Also count inputs, records and quarantine records (lists the bucket: slow on a big one).")
 def status(as_json: bool, watch: bool, interval: float, timeout: float, max_age: float | None, articles: bool) -> None:

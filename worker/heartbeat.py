@@ -17,7 +17,7 @@ from .logging import get_logger
 
 log = get_logger("copydesk.heartbeat")
 
-BEAT_SECONDS = 5
+BEAT_SECONDS = 2
 #: A worker missing three beats in a row is taken for dead.
 FRESH_SECONDS = 3 * BEAT_SECONDS
 #: Stamps older than this are dropped by the next beat of any worker (the set stays small).
