@@ -63,11 +63,18 @@ class Heartbeat:
 
     def _run(self) -> None:
         client = self._client()
+        failing = False
         while not self._stop.is_set():
             try:
                 beat(client, self.name)
             except Exception as exc:  # the broker being away is the worker's problem, not ours
-                log.warning("heartbeat_failed", worker=self.name, error=f"{type(exc).__name__}: {exc}")
+                if not failing:  # once per outage, not every BEAT_SECONDS
+                    log.warning("heartbeat_failed", worker=self.name, error=f"{type(exc).__name__}: {exc}")
+                failing = True
+            else:
+                if failing:
+                    log.info("heartbeat_restored", worker=self.name)
+                failing = False
             self._stop.wait(BEAT_SECONDS)
 
     def stop(self) -> None:

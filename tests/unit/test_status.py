@@ -182,3 +182,26 @@ def test_a_beating_worker_that_does_not_answer_is_listed_as_such(producer, redis
     console = Console(width=120, record=True)
     console.print(render_table(snap))
     assert "silent@host (no answer)" in console.export_text()
+
+
+def test_a_heartbeat_outage_is_logged_once_and_its_end_too(monkeypatch):
+    from worker import heartbeat
+
+    events: list[str] = []
+    monkeypatch.setattr(heartbeat.log, "warning", lambda event, **kw: events.append(event))
+    monkeypatch.setattr(heartbeat.log, "info", lambda event, **kw: events.append(event))
+    monkeypatch.setattr(heartbeat, "BEAT_SECONDS", 0)
+    hb = heartbeat.Heartbeat("redis://127.0.0.1:1/0", "w@h")
+    monkeypatch.setattr(hb, "_client", lambda: None)
+    outcomes = [ConnectionError("down")] * 3 + [None, None]
+
+    def fake_beat(_client, _name):
+        outcome = outcomes.pop(0)
+        if not outcomes:
+            hb._stop.set()
+        if outcome is not None:
+            raise outcome
+
+    monkeypatch.setattr(heartbeat, "beat", fake_beat)
+    hb._run()
+    assert events == ["heartbeat_failed", "heartbeat_restored"]
