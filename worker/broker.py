@@ -21,8 +21,6 @@ ENQUEUED_AT_HEADER = "copydesk_enqueued_at"
 KOMBU_PRIORITY_SEP = "\x06\x16"
 KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
 KOMBU_UNACKED = "unacked"
-#: One member per worker's control (pidbox) queue: how many workers to wait for.
-KOMBU_PIDBOX_BINDINGS = "_kombu.binding.celery.pidbox"
 #: copydesk's own: worker name -> last heartbeat (Redis server time), see worker/heartbeat.py.
 WORKER_HEARTBEATS = "copydesk:workers"
 
@@ -50,21 +48,20 @@ def _routing_key(raw: bytes) -> str | None:
 
 
 def queue_snapshot(client, queues: tuple[str, ...], now: float | None = None) -> dict[str, Any]:
-    """Waiting, unacked and oldest age per queue, the number of workers' control queues and the
-    workers' heartbeats, all read in one MULTI/EXEC round trip."""
+    """Waiting, unacked and oldest age per queue and the workers' heartbeats, all read in one
+    MULTI/EXEC round trip."""
     pipe = client.pipeline(transaction=True)
     for queue in queues:
         for name in _lists(queue):
             pipe.llen(name)
             pipe.lindex(name, -1)
     pipe.hvals(KOMBU_UNACKED)
-    pipe.scard(KOMBU_PIDBOX_BINDINGS)
     pipe.zrange(WORKER_HEARTBEATS, 0, -1, withscores=True)
     pipe.time()
     results = pipe.execute()
     now = time.time() if now is None else now
     unacked_by_queue: dict[str, int] = {}
-    for raw in results[-4]:
+    for raw in results[-3]:
         key = _routing_key(raw)
         if key is not None:
             unacked_by_queue[key] = unacked_by_queue.get(key, 0) + 1
@@ -89,8 +86,7 @@ def queue_snapshot(client, queues: tuple[str, ...], now: float | None = None) ->
     return {
         "time": now,
         "queues": report,
-        "control_queues": int(results[-3]),
-        # Raw (name, stamp) pairs and the server's clock: worker/heartbeat.py tells who is alive.
-        "heartbeats": [(name.decode() if isinstance(name, bytes) else name, float(score)) for name, score in results[-2]],
+        # ZRANGE's (name, stamp) pairs and the server's clock: worker/heartbeat.py tells who is alive.
+        "heartbeats": results[-2],
         "server_time": float(server_seconds) + float(server_micro) / 1e6,
     }

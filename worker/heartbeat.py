@@ -12,6 +12,7 @@ control queue binding behind and every `status` would wait out the broadcast tim
 from __future__ import annotations
 
 import threading
+
 from .broker import WORKER_HEARTBEATS
 from .logging import get_logger
 

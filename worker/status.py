@@ -4,8 +4,9 @@ One snapshot: every queue figure and the workers' heartbeats come from one Redis
 waiting, unacked and the oldest message's age agree with each other), then the workers with a
 fresh heartbeat (worker/heartbeat.py) are asked, all at once by each of three broadcasts
 (stats, then active and reserved of those that answered it), each ending as soon as all of them
-answered, or after a short timeout; with no heartbeat nothing is broadcast. The bucket is only listed on request (`--articles`): on a big bucket
-that listing is what made the old command take seconds.
+answered, or after a short timeout; with no heartbeat nothing is broadcast. The bucket is only
+listed on request (`--articles`): on a big bucket that listing is what made the old command take
+seconds.
 
 Kombu's Redis transport keeps a queue as a list (LPUSH in, BRPOP from the right end, so the
 oldest message is at index -1), its priority levels in sibling lists, and every message handed
@@ -38,7 +39,7 @@ def queue_depths(redis_client) -> dict[str, int]:
 REPLY_POLL_SECONDS = 0.1
 
 
-def worker_activity(celery_app, timeout: float = 1.0, expected: int | None = None) -> dict[str, Any]:
+def worker_activity(celery_app, timeout: float, expected: int) -> dict[str, Any]:
     """stats, active and reserved from every worker: each is one broadcast that all workers
     answer at once.
 
@@ -60,10 +61,9 @@ def worker_activity(celery_app, timeout: float = 1.0, expected: int | None = Non
     # timeout when a worker did not answer (they contend in kombu's Redis polling). `stats`
     # first; `active` and `reserved` then wait only for the workers that answered it, so a
     # silent one costs one timeout, not three.
-    stats = ask("stats", expected or None)
-    answered = len(stats) or None
-    active = ask("active", answered) if stats or expected is None else {}
-    reserved = ask("reserved", answered) if stats or expected is None else {}
+    stats = ask("stats", expected)
+    active = ask("active", len(stats)) if stats else {}
+    reserved = ask("reserved", len(stats)) if stats else {}
     workers: dict[str, dict[str, Any]] = {}
     for name in sorted(set(stats) | set(active) | set(reserved)):
         s = stats.get(name) or {}
