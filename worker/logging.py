@@ -30,7 +30,8 @@ SECRET_KEY_RE = re.compile(r"pass(word)?|secret|token|credential|authorization|a
 def _linear(pattern: str):
     """Case-insensitive RE2 (linear time): every string value of every log event is redacted,
     and some carry untrusted text; with `re` this pattern was quadratic on a long run of letters
-    (40 KB took 9 s)."""
+    (40 KB took 9 s). Not tasks.cleaning.linear.compile_linear: importing that package loads
+    lxml, and every command, `copydesk status` included, imports this module."""
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False

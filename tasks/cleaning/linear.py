@@ -62,12 +62,13 @@ def translate(pattern: str) -> str:
     return "".join(out)
 
 
-def compile_linear(pattern: str, ignore_case: bool = False) -> Any:
-    """An RE2 regex (search/match/finditer/sub like `re`) for a Python-flavoured pattern."""
+def compile_linear(pattern: str | bytes, ignore_case: bool = False) -> Any:
+    """An RE2 regex (search/match/finditer/sub like `re`) for a Python-flavoured pattern; a
+    bytes pattern (searched over bytes) is taken as it is, with no `\\w` to rewrite in it."""
     options = re2.Options()
     options.case_sensitive = not ignore_case
     # Large alternations of bounded repeats need more than the 8 MB default to stay on the DFA.
     options.max_mem = 64 << 20
     # When the DFA's budget runs out RE2 falls back to its (still linear) NFA: not worth a log line.
     options.log_errors = False
-    return re2.compile(translate(pattern), options)
+    return re2.compile(pattern if isinstance(pattern, bytes) else translate(pattern), options)

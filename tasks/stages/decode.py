@@ -23,7 +23,6 @@ import re
 import zlib
 
 import charset_normalizer
-import re2
 
 from ..article import Article, BadInput
 from ..cleaning.linear import compile_linear
@@ -57,18 +56,10 @@ BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 
-def _bytes_linear(pattern: bytes):
-    """A case-insensitive RE2 pattern over bytes (compile_linear is for text)."""
-    options = re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False
-    return re2.compile(pattern, options)
-
-
 XML_DECL_RE = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 # On RE2 like every pattern that searches untrusted text (tasks/cleaning/linear.py): with `re`,
 # the lazy `[^>]+?` made a head of repeated "<meta " quadratic.
-META_CHARSET_RE = _bytes_linear(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""")
+META_CHARSET_RE = compile_linear(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", ignore_case=True)
 ENTITY_DECL_RE = re.compile(r"<!ENTITY", re.IGNORECASE)
 HTML_SNIFF_RE = re.compile(
     r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]|<article[\s>]|<p[\s>]|<div[\s>]|<meta\s|<title>",
