@@ -13,6 +13,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("COPYDESK_SHARED_DIR", ROOT.parent / "shared"))
 SAMPLE = SHARED / "samples" / "business-standard-paywalled.txt"
 REDIS_TEST_URL = os.environ.get("COPYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+#: The project's example inputs (HTML, text, XML), as `make demo` processes them.
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".html", ".txt", ".xml"))
+
+
+def examples_desk(tmp_path: Path, copies: int = 1) -> Path:
+    """A folder store `tmp_path/desk` whose incoming/ holds `copies` of every example, each copy
+    made distinct by a trailing comment (so each is an article of its own)."""
+    folder = tmp_path / "desk"
+    (folder / "incoming").mkdir(parents=True)
+    for i in range(copies):
+        for example in EXAMPLES:
+            (folder / "incoming" / f"{i}-{example.name}").write_bytes(example.read_bytes() + f"\n<!-- {i} -->\n".encode())
+    return folder
 
 
 def free_port() -> int:

@@ -20,21 +20,12 @@ from pathlib import Path
 import pytest
 
 from integration_support import BIN, ROOT
+from support import EXAMPLES, examples_desk
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".html", ".txt", ".xml"))
 SLOW_STAGES = ROOT / "tests" / "slow_stages"
 COPIES = 2  # 12 inputs, one thread, 1 s each: far more than the time a signal needs to land
-
-
-def _desk(tmp_path: Path) -> Path:
-    folder = tmp_path / "desk"
-    (folder / "incoming").mkdir(parents=True)
-    for i in range(COPIES):
-        for example in EXAMPLES:
-            (folder / "incoming" / f"{i}-{example.name}").write_bytes(example.read_bytes() + f"\n<!-- {i} -->\n".encode())
-    return folder
 
 
 def _start(folder: Path, delay: float) -> subprocess.Popen:
@@ -68,7 +59,7 @@ def _processed(stderr: str) -> int:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_first_signal_finishes_in_flight_and_leaves_the_rest(tmp_path, signum):
-    folder = _desk(tmp_path)
+    folder = examples_desk(tmp_path, COPIES)
     total = COPIES * len(EXAMPLES)
     proc = _start(folder, delay=1.0)
     _wait_for_first_record(folder, proc)
@@ -90,7 +81,7 @@ def test_first_signal_finishes_in_flight_and_leaves_the_rest(tmp_path, signum):
 
 
 def test_second_signal_quits_at_once_and_the_next_run_cleans_up(tmp_path):
-    folder = _desk(tmp_path)
+    folder = examples_desk(tmp_path, COPIES)
     proc = _start(folder, delay=30.0)  # the article in flight would take 30 s to finish
     # No record comes first here (the first article sleeps 30 s): wait until its pause has begun
     # (the test-only hook leaves a file then), so both signals land while it is in flight.

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from watchdog.events import FileCreatedEvent, FileModifiedEvent
 
-from support import ROOT
+from support import EXAMPLES, examples_desk
 from worker.cli import cli
 from worker.embedded import EmbeddedRunner
 from worker.events.folder import _Handler
@@ -22,24 +22,12 @@ from worker.processing import PROCESSED, Outcome
 from worker.runview import HEADER, print_table
 from worker.settings import Settings
 
-EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".html", ".txt", ".xml"))
-
-
-def _desk(tmp_path: Path, copies: int = 1) -> Path:
-    folder = tmp_path / "desk"
-    (folder / "incoming").mkdir(parents=True)
-    for i in range(copies):
-        for example in EXAMPLES:
-            (folder / "incoming" / f"{i}-{example.name}").write_bytes(example.read_bytes() + f"\n<!-- {i} -->\n".encode())
-    return folder
-
-
 def _run(folder: Path, *args: str, env: dict | None = None):
     return CliRunner().invoke(cli, ["run", str(folder), "--once", *args], env={"COPYDESK_CACHE_DIR": str(folder.parent / "cache"), **(env or {})})
 
 
 def test_a_rerun_counts_what_it_skipped_and_says_there_was_nothing_to_do(tmp_path):
-    folder = _desk(tmp_path)
+    folder = examples_desk(tmp_path)
     first = _run(folder)
     assert first.exit_code == 0, first.output
     assert f"{len(EXAMPLES)} processed, 0 quarantined, 0 skipped; {len(EXAMPLES)} indexed" in first.stderr
@@ -53,7 +41,7 @@ def test_a_rerun_counts_what_it_skipped_and_says_there_was_nothing_to_do(tmp_pat
 
 
 def test_logs_are_json_on_stderr_and_stdout_has_only_the_result(tmp_path):
-    folder = _desk(tmp_path)
+    folder = examples_desk(tmp_path)
     result = _run(folder, "--json", env={"COPYDESK_LOG_LEVEL": "INFO"})
     assert result.exit_code == 0, result.output
     outcomes = [json.loads(line) for line in result.stdout.splitlines()]
@@ -66,14 +54,14 @@ def test_logs_are_json_on_stderr_and_stdout_has_only_the_result(tmp_path):
     # At INFO the stage times ride on the summary; the per-stage events are DEBUG (issue 15).
     assert all({"fetch", "clean"} <= set(e["timings_ms"]) for e in processed)
     assert not [e for e in events if e["event"] == "stage_finished"]
-    debug = _run(_desk(tmp_path / "debug"), "--json", env={"COPYDESK_LOG_LEVEL": "DEBUG"})
+    debug = _run(examples_desk(tmp_path / "debug"), "--json", env={"COPYDESK_LOG_LEVEL": "DEBUG"})
     stages = {e["stage"] for line in debug.stderr.splitlines() if line.startswith("{")
               for e in [json.loads(line)] if e["event"] == "stage_finished"}
     assert stages >= {"fetch", "clean", "write"}
 
 
 def test_console_logs_only_when_asked(tmp_path):
-    folder = _desk(tmp_path)
+    folder = examples_desk(tmp_path)
     result = _run(folder, env={"COPYDESK_LOG_FORMAT": "console", "COPYDESK_LOG_LEVEL": "INFO"})
     assert result.exit_code == 0, result.output
     assert "article_processed" in result.stderr
@@ -81,7 +69,7 @@ def test_console_logs_only_when_asked(tmp_path):
 
 
 def test_the_first_stop_finishes_the_article_in_flight_and_leaves_the_rest(tmp_path):
-    folder = _desk(tmp_path, copies=2)
+    folder = examples_desk(tmp_path, copies=2)
     total = 2 * len(EXAMPLES)
     runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=1)
     real_run = runner.job.run
@@ -108,7 +96,7 @@ def test_the_first_stop_finishes_the_article_in_flight_and_leaves_the_rest(tmp_p
 
 
 def test_watch_reports_what_it_indexed(tmp_path):
-    folder = _desk(tmp_path)
+    folder = examples_desk(tmp_path)
     lines: list[str] = []
     runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=2,
                             on_outcome=lambda o: lines.append(o.key))
