@@ -83,7 +83,7 @@ def main() -> None:
     from worker.jobs.article import process_article, request_index_batch
     from worker.logging import configure_logging
     from worker.runtime import for_this_process
-    from worker.search.indexer import RedisDocumentCache, document_written
+    from worker.search.indexer import document_written
     from worker.settings import Settings
 
     settings = Settings.from_env()
@@ -103,10 +103,10 @@ def main() -> None:
         process_document(data, Source("bench", f"incoming/{name}", None, len(data)), pipeline)
     stages_cpu, stages_wall = cpu() - c0, time.perf_counter() - t0
 
-    cache = RedisDocumentCache(runtime.redis, runtime.store.url)
     job = runtime.job(
         on_document_written=lambda doc_key, document: document_written(
-            runtime.store, settings, doc_key, enqueue=lambda: request_index_batch(runtime), document=document, cache=cache
+            runtime.store, settings, doc_key, document,
+            announce=lambda marker, doc: request_index_batch(runtime, marker, doc),
         )
     )
 
