@@ -46,6 +46,7 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
@@ -243,6 +244,10 @@ class RedisDocumentCache(DocumentCache):
             self._redis.delete(*(self._prefix + m for m in chunk))
 
 
+#: BatchRequests' script object per Redis client (a BatchRequests is made per article).
+_SCRIPTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
 class BatchRequests:
     """The Redis debounce of batch runs for one bucket's index, sized by count and age.
 
@@ -260,15 +265,24 @@ class BatchRequests:
         self.count = count
         self.generation = 0
 
+    #: One command instead of MULTI/SET/INCR/GET/EXEC (the same atomicity, a fifth of the
+    #: client's work; issue 15): the cache entry (when given), the count, the generation.
+    _WRITTEN_SCRIPT = """
+if ARGV[1] ~= '' then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2]) end
+return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
+"""
+
     def document_written(self, marker: str | None = None, document: bytes | None = None) -> str | None:
         """Count a document written; with `marker` and `document`, also put it in the
         RedisDocumentCache of the same store, in the same round trip."""
-        pipe = self._redis.pipeline()  # MULTI/EXEC: the count and the generation of one moment
-        if marker is not None and document is not None:
-            pipe.set(f"{RedisDocumentCache.PREFIX}{self.store_url}:{marker}", document, ex=RedisDocumentCache.TTL)
-        pipe.incr(self.key)
-        pipe.get(self.key + ":generation")
-        *_, n, generation = pipe.execute()
+        cache_key = f"{RedisDocumentCache.PREFIX}{self.store_url}:{marker}" if marker is not None and document else ""
+        script = _SCRIPTS.get(self._redis)
+        if script is None:
+            script = _SCRIPTS[self._redis] = self._redis.register_script(self._WRITTEN_SCRIPT)
+        n, generation = script(
+            keys=[self.key, self.key + ":generation", cache_key or self.key + ":none"],
+            args=[document if cache_key else b"", RedisDocumentCache.TTL],
+        )
         #: The run generation when this document asked (see `superseded`).
         self.generation = int(generation or 0)
         if int(n) == 1:
