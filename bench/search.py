@@ -217,19 +217,17 @@ def copydesk_index(docs, workdir: Path, workers: int, qs=None) -> dict:
 
 
 def copydesk_full_path(docs, workdir: Path, workers: int) -> dict:
-    """Documents and markers in a folder store, then index_pending in `workers` processes."""
+    """Pending markers (carrying their documents) in a folder store, then index_pending in `workers` processes."""
     from worker.layout import Layout
     from worker.search.indexer import marker_key
 
     store_dir = workdir / "fullpath"
     store, settings = _env(str(store_dir), str(workdir / "cache-fp"))
     layout = Layout.from_settings(settings)
-    for d in docs:  # setup, not timed: what the article jobs leave behind
-        doc_key = layout.index_document_key(d["source_key"])
-        for key, body in ((doc_key, json.dumps(d)), (marker_key(settings, doc_key), "{}")):
-            path = store_dir / key
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(body)
+    for d in docs:  # setup, not timed: what the article jobs leave behind (markers carry the documents)
+        path = store_dir / marker_key(settings, layout.index_document_key(d["source_key"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(d))
     ctx = multiprocessing.get_context("fork")
     started = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:

@@ -222,7 +222,7 @@ class EmbeddedRunner:
         self.documents = DocumentCache()
         self.job = self.runtime.job(
             on_document_written=lambda doc_key, document: document_written(
-                self.store, self.settings, doc_key, document=document, cache=self.documents
+                self.store, self.settings, doc_key, document, announce=self.documents.put
             )
         )
         threads = threads or self.settings.concurrency or DEFAULT_THREADS

@@ -1,8 +1,9 @@
 """Where everything lives in the bucket, derived from an input key.
 
 For an input `incoming/R`: the record `processed/R.json`, the lineage log `logs/R.jsonl`, the
-quarantine record `quarantine/R.json` and the index document `index/docs/R.json`. Outputs never
-land under the input prefix, so writing them cannot trigger another event.
+quarantine record `quarantine/R.json`, and the index document, named `index/docs/R.json` but
+stored only in its pending markers `index/pending/~SS/R.json~T-N` (worker/search/indexer.py).
+Outputs never land under the input prefix, so writing them cannot trigger another event.
 
 Some legal S3 keys cannot be stored under that scheme: a `.` or `..` segment (the local store
 and most tools would resolve it), a trailing `/` on an object with content, or a key so long
@@ -91,6 +92,8 @@ class Layout:
         return f"{self.quarantine_prefix}{self.relative(key)}.json"
 
     def index_document_key(self, key: str) -> str:
+        """The index document's name: what its pending markers are derived from (an object of
+        that key exists only in buckets written before issue 15)."""
         return f"{self.index_prefix}docs/{self.relative(key)}.json"
 
     def input_key_for_record(self, record_key: str) -> str:

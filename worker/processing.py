@@ -3,15 +3,17 @@
 This is the thin I/O layer around the pure stages in `tasks`. The Celery task and the embedded
 runner both call `ArticleJob.run`; retries are theirs to decide (see `is_transient`).
 
-Outputs, for input `incoming/R`: the index document, then the lineage log, then the record
+Outputs, for input `incoming/R`: the index document (as a pending marker of the index, which
+carries it until a batch folds it into a segment), then the lineage log, then the record
 `processed/R.json` last, so a record never points at something missing. Bad input writes
 `quarantine/R.json` instead. The source object is only ever read.
 
 Store requests per new article: the dispatcher has read the output state once (one HEAD of the
 lineage log, see state.dispatch_state) and passes it on (`prior`), so the job does not read it
-again; then GET source, PUT index document, PUT pending marker, PUT lineage log (one request,
-conditional on no log existing: no GET of an earlier log on a first attempt), PUT record. The
-quarantine record is DELETEd only when the state said there may be one.
+again; then GET source, PUT pending marker (the index document), PUT lineage log (one request,
+conditional on no log existing: no GET of an earlier log on a first attempt), PUT record: 5,
+and the index batches' few per 1,000 documents. The quarantine record is DELETEd only when the
+state said there may be one.
 """
 
 from __future__ import annotations
@@ -129,15 +131,17 @@ class ArticleJob:
         pipeline: Pipeline,
         *,
         max_bytes: int,
-        on_document_written: Callable[[str, bytes], None] | None = None,
+        on_document_written: Callable[[str, bytes], object] | None = None,
         durable_records: bool = True,
     ) -> None:
+        """`on_document_written(doc_key, document)` stores the article's index document (its
+        pending marker) and asks for an index batch; by default the marker alone is written."""
         self.store = store
         self.layout = layout
         self.pipeline = pipeline
         self.pipeline_version = pipeline.version
         self.max_bytes = max_bytes
-        self.on_document_written = on_document_written
+        self.on_document_written = on_document_written or self._write_marker
         #: fsync records on the folder store (COPYDESK_FSYNC_RECORDS); derived outputs never are.
         self.durable_records = durable_records
         #: What run() is doing: "fetch", "stages" or "write" (a time limit during the stages
@@ -265,21 +269,16 @@ class ArticleJob:
         outputs = {
             "record": self.layout.record_key(key),
             "log": self.layout.log_key(key),
-            "index_document": self.layout.index_document_key(key),
         }
         write_started = time.perf_counter()
-        if article.index_document is None:
-            outputs.pop("index_document")
         record["outputs"] = outputs
         record["timings_ms"]["fetch"] = run.fetch_ms
         if article.index_document is not None:
             # The index keeps the newest version of an article: processed_at orders them.
             index_document = {**article.index_document, "processed_at": record["processed_at"], "pipeline_version": self.pipeline_version}
-            # Derived and rebuildable (`copydesk reindex --from-records`): not fsync'd.
-            document = _json(index_document)
-            self.store.put(outputs["index_document"], document, content_type="application/json", durable=False)
-            if self.on_document_written is not None:
-                self.on_document_written(outputs["index_document"], document)
+            # Its one write: a pending marker that carries it to the next index batch (derived
+            # and rebuildable from the records, `copydesk reindex --from-records`).
+            self.on_document_written(self.layout.index_document_key(key), _json(index_document))
         timings = record["timings_ms"]
         # The one INFO event of the article: what it became and where the time went.
         log.info(
@@ -376,6 +375,12 @@ class ArticleJob:
             self.store.put(log_key, existing + lines, content_type="application/x-ndjson", durable=False)
         collector.lines.clear()
         collector.flushed = True
+
+
+    def _write_marker(self, doc_key: str, document: bytes) -> None:
+        from .search.indexer import document_written
+
+        document_written(self.store, self.layout, doc_key, document)
 
 
 def _log_stage(name: str, elapsed: float) -> None:

@@ -26,6 +26,8 @@ class Runtime:
         self._store = store
         self._stores: dict[str, Store] = {}
         self._lock = threading.Lock()
+        #: The Celery article task's jobs by bucket, built once per process (worker/jobs/article.py).
+        self.article_jobs: dict[str | None, ArticleJob] = {}
 
     @cached_property
     def store(self) -> Store:

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     processed_prefix: Prefix = Field("processed/", description="Prefix of the per-article records (`processed/R.json`).")
     logs_prefix: Prefix = Field("logs/", description="Prefix of the per-article lineage logs (`logs/R.jsonl`).")
     quarantine_prefix: Prefix = Field("quarantine/", description="Prefix of quarantine records for inputs that cannot be processed.")
-    index_prefix: Prefix = Field("index/", description="Prefix of the search index: index documents, segments and manifest.")
+    index_prefix: Prefix = Field("index/", description="Prefix of the search index: pending markers (the index documents), segments and manifest.")
     broker_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker (Redis). Credentials in it are never logged.")
     max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest input processed, in bytes; larger inputs are quarantined unread.")
     max_markup_chars: int = Field(8_000_000, gt=0, description="Largest HTML/XML document parsed, in decoded characters; larger ones are quarantined as `too_large`.")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 GOOD, BAD = 4, 2
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-OUTPUT_PREFIXES = ("processed/", "logs/", "quarantine/", "index/docs/")
+OUTPUT_PREFIXES = ("processed/", "logs/", "quarantine/", "index/pending/")
 #: Each article's stages wait this long, so tasks are seen in flight.
 STAGE_DELAY = "1.0"
 #: The test-only pause between fetch and the stages (tests/slow_stages/sitecustomize.py).

@@ -58,8 +58,7 @@ def write_docs(store_url: str, start: int, items: list[tuple[str, str]]) -> int:
             "bucket": store.bucket, "etag": f"e{i}",
         }
         doc_key = layout.index_document_key(key)
-        store.put(doc_key, json.dumps(doc).encode(), content_type="application/json")
-        indexer.document_written(store, settings, doc_key)
+        indexer.document_written(store, settings, doc_key, json.dumps(doc).encode())
     return len(items)
 
 

@@ -31,6 +31,14 @@ def test_messages_are_json_only_and_acks_are_late():
     assert "pickle" not in app.conf.accept_content
 
 
+def test_task_events_and_results_are_off_by_default():
+    """Per task, events doubled the worker main process's CPU and results cost a Redis write
+    (issue 15); Flower turns events on by itself when it runs."""
+    conf = celery_config(Settings.from_env({}))
+    assert conf["worker_send_task_events"] is False and conf["task_send_sent_event"] is False
+    assert conf["task_ignore_result"] is True
+
+
 def test_backoff_is_exponential_capped_and_jittered():
     samples = [backoff_seconds(n, cap=300) for n in range(12) for _ in range(50)]
     assert all(0 <= s <= 300 for s in samples)

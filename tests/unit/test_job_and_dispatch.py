@@ -50,11 +50,37 @@ def test_processed_article_writes_record_log_and_index_document(store, pipeline,
     for field in ("title", "byline", "published", "url", "language", "topics", "removed", "timings_ms", "processed_at"):
         assert field in record
     assert {"fetch", "decode", "clean", "language", "topics", "index", "write"} <= set(record["timings_ms"])
-    assert written == ["index/docs/2026/bs story.txt.json"]
+    assert written == ["index/docs/2026/bs story.txt.json"]  # the document's name (no object of its own)
+    assert set(record["outputs"]) == {"record", "log"}
     events = [line["event"] for line in log_lines(store, key)]
     assert events[0] == "article_started" and events[-1] == "article_processed"
     assert all(line["key"] == key and line["task_id"] == "t1" for line in log_lines(store, key))
     assert store.get(key).data == sample_bytes  # the source is never touched
+
+
+def test_the_index_document_travels_in_its_pending_marker_and_rebuilds_from_records(store, pipeline, sample_bytes, tmp_path, monkeypatch):
+    from worker.search import indexer
+    from worker.search.searcher import Searcher
+    from worker.settings import Settings
+
+    monkeypatch.setenv("COPYDESK_CACHE_DIR", str(tmp_path / "cache"))
+    settings = Settings.from_env({}, store="memory://news")
+    keys = [f"incoming/m/{i}.txt" for i in range(2)]
+    job = make_job(store, pipeline)  # no hook: the job writes the marker itself
+    for i, key in enumerate(keys):
+        body = sample_bytes + f"\n\nLighthouse update {i}: the keepers said the lamp would stay lit.".encode()
+        assert job.run(key, store.put(key, body).etag).status == PROCESSED
+    markers = [i.key for i in store.list("index/")]
+    assert len(markers) == 2 and all(m.startswith("index/pending/") for m in markers)
+    documents = [json.loads(store.get(m).data) for m in markers]
+    assert sorted(d["source_key"] for d in documents) == keys
+    assert all(d["pipeline_version"] == pipeline.version and d["processed_at"] for d in documents)
+    # Lost markers (say, a bucket restored without its index): the records rebuild the index.
+    store.delete_many(markers)
+    assert indexer.reindex(store, settings, from_records=True) == 2
+    hits = Searcher(store, settings).search("lighthouse keepers", limit=10)
+    assert sorted(h.source_key for h in hits) == keys
+    assert not list(store.list("index/docs/"))  # the rebuild writes segments, not documents
 
 
 def test_same_version_twice_is_processed_once(store, pipeline, sample_bytes):

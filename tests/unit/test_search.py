@@ -67,9 +67,9 @@ def env(tmp_path, monkeypatch):
 
 
 def write_doc(store, settings, doc, enqueue=None):
+    """What the article job does with its index document: a pending marker that carries it."""
     key = Layout.from_settings(settings).index_document_key(doc["source_key"])
-    store.put(key, json.dumps(doc).encode(), content_type="application/json")
-    indexer.document_written(store, settings, key, enqueue=enqueue)
+    indexer.document_written(store, settings, key, json.dumps(doc).encode(), announce=(lambda m, d: enqueue()) if enqueue else None)
     return key
 
 
@@ -316,16 +316,20 @@ def test_batch_requests_are_debounced_in_redis_by_count_and_age(redis_url):
     assert requests.take_missed() and not requests.take_missed()
 
 
-def test_document_written_puts_one_marker_and_no_store_flag(env):
+def test_document_written_puts_one_marker_that_carries_the_document(env):
     from worker.storage.counting import CountingStore
 
     store, settings = env
     counting = CountingStore(store)
-    asked = []
+    announced = []
     doc = make_doc(store.bucket, "incoming/one.txt", "One", "one story")
     key = Layout.from_settings(settings).index_document_key(doc["source_key"])
-    indexer.document_written(counting, settings, key, enqueue=lambda: asked.append(1))
-    assert dict(counting.counts) == {"PUT": 1} and asked == [1]
+    body = json.dumps(doc).encode()
+    marker = indexer.document_written(counting, settings, key, body, announce=lambda m, d: announced.append((m, d)))
+    # One PUT, no store flag, no object of the document's own: the marker is the document.
+    assert dict(counting.counts) == {"PUT": 1} and announced == [(marker, body)]
+    assert [i.key for i in store.list(settings.index_prefix)] == [marker]
+    assert marker.startswith(f"{settings.index_prefix}pending/") and store.get(marker).data == body
 
 
 def test_exclusive_batch_lists_once_and_deletes_markers_in_one_request(env):
@@ -337,8 +341,9 @@ def test_exclusive_batch_lists_once_and_deletes_markers_in_one_request(env):
     counting = CountingStore(store)
     assert indexer.index_pending(counting, settings, exclusive=True) == 40
     counts = dict(counting.counts)
-    # One LIST of the markers, one GET per document, one bulk DELETE of the markers, and the
-    # segment upload and manifest publish; no claim object is touched.
+    # One LIST of the markers, one GET per marker (no cache here; the marker carries the
+    # document), one bulk DELETE of the markers, and the segment upload and manifest publish;
+    # no claim object is touched.
     assert counts["LIST"] == 1 and counts["DELETE"] == 1, counts
     assert 40 <= counts["GET"] <= 42 and counts["PUT"] <= 3 and "HEAD" not in counts, counts
     assert indexer.pending_count(store, settings) == 0
@@ -420,9 +425,10 @@ def test_removed_document_disappears_and_can_come_back(env):
     target = docs[3]
     searcher = Searcher(store, settings)
     assert searcher.search(target["title"])[0].id == target["id"]
+    write_doc(store, settings, dict(target, etag="pending"))  # a copy not yet indexed...
     indexer.remove_document(store, settings, target["source_key"])
+    assert indexer.pending_count(store, settings) == 0  # ...goes with its marker
     assert target["id"] not in {h.id for h in searcher.search(target["title"], limit=100)}
-    assert not store.exists(Layout.from_settings(settings).index_document_key(target["source_key"]))
     # A merge drops it for good; an upload of the same key later is indexed again.
     indexer.merge_segments(store, settings, force=True)
     assert target["id"] not in {h.id for h in Searcher(store, settings).search(target["title"], limit=100)}
@@ -431,15 +437,28 @@ def test_removed_document_disappears_and_can_come_back(env):
     assert Searcher(store, settings).search(target["title"])[0].etag == "again"
 
 
-def test_reindex_rebuilds_from_documents(env):
+def test_reindex_rebuilds_from_the_live_documents_and_the_pending_markers(env):
     store, settings = env
-    load_corpus(store, settings, ag_news(60), batch=20)
+    docs = load_corpus(store, settings, ag_news(60), batch=20)
+    indexer.remove_document(store, settings, docs[0]["source_key"])
     searcher = Searcher(store, settings)
-    before = sorted(h.id for h in searcher.search("the", limit=1000))
+
+    def live_ids():
+        return sorted(row.id for _, row in searcher.live_documents())
+
+    before = live_ids()
+    assert len(before) == 59
+    # Pending, not yet indexed: a newer copy of an indexed document and a new one.
+    write_doc(store, settings, dict(docs[5], title="Lighthouse keepers strike", etag="v2", processed_at="2031-01-01T00:00:00Z"))
+    fresh = make_doc(store.bucket, "incoming/new.txt", "Ferry timetable", "The ferry timetable changes", etag="n1")
+    write_doc(store, settings, fresh)
     assert indexer.reindex(store, settings, batch_docs=25) == 60
     manifest = Catalog(store, settings).read()
     assert [s["docs"] for s in manifest.segments] == [25, 25, 10]
-    assert sorted(h.id for h in searcher.search("the", limit=1000)) == before
+    assert indexer.pending_count(store, settings) == 0
+    assert live_ids() == sorted([*before, fresh["id"]])
+    assert [(h.id, h.etag) for h in searcher.search("lighthouse keepers")] == [(docs[5]["id"], "v2")]
+    assert docs[0]["id"] not in {h.id for h in searcher.search(docs[0]["title"], limit=100)}
 
 
 def test_export_es_bulk(env):
@@ -464,33 +483,35 @@ def test_snippet_html_is_escaped():
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
-def test_batches_read_documents_from_the_cache_and_the_store_what_it_lacks(env, backend, request):
+def test_batches_read_documents_from_the_cache_and_the_markers_it_lacks(env, backend, request):
     """A document cached as written with its newest marker is not read again; one whose newest
-    marker is not cached (another process wrote it, the entry expired) is read from the store,
-    as it is now. Consumed markers leave the cache."""
+    marker is not cached (another process wrote it, the entry expired) is read from that
+    marker, which carries it. Consumed markers leave the cache."""
     from worker.storage.counting import CountingStore
 
     store, settings = env
     if backend == "redis":
         import redis
 
-        cache: indexer.DocumentCache = indexer.RedisDocumentCache(redis.Redis.from_url(request.getfixturevalue("redis_url")), store.url)
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        cache: indexer.DocumentCache = indexer.RedisDocumentCache(client, store.url)
+        # The article task's way: the cache entry goes with the batch request, one round trip.
+        requests = indexer.BatchRequests(client, store.url)
+        announce = lambda m, d: requests.document_written(m, d)  # noqa: E731
     else:
         cache = indexer.DocumentCache()
+        announce = cache.put
     layout = Layout.from_settings(settings)
     docs = [make_doc(store.bucket, f"incoming/c/{i}.txt", f"Harbour story {i}", f"ferries and harbour number {i}") for i in range(4)]
-    markers = []
     for i, doc in enumerate(docs):
         key = layout.index_document_key(doc["source_key"])
-        body = json.dumps(doc).encode()
-        store.put(key, body)
-        indexer.document_written(store, settings, key, document=body, cache=cache if i < 3 else None)
+        indexer.document_written(store, settings, key, json.dumps(doc).encode(), announce=announce if i < 3 else None)
     # Document 0 rewritten by a writer without the cache: its newest marker is not cached.
     rewritten = {**docs[0], "text": "lighthouse keepers rewritten", "processed_at": "2030-01-01T00:00:00Z"}
-    store.put(layout.index_document_key(docs[0]["source_key"]), json.dumps(rewritten).encode())
-    indexer.document_written(store, settings, layout.index_document_key(docs[0]["source_key"]))
+    newest0 = indexer.document_written(store, settings, layout.index_document_key(docs[0]["source_key"]), json.dumps(rewritten).encode())
     markers = [i.key for i in store.list(f"{settings.index_prefix}pending/")]
     assert len(markers) == 5
+    newest3 = next(m for m in markers if "/c/3.txt" in m)
 
     class Reads(CountingStore):
         def __init__(self, inner):
@@ -503,10 +524,26 @@ def test_batches_read_documents_from_the_cache_and_the_store_what_it_lacks(env, 
 
     counting = Reads(store)
     assert indexer.index_pending(counting, settings, exclusive=True, cache=cache) == 4
-    docs_read = sorted(k for k in counting.read if "/docs/" in k)
-    assert docs_read == sorted(layout.index_document_key(docs[i]["source_key"]) for i in (0, 3))
+    # The markers not cached, and no document object (besides them only the manifest is read).
+    assert sorted(k for k in counting.read if k != f"{settings.index_prefix}manifest.json") == sorted([newest0, newest3])
     assert cache.get_many(markers) == {}
+    assert indexer.pending_count(store, settings) == 0
     searcher = Searcher(store, settings)
     assert [h.id for h in searcher.search("lighthouse", limit=5)] == [docs[0]["id"]]
     assert searcher.search('"harbour number 0"', limit=5) == []
     assert len(searcher.search("ferries", limit=10)) == 3
+
+
+def test_markers_of_the_earlier_layout_are_still_indexed(env):
+    """A bucket written before markers carried their documents: the marker names the document's
+    own object `index/docs/R.json`, which the batch GETs; nothing pending is lost by the upgrade."""
+    store, settings = env
+    layout = Layout.from_settings(settings)
+    doc = make_doc(store.bucket, "incoming/old.txt", "Canal reopens", "The canal reopened after dredging")
+    doc_key = layout.index_document_key(doc["source_key"])
+    store.put(doc_key, json.dumps(doc).encode())
+    store.put(indexer.marker_key(settings, doc_key), json.dumps({"doc_key": doc_key, "at": 1.0}).encode())
+    write_doc(store, settings, make_doc(store.bucket, "incoming/new.txt", "Canal tolls", "Canal tolls rise"))
+    assert indexer.index_pending(store, settings, exclusive=True) == 2
+    assert indexer.pending_count(store, settings) == 0
+    assert {h.title for h in Searcher(store, settings).search("canal")} == {"Canal reopens", "Canal tolls"}

@@ -54,8 +54,7 @@ def searcher(tmp_path_factory):
     docs.append(sample.index_document)
     for doc in docs:
         key = layout.index_document_key(doc["source_key"])
-        store.put(key, json.dumps(doc).encode(), content_type="application/json")
-        indexer.document_written(store, settings, key)
+        indexer.document_written(store, settings, key, json.dumps(doc).encode())
     indexer.index_all_pending(store, settings, max_docs=2000)
     found = Searcher(store, settings)
     found.neighbours = len(docs) - 1

@@ -22,17 +22,39 @@ from .base import CopydeskTask
 log = get_logger("copydesk.task")
 
 
-def request_index_batch(runtime) -> None:
-    """Ask the index queue for a batch, debounced in Redis by count and age (no store request)."""
+def request_index_batch(runtime, marker: str | None = None, document: bytes | None = None) -> None:
+    """Ask the index queue for a batch, debounced in Redis by count and age (no store request);
+    the document just written as `marker` goes to the batches' Redis cache in the same round
+    trip."""
     from ..search.indexer import BATCH_AGE, BatchRequests
 
     requests = BatchRequests(runtime.redis, runtime.store.url)
-    when = requests.document_written()
+    when = requests.document_written(marker, document)
     if when == "later":
         # Skipped when it comes due if a run started meanwhile (BatchRequests.superseded).
         app.send_task(INDEX_BATCH, kwargs={"generation": requests.generation}, countdown=BATCH_AGE, queue=INDEX_QUEUE)
     elif when == "now":
         app.send_task(INDEX_BATCH, queue=INDEX_QUEUE)
+
+
+def _article_job(runtime, bucket: str | None):
+    """The process's job for `bucket`, built once (a pool child runs one task at a time): its
+    index documents go to pending markers, announced to the index queue and its Redis cache."""
+    jobs = runtime.article_jobs
+    job = jobs.get(bucket)
+    if job is None:
+        from ..search.indexer import document_written
+
+        job = runtime.job(bucket)
+        store, settings = job.store, runtime.settings  # the job's store: its writes are counted in the metrics
+
+        def on_document_written(doc_key: str, document: bytes) -> None:
+            document_written(store, settings, doc_key, document,
+                             announce=lambda marker, doc: request_index_batch(runtime, marker, doc))
+
+        job.on_document_written = on_document_written
+        jobs[bucket] = job
+    return job
 
 
 class ArticleTask(CopydeskTask):
@@ -78,21 +100,7 @@ def process_article(
     force: bool = False,
     prior: str | None = None,
 ):
-    runtime = self.runtime
-    from ..search.indexer import RedisDocumentCache, document_written
-
-    cache = RedisDocumentCache(runtime.redis, runtime.store.url)
-    job = runtime.job(
-        bucket,
-        on_document_written=lambda doc_key, document: document_written(
-            runtime.store_for(bucket),
-            runtime.settings,
-            doc_key,
-            enqueue=lambda: request_index_batch(runtime),
-            document=document,
-            cache=cache,
-        ),
-    )
+    job = _article_job(self.runtime, bucket)
     if self.attempt > 1:
         prior = None  # a retry reads the state again: the first attempt may have written it
     # Outages raise out of run() and are retried by Celery; everything else ends in an outcome.

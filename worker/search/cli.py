@@ -67,10 +67,11 @@ def search(query, topic, language, since, until, limit, as_json):
 
 
 @click.command()
-@click.option("--from-records", is_flag=True, help="Rewrite every index document from its record first (new index schema).")
+@click.option("--from-records", is_flag=True, help="Build every index document from its record (a new index document schema, a lost index).")
 @click.option("--batch-docs", default=20_000, show_default=True, type=click.IntRange(1), help="Documents per new segment.")
 def reindex(from_records, batch_docs):
-    """Rebuild the whole index from the index documents (or the records), then swap it in."""
+    """Rebuild the whole index from its live documents and the pending markers (or from the
+    records), then swap it in."""
     from .indexer import reindex as rebuild
 
     store, settings = _open()

@@ -1,14 +1,18 @@
 """Indexing: pending index documents → one new segment per batch; merges; removals; reindex.
 
 The flow, with no lock anywhere:
-1. The article job writes `index/docs/R.json` and calls `document_written`, which drops a
-   pending marker `index/pending/~SS/R.json~<time>-<random>` (a new object per write, so a
-   rewrite of the document is never folded into an older marker) and asks for a batch run.
+1. The article job calls `document_written` with its index document, which writes a pending
+   marker `index/pending/~SS/R.json~<time>-<random>` whose body IS the document (one PUT: the
+   document has no object of its own since issue 15; a new marker per write, so a rewrite of
+   the document is never folded into an older marker) and asks for a batch run.
 2. `index_pending` (the Celery task `copydesk.index_batch`, on its own queue `copydesk.index`)
-   lists the pending markers ONCE (one LIST per 1,000 markers), reads the documents they name
-   (from the DocumentCache when it holds the document as written with its newest marker, else
-   from the store as they are now), builds ONE segment, uploads it and publishes it in the manifest, then
-   deletes exactly the markers it consumed (DeleteObjects: one request per 1,000).
+   lists the pending markers ONCE (one LIST per 1,000 markers), reads the newest marker of each
+   document (from the DocumentCache when it holds it, else one GET of the marker), builds ONE
+   segment, uploads it and publishes it in the manifest, then deletes exactly the markers it
+   consumed (DeleteObjects: one request per 1,000). A marker is deleted only after the segment
+   holding its document is published, so a document is never lost between its write and its
+   indexing. Markers of the earlier layout (a body `{"doc_key": ...}` naming an object
+   `index/docs/R.json`) are still read, by one GET of that object.
    Concurrent runs are kept apart in one of two ways:
    - `exclusive=True`: the caller guarantees no other run (the Celery task holds a Redis lease
      for the bucket's index; the embedded runner indexes from one thread): no store claims.
@@ -26,7 +30,9 @@ The flow, with no lock anywhere:
 
 Asking for a batch is debounced in Redis (`BatchRequests`), not in the store: a counter of
 documents written since the last run started; the first one schedules a run BATCH_AGE seconds
-later, every BATCH_COUNT-th one schedules a run now. A run resets the counter before listing,
+later, every BATCH_COUNT-th one schedules a run now. The count and the document's cache entry
+go to Redis in one round trip, after the marker is written (a batch that lists the marker
+before its cache entry lands GETs the marker). A run resets the counter before listing,
 so a document written after that point asks again; a "later" run that comes due after another
 run started is skipped (it carries the generation it was asked in). Beat's safety net runs a batch every minute
 in case a request was lost with a worker.
@@ -40,13 +46,14 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 from collections.abc import Callable, Iterable, Iterator
 
-from tasks.search import Row, Segment, SegmentWriter, newest_rows
+from tasks.search import Row, Segment, SegmentWriter, dead_rows, newest_rows
 from tasks.stages.index import document_id
 
 from ..logging import get_logger
@@ -81,7 +88,16 @@ MERGE_SMALL_DOCS = 50_000
 MERGE_MAX_DOCS = 200_000
 
 
-def _prefixes(settings: Settings) -> tuple[str, str]:
+class IndexPrefixed(Protocol):
+    """What the marker functions need of the settings (Settings and Layout both have it)."""
+
+    @property
+    def index_prefix(self) -> str: ...
+
+
+def _prefixes(settings: IndexPrefixed) -> tuple[str, str]:
+    """The documents' logical folder (`index/docs/`: names only, no objects since issue 15,
+    except in buckets written before) and the pending markers' folder."""
     p = settings.index_prefix
     return f"{p}docs/", f"{p}pending/"
 
@@ -91,23 +107,23 @@ def shard_of(doc_key: str) -> int:
     return int(hashlib.sha1(doc_key.encode()).hexdigest()[:8], 16) % PENDING_SHARDS
 
 
-def shard_prefix(settings: Settings, shard: int) -> str:
+def shard_prefix(settings: IndexPrefixed, shard: int) -> str:
     _, pending_prefix = _prefixes(settings)
     return f"{pending_prefix}{SHARD_MARK}{shard:02d}/"
 
 
-def _marker_prefix(settings: Settings, doc_key: str) -> str:
+def _marker_prefix(settings: IndexPrefixed, doc_key: str) -> str:
     """Every marker of doc_key starts with this (the key, then the separator)."""
     docs_prefix, _ = _prefixes(settings)
     relative = doc_key[len(docs_prefix):] if doc_key.startswith(docs_prefix) else "@" + doc_key
     return f"{shard_prefix(settings, shard_of(doc_key))}{relative}{MARKER_SEPARATOR}"
 
 
-def marker_key(settings: Settings, doc_key: str) -> str:
+def marker_key(settings: IndexPrefixed, doc_key: str) -> str:
     return f"{_marker_prefix(settings, doc_key)}{time.time_ns():020d}-{random.getrandbits(32):08x}"
 
 
-def doc_key_of_marker(settings: Settings, key: str) -> str:
+def doc_key_of_marker(settings: IndexPrefixed, key: str) -> str:
     docs_prefix, pending_prefix = _prefixes(settings)
     relative = key[len(pending_prefix):].rsplit(MARKER_SEPARATOR, 1)[0]
     if relative.startswith(SHARD_MARK):
@@ -155,33 +171,28 @@ def release_shard(store: Store, settings: Settings, shard: int, etag: str) -> No
 
 def document_written(
     store: Store,
-    settings: Settings,
+    settings: IndexPrefixed,
     doc_key: str,
-    enqueue: Callable[[], Any] | None = None,
-    *,
-    document: bytes | None = None,
-    cache: DocumentCache | None = None,
-) -> None:
-    """Record that an index document was (re)written (one PUT), then ask for a batch run.
-
-    `enqueue` is the caller's debounced request (BatchRequests.document_written for Celery).
-    With a `cache`, the document as written (`document`) is kept there under the marker's key,
-    so the batch that consumes the marker does not GET the document again.
-    """
+    document: bytes,
+    announce: Callable[[str, bytes], Any] | None = None,
+) -> str:
+    """Write the index document as a new pending marker (one PUT, the document's only write),
+    then `announce(marker, document)`: the caller's cache entry and debounced batch request
+    (BatchRequests.document_written for Celery, DocumentCache.put in the embedded runner).
+    Returns the marker's key."""
     marker = marker_key(settings, doc_key)
-    if cache is not None and document is not None:
-        cache.put(marker, document)
-    body = json.dumps({"doc_key": doc_key, "at": time.time()}).encode()
-    store.put(marker, body, content_type="application/json", durable=False)
-    if enqueue is not None:
-        enqueue()
+    # Derived and rebuildable (`copydesk reindex`): not fsync'd.
+    store.put(marker, document, content_type="application/json", durable=False)
+    if announce is not None:
+        announce(marker, document)
+    return marker
 
 
 class DocumentCache:
     """Index documents as they were written, by pending marker key: what a batch reads instead of
-    GETting each document (issue 15: one request per article less). Only an optimisation: a
+    GETting each marker (issue 15: one request per article less). Only an optimisation: a
     marker whose document is not here (evicted, expired, another process's) is read from the
-    store as before. This one lives in the process (the embedded runner); RedisDocumentCache is
+    store. This one lives in the process (the embedded runner); RedisDocumentCache is
     the fleet's."""
 
     def __init__(self, limit: int = 5000) -> None:
@@ -215,8 +226,11 @@ class RedisDocumentCache(DocumentCache):
         self._redis = client
         self._prefix = f"{self.PREFIX}{store_url}:"
 
+    def key(self, marker: str) -> str:
+        return self._prefix + marker
+
     def put(self, marker: str, document: bytes) -> None:
-        self._redis.set(self._prefix + marker, document, ex=self.TTL)
+        self._redis.set(self.key(marker), document, ex=self.TTL)
 
     def get_many(self, markers: list[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
@@ -228,6 +242,10 @@ class RedisDocumentCache(DocumentCache):
     def discard(self, markers: Iterable[str]) -> None:
         for chunk in _chunks(markers, 500):
             self._redis.delete(*(self._prefix + m for m in chunk))
+
+
+#: BatchRequests' script object per Redis client (a BatchRequests is made per article).
+_SCRIPTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class BatchRequests:
@@ -242,15 +260,29 @@ class BatchRequests:
 
     def __init__(self, client, store_url: str, count: int = BATCH_COUNT) -> None:
         self._redis = client
+        self.store_url = store_url
         self.key = self.PREFIX + store_url
         self.count = count
         self.generation = 0
 
-    def document_written(self) -> str | None:
-        pipe = self._redis.pipeline()  # MULTI/EXEC: the count and the generation of one moment
-        pipe.incr(self.key)
-        pipe.get(self.key + ":generation")
-        n, generation = pipe.execute()
+    #: One command instead of MULTI/SET/INCR/GET/EXEC (the same atomicity, a fifth of the
+    #: client's work; issue 15): the cache entry (when given), the count, the generation.
+    _WRITTEN_SCRIPT = """
+if ARGV[1] ~= '' then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2]) end
+return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
+"""
+
+    def document_written(self, marker: str | None = None, document: bytes | None = None) -> str | None:
+        """Count a document written; with `marker` and `document`, also put it in the
+        RedisDocumentCache of the same store, in the same round trip."""
+        cache_key = f"{RedisDocumentCache.PREFIX}{self.store_url}:{marker}" if marker is not None and document else ""
+        script = _SCRIPTS.get(self._redis)
+        if script is None:
+            script = _SCRIPTS[self._redis] = self._redis.register_script(self._WRITTEN_SCRIPT)
+        n, generation = script(
+            keys=[self.key, self.key + ":generation", cache_key or self.key + ":none"],
+            args=[document if cache_key else b"", RedisDocumentCache.TTL],
+        )
         #: The run generation when this document asked (see `superseded`).
         self.generation = int(generation or 0)
         if int(n) == 1:
@@ -304,7 +336,8 @@ def _version_of(doc: dict[str, Any], last_modified: float | None, read_at: float
 
 
 def read_document(store: Store, doc_key: str) -> Row | None:
-    """The document as it is now, with its version; None when it was deleted."""
+    """An index document object of the earlier layout (`index/docs/R.json`, named by a legacy
+    marker), as it is now, with its version; None when it was deleted."""
     try:
         obj = store.get(doc_key)
     except NotFound:
@@ -315,6 +348,23 @@ def read_document(store: Store, doc_key: str) -> Row | None:
         log.warning("index_document_invalid", doc_key=doc_key)
         return None
     return Row(doc["id"], _version_of(doc, obj.info.last_modified, read_at), read_at, doc)
+
+
+def read_marker(store: Store, doc_key: str, marker: str) -> Row | None:
+    """The document a pending marker carries (one GET; a marker of the earlier layout names
+    the document's object instead: one more); None when the marker is gone (consumed by a
+    reindex meanwhile) or holds no document."""
+    try:
+        obj = store.get(marker)
+    except NotFound:
+        return None
+    row = _row_of(doc_key, obj.data, obj.info.last_modified)
+    if row is None:
+        body = _loads(obj.data)
+        if isinstance(body, dict) and isinstance(body.get("doc_key"), str):
+            return read_document(store, body["doc_key"])
+        log.warning("index_document_invalid", doc_key=doc_key, marker=marker)
+    return row
 
 
 def _io_threads(store: Store) -> int:
@@ -331,37 +381,37 @@ def _map_io(store: Store, fn: Callable[[Any], Any], items: Iterable[Any]) -> lis
         return list(pool.map(fn, items))
 
 
-def _read_many(store: Store, doc_keys: Iterable[str]) -> list[Row]:
-    return [row for row in _map_io(store, lambda k: read_document(store, k), doc_keys) if row is not None]
-
-
-def _row_of(doc_key: str, data: bytes) -> Row | None:
-    read_at = time.time()
+def _loads(data: bytes) -> Any:
     try:
-        doc = json.loads(data)
+        return json.loads(data)
     except ValueError:
-        doc = None
-    if not isinstance(doc, dict) or not doc.get("id"):
-        log.warning("index_document_invalid", doc_key=doc_key)
         return None
-    return Row(doc["id"], _version_of(doc, None, read_at), read_at, doc)
+
+
+def _row_of(doc_key: str, data: bytes, last_modified: float | None = None) -> Row | None:
+    """The Row of a document as a marker carries it; None when data is no index document."""
+    read_at = time.time()
+    doc = _loads(data)
+    if not isinstance(doc, dict) or not doc.get("id"):
+        return None
+    return Row(doc["id"], _version_of(doc, last_modified, read_at), read_at, doc)
 
 
 def _read_pending(store: Store, by_doc: dict[str, list[str]], cache: DocumentCache | None) -> list[Row]:
-    """The documents the markers name: from the cache when it holds the document as written
-    with the newest marker of it (markers of one document sort by time), else from the store."""
+    """The documents the markers carry: the newest marker of each document (markers of one
+    document sort by time), from the cache when it holds it, else one GET of the marker."""
     newest = {doc_key: max(markers) for doc_key, markers in by_doc.items()}
     cached = cache.get_many(list(newest.values())) if cache is not None else {}
     rows: list[Row] = []
-    missing: list[str] = []
+    missing: list[tuple[str, str]] = []
     for doc_key, marker in newest.items():
-        if marker in cached:
-            row = _row_of(doc_key, cached[marker])
-            if row is not None:
-                rows.append(row)
+        row = _row_of(doc_key, cached[marker]) if marker in cached else None
+        if row is not None:
+            rows.append(row)
         else:
-            missing.append(doc_key)
-    return rows + _read_many(store, missing)
+            missing.append((doc_key, marker))
+    read = _map_io(store, lambda pair: read_marker(store, *pair), missing)
+    return rows + [row for row in read if row is not None]
 
 
 def _delete_many(store: Store, keys: Iterable[str]) -> None:
@@ -572,13 +622,13 @@ def _collect_retired(catalog: Catalog, manifest: Manifest) -> None:
 
 # -- removal --------------------------------------------------------------------------------
 def remove_document(store: Store, settings: Settings, input_key: str, catalog: Catalog | None = None) -> None:
-    """Take a deleted input out of the index: its document, its markers, and a tombstone."""
+    """Take a deleted input out of the index: its pending markers (which carry its document),
+    and a tombstone that hides every copy in the segments."""
     from ..layout import Layout
 
     catalog = catalog or Catalog(store, settings)
     layout = Layout.from_settings(settings)
     doc_key = layout.index_document_key(input_key)
-    store.delete(doc_key)
     _delete_many(store, [i.key for i in store.list(_marker_prefix(settings, doc_key))])
     doc_id = document_id(store.bucket, input_key)
     deleted_at = time.time()
@@ -598,8 +648,9 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def documents_from_records(store: Store, settings: Settings) -> Iterator[str]:
-    """Rewrite every index document from its record (for a new index document schema)."""
+def documents_from_records(store: Store, settings: Settings) -> Iterator[Row]:
+    """Every index document rebuilt from its record (the records are the source of truth; the
+    index documents are derived from them)."""
     from tasks.article import Article, Source
     from tasks.stages.index import BuildIndexDocument
 
@@ -608,10 +659,13 @@ def documents_from_records(store: Store, settings: Settings) -> Iterator[str]:
     layout = Layout.from_settings(settings)
     stage = BuildIndexDocument()
 
-    def rebuild(record_key: str) -> str | None:
+    def rebuild(record_key: str) -> Row | None:
         try:
-            record = json.loads(store.get(record_key).data)
+            obj = store.get(record_key)
         except NotFound:
+            return None
+        record = _loads(obj.data)
+        if not isinstance(record, dict):
             return None
         src = record.get("source") or {}
         input_key = src.get("key") or layout.input_key_for_record(record_key)
@@ -623,31 +677,66 @@ def documents_from_records(store: Store, settings: Settings) -> Iterator[str]:
         article.topics = record.get("topics") or []
         stage.action(article)
         doc = dict(article.index_document or {})
-        if record.get("processed_at"):
-            doc.setdefault("processed_at", record["processed_at"])
-        doc_key = layout.index_document_key(input_key)
-        store.put(doc_key, json.dumps(doc, ensure_ascii=False).encode(), content_type="application/json")
-        return doc_key
+        for name in ("processed_at", "pipeline_version"):
+            if record.get(name):
+                doc.setdefault(name, record[name])
+        read_at = time.time()
+        return Row(doc["id"], _version_of(doc, obj.info.last_modified, read_at), read_at, doc)
 
     record_keys = (i.key for i in store.list(settings.processed_prefix) if i.key.endswith(".json"))
     with ThreadPoolExecutor(IO_THREADS) as pool:
-        for doc_key in pool.map(rebuild, record_keys):
-            if doc_key:
-                yield doc_key
+        for row in pool.map(rebuild, record_keys):
+            if row is not None:
+                yield row
+
+
+def live_rows(catalog: Catalog, manifest: Manifest) -> Iterator[Row]:
+    """The live copy of every document in the manifest's segments (what search sees)."""
+    opened = {entry["name"]: Segment(catalog.fetch(entry)) for entry in manifest.segments}
+    try:
+        dead = dead_rows({name: seg.versions() for name, seg in opened.items()}, manifest.tombstones)
+        for name, seg in opened.items():
+            gone = dead.get(name) or set()
+            for rowid, row in seg.rows_with_ids():
+                if rowid not in gone:
+                    yield row
+    finally:
+        for seg in opened.values():
+            seg.close()
+
+
+def _with_pending(rows: Iterable[Row], pending: list[Row]) -> Iterator[Row]:
+    """rows, each replaced by a pending copy of the same document when that one is newer, then
+    the pending documents rows did not have."""
+    newer = {row.id: row for row in newest_rows(pending)}
+    for row in rows:
+        other = newer.get(row.id)
+        if other is not None:
+            if other.rank_key >= row.rank_key:
+                continue  # yielded below
+            del newer[row.id]
+        yield row
+    yield from newer.values()
 
 
 def reindex(store: Store, settings: Settings, from_records: bool = False, batch_docs: int = 20_000) -> int:
-    """Rebuild the whole index; segments published meanwhile by indexers are kept."""
+    """Rebuild the whole index from the live index's documents (or, with from_records, from the
+    records) and the pending markers' documents, then swap it in; segments published meanwhile
+    by indexers are kept."""
     catalog = Catalog(store, settings)
-    docs_prefix, pending_prefix = _prefixes(settings)
+    _, pending_prefix = _prefixes(settings)
     before = catalog.read()
     old_names = before.segment_names
-    markers = [i.key for i in store.list(pending_prefix)]
-    doc_keys = documents_from_records(store, settings) if from_records else (i.key for i in store.list(docs_prefix))
+    by_doc: dict[str, list[str]] = {}
+    for info in store.list(pending_prefix):
+        by_doc.setdefault(doc_key_of_marker(settings, info.key), []).append(info.key)
+    markers = [m for ms in by_doc.values() for m in ms]
+    pending = _read_pending(store, by_doc, None)
+    source = documents_from_records(store, settings) if from_records else live_rows(catalog, before)
     new_entries = []
     total = 0
-    for chunk in _chunks(doc_keys, batch_docs):
-        rows = list(newest_rows(_read_many(store, chunk)))
+    for chunk in _chunks(_with_pending(source, pending), batch_docs):
+        rows = list(newest_rows(chunk))
         if not rows:
             continue
         name = new_segment_name()
@@ -669,6 +758,6 @@ def reindex(store: Store, settings: Settings, from_records: bool = False, batch_
     catalog.publish(
         replace, lambda m: new_names <= m.segment_names and not (old_names & m.segment_names), what=f"reindex ({total} docs)"
     )
-    _delete_many(store, markers)  # their documents were read after they were written
+    _delete_many(store, markers)  # their documents are in the new segments
     log.info("index_rebuilt", docs=total, segments=len(new_entries))
     return total

@@ -104,6 +104,10 @@ class LocalStore(Store):
         self.root = Path(root).resolve()
         self.bucket = self.root.name or "root"
         self.url = self.root.as_uri()
+        self._root_str = str(self.root)
+        self._root_prefix = self._root_str.rstrip(os.sep) + os.sep
+        #: Internal folders already made by this instance (no mkdir per conditional write).
+        self._made: set[str] = set()
 
     def ensure_exists(self, *, create: bool = False) -> None:
         if self.root.is_dir():
@@ -143,14 +147,19 @@ class LocalStore(Store):
         validate_key(key)
         if key.split("/", 1)[0] == INTERNAL_DIR:
             raise InvalidKey(f"{INTERNAL_DIR}/ is reserved: {key!r}")
-        path = (self.root / key).resolve()
-        if path != self.root and self.root not in path.parents:
+        # Symlinks resolved (a link inside the root must not lead outside it), compared as
+        # strings: pathlib's resolve() and parents cost ~0.1 ms per request (issue 15).
+        real = os.path.realpath(os.path.join(self._root_str, key))
+        if real != self._root_str and not real.startswith(self._root_prefix):
             raise InvalidKey(f"key resolves outside the store root: {key!r}")
-        return path
+        return Path(real)
 
     def _internal(self, *parts: str) -> Path:
         path = self.root.joinpath(INTERNAL_DIR, *parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        parent = str(path.parent)
+        if parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(parent)
         return path
 
     # -- metadata --------------------------------------------------------------------------
