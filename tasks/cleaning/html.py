@@ -14,12 +14,14 @@ extractor, keeps them.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import trafilatura
 from lxml import etree
 
 from ..article import BadInput
+from .agreement import droppable_tail, reference, trim_tail, words
 from .markup import DEFAULT_LIMITS, ParseLimits, parse_html
 from .metadata import metadata_from_html
 from .normalize import normalize_inline
@@ -76,12 +78,24 @@ def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
         raise BadInput("no_text", "the HTML has no parsable content")
     metadata, _ = metadata_from_html(tree)
     page = page_blocks(tree)  # before extraction, which prunes the tree
+    pristine = deepcopy(tree)  # for readability's opinion (agree_on_tail): cheaper than a second parse
     document: Any = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)  # a Document: with_metadata=False
     kept = body_blocks(document.body) if document is not None and document.body is not None else []
+    kept = agree_on_tail(kept, pristine)
     if sum(len(b.text.split()) for b in kept) < MIN_ARTICLE_WORDS:
         raise BadInput("no_text", "no article text found in the HTML")
     paragraphs = [b.text for b in kept]
     return Cleaned(paragraphs, metadata, left_out(page, paragraphs, metadata.title))
+
+
+def agree_on_tail(kept: list[Block], pristine: etree._Element) -> list[Block]:
+    """trafilatura's blocks without a short tail that readability's algorithm leaves out
+    (agreement.py). readability runs on `pristine`, a copy of the page taken before trafilatura
+    pruned it, and only when some tail of the blocks is short enough to be dropped."""
+    block_words = [words(block.text) for block in kept]
+    if not droppable_tail(block_words):
+        return kept
+    return trim_tail(kept, block_words, reference(pristine))
 
 
 def page_blocks(tree: etree._Element) -> list[str]:
