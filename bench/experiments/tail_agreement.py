@@ -44,7 +44,7 @@ def page_row(html):
     return {
         "texts": [b.text for b in kept],
         "words": [len(w) for w in block_words],
-        "shared": [ref.shares(w) for w in block_words] if ref else [False] * len(kept),
+        "shared": ref.shares(block_words) if ref else [False] * len(kept),
         "needed": agreement.droppable_tail(block_words),
     }
 

@@ -19,18 +19,18 @@ five sets and falls 0.0005 on cleanportaleval (bench/experiments/tail_agreement.
 Time: the port runs on a copy of the parsed page (taken before trafilatura prunes it), only when
 some tail of the blocks is short enough to be dropped (85% of the pages of the six sets); its
 patterns are literal alternations on class and id attributes, and it costs ~3 ms a page.
-Matching is linear: a block is shared when all its word 4-grams (or its whole words, when it
-has fewer) occur in readability's text.
+A block is shared when its words occur in a row in readability's text (string search, bounded
+by MAX_SEARCH; beyond, word runs looked up in sets: linear).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from lxml import etree, html as lxml_html
 from trafilatura.readability_lxml import Document as ReadabilityDocument
 
-from .linear import compile_linear
 from .normalize import normalize_inline
 from .result import Block
 
@@ -40,10 +40,15 @@ TAIL_MAX_WORDS_PER_BLOCK = 40
 TAIL_MIN_SHARED = 0.3
 #: readability's shortest paragraph that counts towards a container's score (trafilatura's value).
 REFERENCE_MIN_TEXT = 25
-#: Words compared as runs of this many (shorter blocks: all their words in a row).
+#: Blocks x reference characters above which blocks are matched by word runs, not searched.
+MAX_SEARCH = 20_000_000
+#: Words compared as runs of this many, on pages beyond MAX_SEARCH.
 NGRAM = 4
 
-WORDS_RE = compile_linear(r"\w+")
+#: Words as the benchmark's metric counts them. Python's `re` here, not RE2 (linear.py): one
+#: character class repeated, nothing after it, so no backtracking and each character is read once;
+#: RE2's Python wrapper builds every match in Python and cost 5x the whole trim.
+WORDS_RE = re.compile(r"\w+")
 #: Elements whose text is not glued to the text around them (inline ones are: "new<b>s</b>").
 SEPARATE_TAGS = {
     "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "td", "th", "tr", "table", "h1", "h2", "h3", "h4",
@@ -56,23 +61,34 @@ def words(text: str) -> list[str]:
 
 
 class Reference:
-    """The word runs of readability's text of a page, for `shares`."""
+    """readability's text of a page as words, for `shares`."""
 
     def __init__(self, text_words: Sequence[str]):
-        self.runs: set[tuple[str, ...]] = set()
-        for n in range(1, NGRAM + 1):
-            self.runs.update(tuple(text_words[i : i + n]) for i in range(len(text_words) - n + 1))
+        self.words = list(text_words)
+        self.text = " " + " ".join(self.words) + " "
+        self._runs: dict[int, set[tuple[str, ...]]] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.runs)
+        return bool(self.words)
 
-    def shares(self, block_words: Sequence[str]) -> bool:
-        """Whether readability's text holds the block: each of its runs of NGRAM words (or all
-        its words, when it has fewer) occurs in readability's text."""
+    def shares(self, blocks_words: Sequence[Sequence[str]]) -> list[bool]:
+        """For each block, whether readability's text holds it: its words in a row. Searched
+        as a string (C speed) when that costs at most MAX_SEARCH characters compared; beyond,
+        each block's runs of NGRAM words (or all its words, when fewer) are looked up in sets of
+        readability's runs, linear whatever the page (a looser test: the runs need not follow
+        each other there)."""
+        if len(blocks_words) * len(self.text) <= MAX_SEARCH:
+            return [bool(w) and f" {' '.join(w)} " in self.text for w in blocks_words]
+        return [self._holds_runs(w) for w in blocks_words]
+
+    def _holds_runs(self, block_words: Sequence[str]) -> bool:
         n = min(NGRAM, len(block_words))
         if n == 0:
             return False
-        return all(tuple(block_words[i : i + n]) in self.runs for i in range(len(block_words) - n + 1))
+        runs = self._runs.get(n)
+        if runs is None:
+            runs = self._runs[n] = {tuple(self.words[i : i + n]) for i in range(len(self.words) - n + 1)}
+        return all(tuple(block_words[i : i + n]) in runs for i in range(len(block_words) - n + 1))
 
 
 def reference(tree: etree._Element) -> Reference:
@@ -104,7 +120,7 @@ def trim_tail(blocks: list[Block], block_words: Sequence[Sequence[str]], ref: Re
     """The blocks without the short tail after the last block readability also keeps."""
     if not ref:
         return blocks
-    shared = [ref.shares(w) for w in block_words]
+    shared = ref.shares(block_words)
     if not any(shared):
         return blocks
     last = max(i for i, s in enumerate(shared) if s)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from tasks.cleaning import agreement
 from tasks.cleaning.agreement import (
     TAIL_MAX_WORDS_PER_BLOCK,
     Reference,
@@ -49,13 +52,12 @@ def test_no_opinion_when_the_two_agree_on_little():
     assert trimmed(texts, "nothing in common with the page") == texts
 
 
-def test_a_block_is_shared_when_all_its_word_runs_occur():
+@pytest.mark.parametrize("max_search", [agreement.MAX_SEARCH, 0])  # string search, then word runs
+def test_a_block_is_shared_when_its_words_occur_in_a_row(monkeypatch, max_search):
+    monkeypatch.setattr(agreement, "MAX_SEARCH", max_search)
     ref = Reference(words("One two three four five six. Seven eight."))
-    assert ref.shares(words("two three four five"))
-    assert ref.shares(words("Seven eight"))
-    assert not ref.shares(words("four five six seven nine"))
-    assert not ref.shares(words("eight seven"))
-    assert not ref.shares([])
+    blocks = ["two three four five", "Seven eight", "four five six seven nine", "eight seven", ""]
+    assert ref.shares([words(b) for b in blocks]) == [True, True, False, False, False]
 
 
 def test_the_reference_runs_only_when_some_tail_is_short_enough():
