@@ -12,6 +12,7 @@ from tasks.cleaning.agreement import (
     trim_tail,
     words,
 )
+from tasks.cleaning import html
 from tasks.cleaning.html import clean_html
 from tasks.cleaning.result import Block
 
@@ -87,3 +88,17 @@ def test_a_list_of_teasers_after_the_article_is_dropped_from_a_page():
     for teaser in RELATED:
         assert teaser not in cleaned.paragraphs
         assert teaser in cleaned.removed
+
+
+def test_pages_over_the_element_bound_get_no_second_opinion(monkeypatch):
+    """Beyond REFERENCE_MAX_ELEMENTS no copy is taken and trafilatura's blocks stay as they are
+    (bounded memory: the copy and readability's pass cost a third more at the parse limit)."""
+    monkeypatch.setattr(html, "REFERENCE_MAX_ELEMENTS", 10)
+    teasers = "".join(f"<li>{t}</li>" for t in RELATED[1:])
+    markup = (
+        "<html><body><article>" + "".join(f"<p>{p} It was the longest debate of the year.</p>" for p in PROSE * 2)
+        + f"<div class='promo'><h3>{RELATED[0]}</h3><ul>{teasers}</ul></div></article></body></html>"
+    )
+    assert RELATED[1] in html.clean_html(markup).paragraphs
+    monkeypatch.setattr(html, "REFERENCE_MAX_ELEMENTS", 20_000)
+    assert RELATED[1] not in html.clean_html(markup).paragraphs
