@@ -41,6 +41,11 @@ from tasks.article import BadInput  # noqa: E402
 from tasks.cleaning import clean_document  # noqa: E402
 
 Extractor = Callable[[str], str]
+#: Elements that start a line of readability-lxml's text.
+READABILITY_BLOCK_TAGS = (
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "td", "th", "tr", "table", "h1", "h2", "h3", "h4", "h5",
+    "h6", "br", "pre", "blockquote", "section", "article",
+)
 
 
 def copydesk(html: str) -> str:
@@ -62,15 +67,26 @@ def extractors() -> dict[str, Extractor]:
         "trafilatura": lambda html: trafilatura.extract(html) or "",
     }
     try:
-        from lxml import html as lxml_html
+        from lxml import etree, html as lxml_html
         from readability import Document
 
         def readability_lxml(html: str) -> str:
-            summary = Document(html).summary(html_partial=True)
-            root = lxml_html.fromstring(summary)
-            blocks = root.xpath("//p | //li | //h2 | //h3 | //h4 | //pre | //blockquote[not(.//p)] | //td")
-            texts = [" ".join(b.text_content().split()) for b in blocks] or [root.text_content()]
-            return "\n".join(t for t in texts if t)
+            """readability's summary as text, each character once, a line per block. (Until
+            issue 10's third pass this took the text of //p, //li, //td... separately, so a <p>
+            inside a <td> or <li> counted twice and text outside those tags not at all: macro
+            0.8865 instead of 0.9200, cleaneval 0.7649 instead of 0.8964.)"""
+            root = lxml_html.fromstring(Document(html).summary(html_partial=True))
+            pieces: list[str] = []
+            for event, element in etree.iterwalk(root, events=("start", "end")):
+                tag = element.tag if isinstance(element.tag, str) else None  # None: a comment
+                if tag in READABILITY_BLOCK_TAGS:
+                    pieces.append("\n")
+                if event == "start" and tag is not None:
+                    pieces.append(element.text or "")
+                elif event == "end" and element is not root:
+                    pieces.append(element.tail or "")
+            lines = (" ".join(line.split()) for line in "".join(pieces).splitlines())
+            return "\n".join(line for line in lines if line)
 
         found["readability-lxml"] = readability_lxml
     except ImportError:

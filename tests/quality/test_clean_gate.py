@@ -34,13 +34,15 @@ pytestmark = pytest.mark.quality
 GATE_PAGES = 12
 NOISE_MARGIN = 0.015
 #: F1 measured on each set's gate slice when the floors were recorded (see the commit message):
-#: trafilatura's full mode, no hand rule on HTML blocks (issue 10's leave-one-set-out choice).
+#: trafilatura's full mode, no hand rule on HTML blocks (issue 10's leave-one-set-out choice),
+#: and the tail that readability's algorithm leaves out dropped when short (agreement.py; on
+#: dragnet's slice it costs one page's closing paragraph, R714, while the whole set gains 0.0078).
 RECORDED_F1 = {
-    "scrapinghub": 0.9817,
-    "cleaneval": 0.8390,
+    "scrapinghub": 0.9821,
+    "cleaneval": 0.8511,
     "cleanportaleval": 0.9596,
-    "dragnet": 0.9405,
-    "google-trends-2017": 0.8867,
+    "dragnet": 0.9310,
+    "google-trends-2017": 0.8868,
     "readability": 0.9552,
 }
 #: Lines of a known boilerplate kind (newsletter, paywall, app, share, cookie, copyright) kept,

@@ -1,0 +1,135 @@
+"""A second opinion on where the article ends: trafilatura's blocks after the last one that
+readability's algorithm also keeps are dropped when they look like a list of short items.
+
+trafilatura, in full mode, often runs on past the article into what follows it on the page:
+"Leave a Reply", "Related stories", a list of offers, comment headers, "Subscribe to:". The
+readability algorithm (trafilatura's own port of readability-lxml, already installed and run by
+trafilatura's full mode on some pages) picks the page's main container by a different method:
+scores of paragraphs summed into their parents, scaled by link density. Where the two agree on
+the article, the blocks trafilatura adds after the last block they share are dropped when
+they are short on average (navigation and teasers, not prose): fewer than
+TAIL_MAX_WORDS_PER_BLOCK words per block. Nothing is dropped when the two agree on less than
+TAIL_MIN_SHARED of trafilatura's words (they found different things: no opinion), nor before the
+last shared block (the article's inside and its head are trafilatura's alone).
+
+Both thresholds were chosen leave-one-set-out over the six extraction sets: tuned on five, these
+values were picked for five of the six sets left out (S 0.4 for google-trends-2017); F1 rises on
+five sets and falls 0.0005 on cleanportaleval (bench/experiments/tail_agreement.py).
+
+Time: the port runs on a copy of the parsed page (taken before trafilatura prunes it), only when
+some tail of the blocks is short enough to be dropped (85% of the pages of the six sets); its
+patterns are literal alternations on class and id attributes, and it costs ~3 ms a page.
+A block is shared when its words occur in a row in readability's text (string search, bounded
+by MAX_SEARCH; beyond, word runs looked up in sets: linear).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from lxml import etree, html as lxml_html
+from trafilatura.readability_lxml import Document as ReadabilityDocument
+
+from .normalize import normalize_inline
+from .result import Block
+
+#: Blocks after the last shared one are dropped only when they average fewer words than this.
+TAIL_MAX_WORDS_PER_BLOCK = 40
+#: ... and only when the shared blocks hold at least this share of the blocks' words.
+TAIL_MIN_SHARED = 0.3
+#: readability's shortest paragraph that counts towards a container's score (trafilatura's value).
+REFERENCE_MIN_TEXT = 25
+#: Blocks x reference characters above which blocks are matched by word runs, not searched.
+MAX_SEARCH = 20_000_000
+#: Words compared as runs of this many, on pages beyond MAX_SEARCH.
+NGRAM = 4
+
+#: Words as the benchmark's metric counts them. Python's `re` here, not RE2 (linear.py): one
+#: character class repeated, nothing after it, so no backtracking and each character is read once;
+#: RE2's Python wrapper builds every match in Python and cost 5x the whole trim.
+WORDS_RE = re.compile(r"\w+")
+#: Elements whose text is not glued to the text around them (inline ones are: "new<b>s</b>").
+SEPARATE_TAGS = {
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "td", "th", "tr", "table", "h1", "h2", "h3", "h4",
+    "h5", "h6", "br", "blockquote", "pre", "section", "article", "figcaption", "header", "footer",
+}
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in WORDS_RE.findall(text)]
+
+
+class Reference:
+    """readability's text of a page as words, for `shares`."""
+
+    def __init__(self, text_words: Sequence[str]):
+        self.words = list(text_words)
+        self.text = " " + " ".join(self.words) + " "
+        self._runs: dict[int, set[tuple[str, ...]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.words)
+
+    def shares(self, blocks_words: Sequence[Sequence[str]]) -> list[bool]:
+        """For each block, whether readability's text holds it: its words in a row. Searched
+        as a string (C speed) when that costs at most MAX_SEARCH characters compared; beyond,
+        each block's runs of NGRAM words (or all its words, when fewer) are looked up in sets of
+        readability's runs, linear whatever the page (a looser test: the runs need not follow
+        each other there)."""
+        if len(blocks_words) * len(self.text) <= MAX_SEARCH:
+            return [bool(w) and f" {' '.join(w)} " in self.text for w in blocks_words]
+        return [self._holds_runs(w) for w in blocks_words]
+
+    def _holds_runs(self, block_words: Sequence[str]) -> bool:
+        n = min(NGRAM, len(block_words))
+        if n == 0:
+            return False
+        runs = self._runs.get(n)
+        if runs is None:
+            runs = self._runs[n] = {tuple(self.words[i : i + n]) for i in range(len(self.words) - n + 1)}
+        return all(tuple(block_words[i : i + n]) in runs for i in range(len(block_words) - n + 1))
+
+
+def reference(tree: etree._Element) -> Reference:
+    """readability's text of the page. The port mutates the tree it is given: pass a copy."""
+    try:
+        summary = ReadabilityDocument(tree, min_text_length=REFERENCE_MIN_TEXT).summary()
+        root = lxml_html.fragment_fromstring(summary, create_parent="div")
+    except Exception:  # the port or the reparse failing is no opinion, not a failed page
+        return Reference([])
+    for element in root.iter(*SEPARATE_TAGS):
+        element.text = " " + (element.text or "")
+        element.tail = " " + (element.tail or "")
+    # Normalised as copydesk's blocks are (soft hyphens and zero-width spaces out, NFC).
+    return Reference(words(normalize_inline("".join(root.itertext()))))
+
+
+def droppable_tail(block_words: Sequence[Sequence[str]]) -> bool:
+    """Whether some tail of the blocks (not the first block) averages fewer than
+    TAIL_MAX_WORDS_PER_BLOCK words: if none does, no reference is needed."""
+    total = 0
+    for count, block in enumerate(reversed(block_words[1:]), start=1):
+        total += len(block)
+        if total < TAIL_MAX_WORDS_PER_BLOCK * count:
+            return True
+    return False
+
+
+def trim_tail(blocks: list[Block], block_words: Sequence[Sequence[str]], ref: Reference) -> list[Block]:
+    """The blocks without the short tail after the last block readability also keeps."""
+    if not ref:
+        return blocks
+    shared = ref.shares(block_words)
+    if not any(shared):
+        return blocks
+    last = max(i for i, s in enumerate(shared) if s)
+    tail = block_words[last + 1 :]
+    if not tail:
+        return blocks
+    all_words = sum(len(w) for w in block_words)
+    shared_words = sum(len(w) for w, s in zip(block_words, shared, strict=True) if s)
+    tail_words = sum(len(w) for w in tail)
+    if shared_words < TAIL_MIN_SHARED * all_words or tail_words >= TAIL_MAX_WORDS_PER_BLOCK * len(tail):
+        return blocks
+    return blocks[: last + 1]
