@@ -17,16 +17,26 @@ Encoders measured:
   fitted on those, SIF weights from their frequency in the fold's training rows. At run time this
   needs no tokenizer library: one dict look-up per word, as the linear model does already.
 
-For each, a multinomial logistic regression (scikit-learn, classes balanced, the shipped source
-weights; the first 50 words of every example of at least 75 words added at a third of its weight,
-as the linear model's short-text recipe) is trained on each fold's rows and scored on the outlet
-left out, full texts and their first 40 words, world and politics as one class. Then blends of
-its probabilities with the fold's linear model's: p = (1 - w) p_linear + w p_encoder on every
-article, and only on the articles the linear model is unsure of (top-1 minus top-2 probability
-below a margin). Speed: articles per CPU-second on full BBC articles, one per call. Size: the
-table as float16 in a compressed npz.
+Tables are int16 with one scale (an article's vector is an exact integer sum, L2-normed: the
+same on every CPU). For each table, a classifier (scikit-learn, classes balanced, the shipped
+source weights; the first 50 words of every example of at least 75 words added at a third of its
+weight, as the linear model's short-text recipe) is trained on each fold's rows and scored on the
+outlet left out, full texts and their first 40 words, world and politics as one class:
+- ``lbfgs``: multinomial logistic regression (BLAS inside: its last digits vary with the CPU);
+- ``liblinear``: one binary logistic regression per label (liblinear, plain C: the same weights on
+  every CPU), probabilities the sigmoids normalised;
+- ``svm``: one-vs-rest linear SVM (liblinear, as the linear model's), blended at the score level.
+Blends with the fold's linear model, whose probabilities are taken at the shipped model's
+calibrated temperatures (the fold models of outlets.fold_model are fitted without calibration):
+p = (1 - w) p_linear + w p_encoder on every article, and only on the articles the linear model is
+unsure of (top-1 minus top-2 probability below a margin); for svm, log p_linear + beta x scores.
+"English only" rows leave the German fold to the linear model (MiniLM is an English model).
+Speed: articles per CPU-second on full BBC articles, one per call; --shipped-speed times the
+shipped linear model alone and with a table of the shipped data's words, alternating. Size: the
+table as a compressed npz.
 
-    nice -n 10 .venv/bin/python bench/experiments/loo_encoder.py [--outlet NAME ...] [--dims 128 256]
+    nice -n 10 .venv/bin/python bench/experiments/loo_encoder.py --encoders static-words --dims 128 64 --shipped-speed --contextual-speed
+    nice -n 10 .venv/bin/python bench/experiments/loo_encoder.py --encoders static-tokens --dims 128 --classifiers lbfgs
 
 Needs the experiments dependency group: `uv sync --frozen --group experiments`. The fold linear
 models' probabilities are cached under /tmp/copydesk-loo-encoder/ (keyed by the fold's rows and
@@ -475,13 +485,15 @@ def main() -> None:
     scored = {name: OUTLETS[name].scored() for name in names}
     texts = {name: {"full": [t for t, _ in rows], "lead": [lead(t, LEAD_WORDS) for t, _ in rows]} for name, rows in scored.items()}
     folds = {name: fold_training(name) for name in names}
+    fold_counts: dict[str, Counter] = {}
 
     if "static-words" in args.encoders:
-        every = Counter()
-        for rows in folds.values():
-            for text, _, _ in rows:
-                every.update(text_words(text))
-        needed = sorted({w.decode("utf-8", "replace") for w, n in every.items() if n >= MIN_WORD_COUNT})
+        for name in names:
+            counts = fold_counts[name] = Counter()
+            for text, _, _ in folds[name]:
+                counts.update(text_words(text))
+        needed = sorted({w.decode("utf-8", "replace") for counts in fold_counts.values()
+                         for w, n in counts.items() if n >= MIN_WORD_COUNT})
         print(f"words seen at least {MIN_WORD_COUNT} times in some fold's training rows: {len(needed):,}", flush=True)
         vectors = word_vectors(model, needed)
 
@@ -497,10 +509,7 @@ def main() -> None:
             for dims in args.dims:
                 started = time.process_time()
                 if encoder == "static-words":
-                    counts = Counter()
-                    for text, _, _ in folds[name]:
-                        counts.update(text_words(text))
-                    table = word_table(vectors, counts, dims)
+                    table = word_table(vectors, fold_counts[name], dims)
                 else:
                     table = token_table(model, dims)
                 x, y, w = training_matrix(table, folds[name])
@@ -545,13 +554,14 @@ def main() -> None:
         cells = " ".join(f"{by_outlet[n]['full']['accuracy']:>10.4f} {by_outlet[n]['lead']['accuracy']:>6.4f}" for n in names)
         macro = statistics.mean(by_outlet[n]["full"]["accuracy"] for n in full) if full else float("nan")
         print(f"  {tag:28} {variant:38} {cells} {macro:>10.4f}")
-    print("\n  per-label accuracy on the full-length outlets, linear / encoder / blend 0.25 (first encoder variant):")
-    first = next(iter(sizes))
-    for n in full:
+    print("\n  per-label accuracy on the full-length outlets, linear / encoder / blend 0.25 / blend 0.5 (first encoder variant that has them):")
+    first = next((tag for tag, variant in results if variant == "blend 0.25"), None)
+    for n in full if first else []:
         lin = results[(first, "linear")][n]["full"]["by_label"]
         enc = results[(first, "encoder")][n]["full"]["by_label"]
-        ble = results[(first, "blend 0.25")][n]["full"]["by_label"]
-        print(f"    {n:14} " + "  ".join(f"{k} {lin[k]:.3f}/{enc[k]:.3f}/{ble[k]:.3f}" for k in lin))
+        b25 = results[(first, "blend 0.25")][n]["full"]["by_label"]
+        b50 = results[(first, "blend 0.5")][n]["full"]["by_label"]
+        print(f"    {n:14} " + "  ".join(f"{k} {lin[k]:.3f}/{enc[k]:.3f}/{b25[k]:.3f}/{b50[k]:.3f}" for k in lin))
     print("\n  cost of each encoder variant (table + classifier):")
     for tag in sizes:
         print(f"    {tag:28} table npz {max(sizes[tag]) / 1e6:.1f} MB, fold training (table + LR) "
