@@ -23,6 +23,8 @@ source weights; the first 50 words of every example of at least 75 words added a
 weight, as the linear model's short-text recipe) is trained on each fold's rows and scored on the
 outlet left out, full texts and their first 40 words, world and politics as one class:
 - ``lbfgs``: multinomial logistic regression (BLAS inside: its last digits vary with the CPU);
+- ``newton``: the same model solved by Newton's method (newton-cholesky, float64, tolerance 1e-10):
+  it converges to the one optimum, so its weights agree across BLAS kernels (encoder_determinism.py);
 - ``liblinear``: one binary logistic regression per label (liblinear, plain C: the same weights on
   every CPU), probabilities the sigmoids normalised;
 - ``svm``: one-vs-rest linear SVM (liblinear, as the linear model's), blended at the score level.
@@ -78,12 +80,13 @@ SIF = 1e-4
 TRAIN_LEAD_WORDS, TRAIN_LEAD_MIN_WORDS, TRAIN_LEAD_WEIGHT = 50, 75, 1 / 3
 BLEND_WEIGHTS = (0.25, 0.5, 0.75)
 MARGINS = (0.2, 0.4)
-#: "lbfgs": scikit-learn's multinomial logistic regression (BLAS inside: its last digits vary with
-#: the CPU); "liblinear": one-vs-rest logistic regressions by liblinear (plain C loops, as the
+#: "lbfgs": scikit-learn's multinomial logistic regression (BLAS inside: it stops short of the
+#: optimum at a point that varies with the CPU's BLAS kernel); "newton": the same model by Newton's
+#: method to the optimum (float64), the same weights under every BLAS kernel tried; "liblinear": one-vs-rest logistic regressions by liblinear (plain C loops, as the
 #: linear model's SVMs: the same weights on every CPU, so a shippable recipe). C=1 (C=10 was
 #: lower on every fold in the first run, see README).
-CLASSIFIERS = ("lbfgs", "liblinear", "svm")
-SVM_BETAS = (0.5, 1.0, 2.0)
+CLASSIFIERS = ("lbfgs", "newton", "liblinear", "svm")
+SVM_BETAS = (0.5, 1.0, 2.0, 3.0, 4.0)
 MIN_WORD_COUNT = 2
 
 
@@ -357,6 +360,9 @@ def fit_encoder_classifier(x: np.ndarray, y: np.ndarray, w: np.ndarray, kind: st
             LogisticRegression(C=1.0, solver="liblinear", class_weight="balanced").fit(x, y == label, sample_weight=w)
             for label in LABELS
         ])
+    elif kind == "newton":
+        classifier = LogisticRegression(C=1.0, max_iter=100, tol=1e-10, solver="newton-cholesky", class_weight="balanced")
+        classifier.fit(x.astype(np.float64), y, sample_weight=w)
     else:
         classifier = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
         classifier.fit(x, y, sample_weight=w)
