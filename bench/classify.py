@@ -50,7 +50,7 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks.classification import labels as data  # noqa: E402
-from tasks.classification.evaluation import format_confusion, merge_world_politics, same, scores  # noqa: E402
+from tasks.classification.evaluation import as_stage, format_confusion, merge_world_politics, same, scores  # noqa: E402
 from tasks.classification.features import lead  # noqa: E402
 from tasks.article import Article, Source  # noqa: E402
 from tasks.classification.language import DETECT_CHARS, detect  # noqa: E402
@@ -114,7 +114,7 @@ def topic_section(model: TopicModel) -> dict:
         started = time.perf_counter()
         baseline = baseline_factory().fit([t for t, _ in train], [label for _, label in train])
         baseline_seconds = time.perf_counter() - started
-        predicted = [model.predict(text).label for text in texts]
+        predicted = [as_stage(model, text).label for text in texts]
         base_predicted = list(baseline.predict(texts))
         tuned = tuned_baseline_factory().fit([t for t, _ in train], [label for _, label in train])
         tuned_result = scores(truth, list(tuned.predict(texts)), mapper)
@@ -132,7 +132,7 @@ def topic_section(model: TopicModel) -> dict:
             print(f"  copydesk with world+politics as one class (the held-out set's mapping): {merged['accuracy']:.4f}")
         print("  copydesk confusion:")
         print("    " + format_confusion(ours["confusion"]).replace("\n", "\n    "))
-        uncertain = [model.predict(text).uncertain for text in texts]
+        uncertain = [as_stage(model, text).uncertain for text in texts]
         certain_correct = [p == t for p, t, u in zip(map(mapper, predicted), map(mapper, truth), uncertain, strict=True) if not u]
         print(
             f"  flagged uncertain: {sum(uncertain) / len(uncertain):.1%}; accuracy of the rest "
@@ -140,7 +140,7 @@ def topic_section(model: TopicModel) -> dict:
         )
         results[name] = {"ours": ours, "baseline": base, "strict": strict, "baseline_model": baseline}
     health = data.health_en("test")
-    found = [model.predict(text) for text, _ in health]
+    found = [as_stage(model, text) for text, _ in health]
     print(f"\n== health_en_test (12 hand-written items, see tasks/classification/data/README.md): "
           f"{sum(p.label == 'health' for p in found)}/{len(found)} labelled health, "
           f"{sum(p.label == 'health' and not p.uncertain for p in found)} of them not flagged uncertain")
@@ -152,9 +152,11 @@ def speed_section(model: TopicModel, baseline, rounds: int) -> None:
     chars = statistics.mean(len(a) for a in articles)
 
     def ours() -> float:
+        # English articles: the linear model and the encoder's blend (the language comes from the
+        # language stage, timed below).
         started = time.process_time()
         for text in articles:
-            model.predict(text)
+            model.predict(text, "en")
         return len(articles) / (time.process_time() - started)
 
     def base() -> float:
@@ -192,7 +194,8 @@ def speed_section(model: TopicModel, baseline, rounds: int) -> None:
         measured["step"].append(step())
     o, b, lang = (statistics.median(measured[k]) for k in ("ours", "base", "language"))
     print(f"\n== speed: {len(articles)} full BBC articles (mean {chars:.0f} chars), one per call, per CPU-second, median (best) of {rounds}")
-    print(f"  copydesk topics : {o:,.0f} ({max(measured['ours']):,.0f}) articles/s, with explanation terms")
+    print(f"  copydesk topics : {o:,.0f} ({max(measured['ours']):,.0f}) articles/s, with explanation terms"
+          + (" and the encoder's blend (English)" if model.encoder is not None else ""))
     print(f"  baseline (sklearn TF-IDF+LR, BBC-trained) : {b:,.0f} ({max(measured['base']):,.0f}) articles/s   ratio {o / b:.2f}")
     print(f"  language detection (first {DETECT_CHARS} chars) : {lang:,.0f} ({max(measured['language']):,.0f}) articles/s")
     whole = statistics.median(measured["step"])
@@ -251,7 +254,7 @@ def cross_source_section() -> None:
         model, examples, bbc = cross_source(Path(folder))
     baseline = baseline_factory().fit([e.text for e in examples], [e.label for e in examples])
     texts, truth = [t for t, _ in bbc], [label for _, label in bbc]
-    ours = scores(truth, [model.predict(t).label for t in texts], merge_world_politics)
+    ours = scores(truth, [as_stage(model, t).label for t in texts], merge_world_politics)
     base = scores(truth, list(baseline.predict(texts)), merge_world_politics)
     tuned = tuned_baseline_factory().fit([e.text for e in examples], [e.label for e in examples])
     tuned_result = scores(truth, list(tuned.predict(texts)), merge_world_politics)
@@ -266,7 +269,7 @@ def cross_source_section() -> None:
     print("  the same models on snippets: the first N words of each BBC article (headline and lead, as feeds give them)")
     for n in SNIPPET_WORDS:
         snippets = [lead(t, n) for t in texts]
-        ours_n = scores(truth, [model.predict(t).label for t in snippets], merge_world_politics)
+        ours_n = scores(truth, [as_stage(model, t).label for t in snippets], merge_world_politics)
         base_n = scores(truth, list(tuned.predict(snippets)), merge_world_politics)
         print(f"    first {n:>2} words: copydesk {ours_n['accuracy']:.4f}  tuned baseline {base_n['accuracy']:.4f}")
 
@@ -315,12 +318,11 @@ def ceiling_section() -> None:
 
 
 def training_section(shipped: TopicModel) -> None:
-    from tasks.classification.build_shipped import SHIPPED_DATA_DESCRIPTION, SOURCE_WEIGHTS, shipped_examples
-    from tasks.classification.training import train
+    from tasks.classification.build_shipped import SHIPPED_DATA_DESCRIPTION, build
 
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        result = train(shipped_examples(), Path(folder), SHIPPED_DATA_DESCRIPTION, SOURCE_WEIGHTS)
+        result = build(Path(folder), SHIPPED_DATA_DESCRIPTION)
         seconds = time.perf_counter() - started
     same_version = result.model.version == shipped.version
     print(f"\n== training from the shipped data: {seconds:.1f} s wall (limit 300 s on 2 cores); "
@@ -354,16 +356,19 @@ def loo_section(with_baseline: bool = True, only: list[str] | None = None) -> di
         model = fold_model(name)
         seconds = time.perf_counter() - started
         scored = outlet.scored()
-        ours = score_outlet(lambda texts, model=model: [model.predict(t).label for t in texts], scored)
+        ours = score_outlet(lambda texts, model=model: [as_stage(model, t).label for t in texts], scored)
+        # The same fold model without the encoder (no language given: the linear model alone).
+        linear = score_outlet(lambda texts, model=model: [model.predict(t).label for t in texts], scored)
         base = None
         if with_baseline:
             baseline = tuned_baseline_factory()
             weights = [SOURCE_WEIGHTS.get(source, 1.0) for _, _, source in rows]
             baseline.fit([t for t, _, _ in rows], [label for _, label, _ in rows], logisticregression__sample_weight=weights)
             base = score_outlet(lambda texts, baseline=baseline: list(baseline.predict(texts)), scored)
-        results[name] = {"ours": ours, "base": base, "n": len(scored), "trained_on": len(rows), "seconds": seconds}
+        results[name] = {"ours": ours, "linear": linear, "base": base, "n": len(scored), "trained_on": len(rows), "seconds": seconds}
         print(f"  fold {name}: trained on {len(rows)} rows in {seconds:.0f} s, scored {len(scored)}: ours full "
               f"{ours['full']['accuracy']:.4f} lead {ours['lead']['accuracy']:.4f}"
+              f", linear alone full {linear['full']['accuracy']:.4f} lead {linear['lead']['accuracy']:.4f}"
               + (f", baseline full {base['full']['accuracy']:.4f} lead {base['lead']['accuracy']:.4f}" if base else "")
               + "; ours by label " + " ".join(f"{k} {v:.3f}" for k, v in ours["full"]["by_label"].items()), flush=True)
 
@@ -372,28 +377,36 @@ def loo_section(with_baseline: bool = True, only: list[str] | None = None) -> di
 
     print(f"\n== leave-one-outlet-out: trained on the other outlets, scored on the one left out (world+politics as one "
           f"class; lead = first {LEAD_WORDS} words; baseline = tuned TF-IDF + LR on the same rows)")
-    print(f"  {'outlet':14} {'n':>6} {'kind':>6} {'ours full':>10} {'base full':>10} {'ours lead':>10} {'base lead':>10}  lowest label (ours, full)")
+    print("  ours = the shipped recipe as the stage runs it (English texts: the linear model blended with the encoder); "
+          "linear = the same fold model without the encoder")
+    print(f"  {'outlet':14} {'n':>6} {'kind':>6} {'ours full':>10} {'linear':>10} {'base full':>10} {'ours lead':>10} "
+          f"{'linear':>10} {'base lead':>10}  lowest label (ours, full)")
     for name, r in results.items():
         outlet = OUTLETS[name]
         by_label = r["ours"]["full"]["by_label"]
         low = min(by_label, key=by_label.get)
         print(f"  {name:14} {r['n']:>6} {'full' if outlet.full_length else 'short':>6} {cell(r['ours'], 'full'):>10} "
-              f"{cell(r['base'], 'full'):>10} {cell(r['ours'], 'lead'):>10} {cell(r['base'], 'lead'):>10}  {low} {by_label[low]:.3f}")
+              f"{cell(r['linear'], 'full'):>10} {cell(r['base'], 'full'):>10} {cell(r['ours'], 'lead'):>10} "
+              f"{cell(r['linear'], 'lead'):>10} {cell(r['base'], 'lead'):>10}  {low} {by_label[low]:.3f}")
     full = [name for name in results if OUTLETS[name].full_length]
     english = [name for name in full if name != "10kgnad_de"]
     for title, names in (("full-length outlets", full), ("full-length English outlets", english)):
         if names:
             ours = statistics.mean(results[n]["ours"]["full"]["accuracy"] for n in names)
+            linear = statistics.mean(results[n]["linear"]["full"]["accuracy"] for n in names)
             base = statistics.mean(results[n]["base"]["full"]["accuracy"] for n in names) if with_baseline else float("nan")
-            print(f"  macro over {title} ({', '.join(names)}): ours {ours:.4f}  baseline {base:.4f}")
+            print(f"  macro over {title} ({', '.join(names)}): ours {ours:.4f}  linear alone {linear:.4f}  baseline {base:.4f}")
     for name in results:
         if OUTLETS[name].note:
             print(f"  {name}: {OUTLETS[name].note}")
-    print("\n  per-label accuracy on the full-length outlets (ours / baseline):")
+    print("\n  per-label accuracy on the full-length outlets (ours / linear alone / baseline):")
     for name in full:
         ours_l = results[name]["ours"]["full"]["by_label"]
+        linear_l = results[name]["linear"]["full"]["by_label"]
         base_l = results[name]["base"]["full"]["by_label"] if with_baseline else {}
-        print(f"    {name:14} " + "  ".join(f"{label} {acc:.3f}/{base_l.get(label, float('nan')):.3f}" for label, acc in ours_l.items()))
+        print(f"    {name:14} " + "  ".join(
+            f"{label} {acc:.3f}/{linear_l.get(label, float('nan')):.3f}/{base_l.get(label, float('nan')):.3f}" for label, acc in ours_l.items()
+        ))
     if full:
         print("\n  confusion of ours, summed over the full-length outlets:")
         confusion = _summed([results[n]["ours"]["full"]["confusion"] for n in full])

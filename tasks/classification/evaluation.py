@@ -20,6 +20,14 @@ def same(label: str) -> str:
     return label
 
 
+def as_stage(model, text: str):
+    """The model's prediction as the classify stage makes it: with the text's detected language
+    (which decides whether the encoder is blended in)."""
+    from .language import detect
+
+    return model.predict(text, detect(text).code)
+
+
 def scores(truth: Sequence[str], predicted: Sequence[str], mapper: Mapper = same) -> dict:
     """Accuracy, macro-F1 over the true labels, and the confusion matrix (truth -> predicted ->
     count), from sklearn.metrics (training, benchmarks and quality gates only: inference never

@@ -88,14 +88,21 @@ def fold_training(left_out: str) -> list[tuple[str, str, str]]:
     return rows
 
 
-def fold_model(left_out: str):
-    """The shipped recipe (its source weights) fitted on the fold that leaves `left_out` out
-    (labels only: see training.fit_labels_only)."""
-    from .build_shipped import SOURCE_WEIGHTS
+def fold_model(left_out: str, encoder: bool = True):
+    """The shipped recipe (its source weights, its encoder table) fitted on the fold that leaves
+    `left_out` out (labels only: see training.fit_labels_only). The encoder uses only the table's
+    words the fold's rows have at least twice, weighted by their frequency there, so it neither
+    knows nor weighs the left-out outlet's other words (the table's PCA was fitted on all the shipped
+    data's words: unsupervised, no labels). Its blend uses the shipped model's calibrated
+    temperatures. encoder=False: the linear model alone."""
+    from .build_shipped import SOURCE_WEIGHTS, shipped_table
+    from .topics import load_model
     from .training import Example, fit_labels_only
 
     examples = [Example(text, label, source) for text, label, source in fold_training(left_out)]
-    return fit_labels_only(examples, SOURCE_WEIGHTS)
+    if not encoder:
+        return fit_labels_only(examples, SOURCE_WEIGHTS, temperatures_of=load_model())
+    return fit_labels_only(examples, SOURCE_WEIGHTS, shipped_table(), load_model())
 
 
 def score_outlet(predict: Callable[[list[str]], list[str]], examples: list[tuple[str, str]]) -> dict[str, dict]:

