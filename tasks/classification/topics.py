@@ -136,14 +136,25 @@ class EncoderTable:
         return cls(words, vectors, meta)
 
 
-def weighted_rows(vectors: np.ndarray, word_weights: np.ndarray) -> np.ndarray:
+def weighted_rows(vectors: np.ndarray, word_weights: np.ndarray, dtype: type = np.int64, chunk: int = 4096) -> np.ndarray:
     """Every word's row as the encoder sums it: its table vector times its frequency weight (as the
-    model stores it, float16), re-quantised to ENCODER_ROW_SCALE with one scale, as int64. IEEE
-    products of exact numbers and one rounding: the same on every CPU, in training and at run time."""
-    weighted = np.asarray(vectors, dtype=np.float64) * half(word_weights).astype(np.float64)[:, None]
-    largest = float(np.abs(weighted).max()) if weighted.size else 0.0
+    model stores it, float16), re-quantised to ENCODER_ROW_SCALE with one scale, as `dtype`. IEEE
+    products of exact numbers and one rounding: the same on every CPU, in training and at run time.
+    Taken `chunk` rows at a time (the products are elementwise, so the result is the same to the
+    bit): the whole table in float64 would be a transient of ~4x its int64 size in every pool
+    child that loads the model, where billiard's max-memory-per-child counts peak RSS."""
+    weights = half(word_weights).astype(np.float64)
+    starts = range(0, len(vectors), chunk)
+
+    def product(start: int) -> np.ndarray:
+        return np.asarray(vectors[start : start + chunk], dtype=np.float64) * weights[start : start + chunk, None]
+
+    largest = max((float(np.abs(product(start)).max()) for start in starts), default=0.0) if vectors.size else 0.0
     scale = ENCODER_ROW_SCALE / largest if largest else 0.0
-    return np.round(weighted * scale).astype(np.int64)
+    rows = np.empty(vectors.shape, dtype=dtype)
+    for start in starts:
+        rows[start : start + chunk] = np.round(product(start) * scale)
+    return rows
 
 
 def normed(total: np.ndarray) -> np.ndarray:
@@ -176,7 +187,7 @@ class Encoder:
         used = np.flatnonzero(self.word_weights > 0)
         # Every value is within ±ENCODER_ROW_SCALE: int16 holds it exactly, and half the bytes of
         # int32 make the per-article gather faster; sums are taken in int64.
-        self.rows = weighted_rows(table.vectors, self.word_weights)[used].astype(np.int16)
+        self.rows = weighted_rows(table.vectors, self.word_weights, dtype=np.int16)[used]
         self._weights64 = self.weights.astype(np.float64)
         self._bias64 = self.bias.astype(np.float64)
         self.lookup = {table.words[i]: row for row, i in enumerate(used.tolist())}
