@@ -151,7 +151,7 @@ def weighted_rows(vectors: np.ndarray, word_weights: np.ndarray, dtype: type = n
 
     largest = max((float(np.abs(product(start)).max()) for start in starts), default=0.0) if vectors.size else 0.0
     scale = ENCODER_ROW_SCALE / largest if largest else 0.0
-    rows = np.empty(vectors.shape, dtype=dtype)
+    rows: np.ndarray = np.empty(vectors.shape, dtype=dtype)
     for start in starts:
         rows[start : start + chunk] = np.round(product(start) * scale)
     return rows
