@@ -60,7 +60,6 @@ import math
 import statistics
 import sys
 import time
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -68,6 +67,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tasks.classification import build_encoder  # noqa: E402
 from tasks.classification import training as training_module  # noqa: E402
 from tasks.classification.build_shipped import SOURCE_WEIGHTS  # noqa: E402
 from tasks.classification.evaluation import merge_world_politics, scores  # noqa: E402
@@ -90,102 +90,21 @@ SVM_BETAS = (0.5, 1.0, 2.0, 3.0, 4.0)
 MIN_WORD_COUNT = 2
 
 
-# -- MiniLM in numpy ---------------------------------------------------------------------------
-class MiniLM:
-    """all-MiniLM-L6-v2 (BERT, 6 layers, 384 wide) from the package's zip, forward pass in numpy."""
+# -- MiniLM in numpy (build_encoder's) -----------------------------------------------------------
+class MiniLM(build_encoder.MiniLM):
+    """build_encoder's MiniLM (the upstream files, checked by hash) with what the token tables of
+    this experiment also need."""
 
     def __init__(self) -> None:
-        from safetensors.numpy import load
-        from tokenizers import Tokenizer
-
-        import all_minilm_l6_v2
-
-        with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as archive:
-            self.tensors = load(archive.read("model.safetensors"))
-            self.config = json.loads(archive.read("config.json"))
-            self.tokenizer = Tokenizer.from_str(archive.read("tokenizer.json").decode())
-        self.tokenizer.no_truncation()
-        self.tokenizer.no_padding()
-        vocab = self.tokenizer.get_vocab()
-        self.cls, self.sep = vocab["[CLS]"], vocab["[SEP]"]
+        super().__init__()
         self.vocab_size = self.config["vocab_size"]
-        self.id_to_token = {i: t for t, i in vocab.items()}
-
-    def _t(self, name: str) -> np.ndarray:
-        return self.tensors[name]
-
-    @staticmethod
-    def _norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / np.sqrt(var + 1e-12) * w + b
-
-    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Last hidden states (B, L, 384) of a padded batch of piece ids; mask 1 on real pieces."""
-        from scipy.special import erf
-
-        t = self._t
-        batch, length = ids.shape
-        x = t("embeddings.word_embeddings.weight")[ids] + t("embeddings.position_embeddings.weight")[:length]
-        x = x + t("embeddings.token_type_embeddings.weight")[0]
-        x = self._norm(x, t("embeddings.LayerNorm.weight"), t("embeddings.LayerNorm.bias")).astype(np.float32)
-        heads = self.config["num_attention_heads"]
-        width = x.shape[-1] // heads
-        bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
-        for layer in range(self.config["num_hidden_layers"]):
-            p = f"encoder.layer.{layer}."
-
-            def dense(h: np.ndarray, name: str, p: str = p) -> np.ndarray:
-                return h @ t(p + name + ".weight").T + t(p + name + ".bias")
-
-            def split(h: np.ndarray) -> np.ndarray:
-                return h.reshape(batch, length, heads, width).transpose(0, 2, 1, 3)
-
-            q = split(dense(x, "attention.self.query"))
-            k = split(dense(x, "attention.self.key"))
-            v = split(dense(x, "attention.self.value"))
-            att = q @ k.transpose(0, 1, 3, 2) * (1.0 / float(np.sqrt(width))) + bias
-            att = np.exp(att - att.max(-1, keepdims=True))
-            att /= att.sum(-1, keepdims=True)
-            context = (att @ v).transpose(0, 2, 1, 3).reshape(batch, length, heads * width)
-            x = self._norm(
-                x + dense(context, "attention.output.dense"),
-                t(p + "attention.output.LayerNorm.weight"), t(p + "attention.output.LayerNorm.bias"),
-            )
-            inner = dense(x, "intermediate.dense")
-            inner = 0.5 * inner * (1.0 + erf(inner * np.float32(1 / np.sqrt(2.0))))
-            x = self._norm(x + dense(inner, "output.dense"), t(p + "output.LayerNorm.weight"), t(p + "output.LayerNorm.bias"))
-            x = x.astype(np.float32)
-        return x
-
-    def pooled(self, sequences: list[list[int]], batch_size: int = 256) -> np.ndarray:
-        """Mean-pooled last hidden states of [CLS] + sequence + [SEP], for every sequence."""
-        out = np.zeros((len(sequences), self.config["hidden_size"]), dtype=np.float32)
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            rows = [[self.cls, *sequences[i], self.sep] for i in chunk]
-            length = max(len(r) for r in rows)
-            ids = np.zeros((len(rows), length), dtype=np.int64)
-            mask = np.zeros((len(rows), length), dtype=np.float32)
-            for j, r in enumerate(rows):
-                ids[j, :len(r)] = r
-                mask[j, :len(r)] = 1
-            h = self.hidden(ids, mask)
-            out[chunk] = (h * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
-        return out
+        self.id_to_token = {i: t for t, i in self.tokenizer.get_vocab().items()}
 
     def pieces(self, texts: list[str]) -> list[list[int]]:
         return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
 
-def pca(vectors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and projection (384 x dims) of a PCA by eigendecomposition of the covariance (model2vec's way)."""
-    mean = vectors.mean(0)
-    centred = vectors - mean
-    values, vecs = np.linalg.eigh(centred.T @ centred / (len(vectors) - 1))
-    top = np.argsort(values)[::-1][:dims]
-    return mean, vecs[:, top]
+pca = build_encoder.pca
 
 
 # -- static tables -----------------------------------------------------------------------------
