@@ -17,6 +17,7 @@ import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -111,11 +112,16 @@ class EncoderTable:
         self.words = words
         self.vectors = np.asarray(vectors, dtype=np.int16)
         self.meta = meta or {}
-        self.index = {word: i for i, word in enumerate(words)}
         digest = hashlib.sha256(b"\n".join(words))
         digest.update(np.ascontiguousarray(self.vectors, dtype="<i2").tobytes())
         #: A hash of the words and vectors (not of the file's bytes): part of the model version.
         self.digest = digest.hexdigest()[:12]
+
+    @cached_property
+    def index(self) -> dict[bytes, int]:
+        """Each word's row. Training's look-up only: the model keeps its own of the words it
+        uses (Encoder.lookup), so loading the model for inference builds no second dict."""
+        return {word: i for i, word in enumerate(self.words)}
 
     @classmethod
     def load(cls, path: Path) -> EncoderTable:
@@ -155,6 +161,14 @@ def weighted_rows(vectors: np.ndarray, word_weights: np.ndarray, dtype: type = n
     for start in starts:
         rows[start : start + chunk] = np.round(product(start) * scale)
     return rows
+
+
+def softmax(raw: list[float], temperature: float) -> list[float]:
+    """A softmax over a handful of labels' scores: plain floats beat five numpy calls."""
+    top = max(raw)
+    exps = [math.exp((score - top) * temperature) for score in raw]
+    total = sum(exps)
+    return [e / total for e in exps]
 
 
 def normed(total: np.ndarray) -> np.ndarray:
@@ -198,11 +212,7 @@ class Encoder:
         return normed(np.add.reduce(self.rows.take(ids[ids >= 0], axis=0), axis=0, dtype=np.int64))
 
     def probabilities(self, tokens: list[bytes]) -> list[float]:
-        raw = (self._weights64 @ self.vector(tokens) + self._bias64).tolist()
-        top = max(raw)
-        exps = [math.exp((score - top) * self.temperature) for score in raw]
-        total = sum(exps)
-        return [e / total for e in exps]
+        return softmax((self._weights64 @ self.vector(tokens) + self._bias64).tolist(), self.temperature)
 
     def hash_parts(self) -> tuple[list[np.ndarray], dict]:
         arrays = [self.word_weights.astype(np.float16), self.weights.astype(np.float16), self.bias]
@@ -505,11 +515,7 @@ class TopicModel:
             weights, bias, temperature = self.long.weights, self.long.bias, self.long.temperature
         rows = weights[ids]
         raw = (values @ rows + bias if len(ids) else bias).tolist()
-        # A softmax over a handful of labels: plain floats beat five numpy calls.
-        top = max(raw)
-        exps = [math.exp((score - top) * temperature) for score in raw]
-        total = sum(exps)
-        return [e / total for e in exps], ids, values, rows
+        return softmax(raw, temperature), ids, values, rows
 
     def explain(
         self, ids: np.ndarray, values: np.ndarray, rows: np.ndarray, label_index: int, tokens: list[bytes],

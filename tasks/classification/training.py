@@ -37,7 +37,7 @@ from . import features as feature_module
 from .evaluation import format_confusion, merge_world_politics, scores
 from .labels import LABEL_GUIDELINES, TOPIC_LABELS
 from .topics import (
-    CARD_FILE, ENCODER_BLEND, ENCODER_LANGUAGES, MODEL_FILE, SUBLINEAR_TF, Encoder, EncoderTable, LongArticleWeights,
+    CARD_FILE, ENCODER_BLEND, ENCODER_FILE, ENCODER_LANGUAGES, MODEL_FILE, SUBLINEAR_TF, Encoder, EncoderTable, LongArticleWeights,
     TopicModel, half, normed, rounded, weighted_rows,
 )
 
@@ -710,7 +710,7 @@ def _card(
             "confusion": held_back["strict"]["confusion"],
         },
         "model_file": {"name": MODEL_FILE, "bytes": (out_dir / MODEL_FILE).stat().st_size, "features": len(model.vocabulary)},
-        **({"encoder": {**_encoder_card(model.encoder), "bytes": (out_dir / "encoder.npz").stat().st_size}}
+        **({"encoder": {**_encoder_card(model.encoder), "bytes": (out_dir / ENCODER_FILE).stat().st_size}}
            if model.encoder is not None else {}),
         "training_seconds": round(training_seconds, 1),
         "environment": {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": _sklearn_version()},
@@ -766,7 +766,7 @@ def _encoder_recipe(encoder: Encoder) -> str:
 def _encoder_card(encoder: Encoder) -> dict:
     meta = encoder.table.meta
     return {
-        "file": "encoder.npz",
+        "file": ENCODER_FILE,
         "table": encoder.table.digest,
         "words": len(encoder.table.words),
         "dims": int(encoder.table.vectors.shape[1]),
