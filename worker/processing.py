@@ -376,7 +376,6 @@ class ArticleJob:
         collector.lines.clear()
         collector.flushed = True
 
-
     def _write_marker(self, doc_key: str, document: bytes) -> None:
         from .search.indexer import document_written
 

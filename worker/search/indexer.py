@@ -224,13 +224,15 @@ class RedisDocumentCache(DocumentCache):
 
     def __init__(self, client, store_url: str) -> None:
         self._redis = client
-        self._prefix = f"{self.PREFIX}{store_url}:"
+        self._prefix = self.key_of(store_url, "")
 
-    def key(self, marker: str) -> str:
-        return self._prefix + marker
+    @classmethod
+    def key_of(cls, store_url: str, marker: str) -> str:
+        """The Redis key of a marker's document (BatchRequests.document_written writes entries too)."""
+        return f"{cls.PREFIX}{store_url}:{marker}"
 
     def put(self, marker: str, document: bytes) -> None:
-        self._redis.set(self.key(marker), document, ex=self.TTL)
+        self._redis.set(self._prefix + marker, document, ex=self.TTL)
 
     def get_many(self, markers: list[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
@@ -275,7 +277,7 @@ return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
     def document_written(self, marker: str | None = None, document: bytes | None = None) -> str | None:
         """Count a document written; with `marker` and `document`, also put it in the
         RedisDocumentCache of the same store, in the same round trip."""
-        cache_key = f"{RedisDocumentCache.PREFIX}{self.store_url}:{marker}" if marker is not None and document else ""
+        cache_key = RedisDocumentCache.key_of(self.store_url, marker) if marker is not None and document else ""
         script = _SCRIPTS.get(self._redis)
         if script is None:
             script = _SCRIPTS[self._redis] = self._redis.register_script(self._WRITTEN_SCRIPT)
