@@ -20,10 +20,13 @@ LARGE = ("<html><body><article>" + PARAGRAPH * 9000 + "</article></body></html>"
 
 
 def baseline_kib() -> int:
-    """Peak RSS of a process that loaded the models, as a worker's pool child starts with."""
+    """Peak RSS of a process that loaded the models, as a worker's pool child starts with.
+    Read as VmHWM, the peak of the process's own memory: Linux carries ru_maxrss across exec,
+    so a subprocess of a pytest that had loaded the models itself (unit tests run first)
+    reported the pytest's peak, ~90 MB more, and the threshold was never crossed."""
     code = (
-        "import resource; from tasks.stages.classify import warm_up; import worker.app; warm_up(); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "from tasks.stages.classify import warm_up; import worker.app; warm_up(); "
+        "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1])
