@@ -64,7 +64,7 @@ def main() -> None:
     for name in [n for n in loo_parts.FULL if n in meta]:
         rows = fold_training(name)
 
-        def ids_of(text: str) -> np.ndarray:
+        def ids_of(text: str, index=index) -> np.ndarray:
             tokens = word_bytes(text)
             found = np.fromiter(map(index.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
             return found[found >= 0]
@@ -79,7 +79,7 @@ def main() -> None:
         word_weights[kept] = training.ENCODER_SIF / (training.ENCODER_SIF + counts[kept] / counts[kept].sum())
         vectors = weighted_rows(table.vectors, word_weights)
 
-        def vec(ids_list):
+        def vec(ids_list, vectors=vectors):
             return np.array([normed(vectors[i].sum(axis=0)) for i in ids_list], dtype=np.float64)
 
         x_main, x_lead = vec(example_ids), vec(lead_ids)
