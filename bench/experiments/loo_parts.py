@@ -6,7 +6,11 @@ rules can then be scored offline (--table) without training again; the blend the
 (topics.TopicModel.predict) is one of them, and --check confirms it gives the stage's labels.
 
     nice -n 10 .venv/bin/python bench/experiments/loo_parts.py --save /tmp/parts.npz [--outlet NAME ...]
-    .venv/bin/python bench/experiments/loo_parts.py --table /tmp/parts.npz
+    .venv/bin/python bench/experiments/loo_parts.py --table /tmp/parts.npz[,/tmp/more.npz]
+
+--calibrated makes each fold's model as `train` does (temperatures and threshold fitted on the fold's
+own held-back tenth) instead of outlets.fold_model's shipped temperatures: a measurement of that
+approximation (README, "Decided: the label guidelines win").
 """
 
 from __future__ import annotations
