@@ -31,9 +31,14 @@ LABEL_GUIDELINES = {
     "regulators' rulings on companies are business, even when a government is involved",
     "business | world": "sanctions, wars and summits are world; their effect on markets, companies, energy prices "
     "or trade is business",
-    "business | scitech": "a tech company's earnings, deals, layoffs or share price are business; its products, "
-    "research, security flaws and outages are scitech",
+    "business | scitech": "a tech company's earnings, deals, layoffs or share price are business, and so is a "
+    "regulator's or court's fine, ruling or antitrust case against it (a data-protection fine, an app-store ruling); "
+    "its products, research, security flaws and outages are scitech",
     "sports": "competitions, athletes, clubs, and the business of sport (transfers, takeovers, broadcast deals)",
+    "sports | business": "the money of a club, team, league, competition or governing body (its accounts, losses, "
+    "wage bill, owners, takeover or sale, sponsors, broadcast deal, stadium plans) is sports; a company that is not a "
+    "sports body (a broadcaster's or streaming service's subscribers, a sportswear maker's or bookmaker's results) is "
+    "business",
     "entertainment": "film, television, music, stage, celebrities and awards; a comedy show about politicians is "
     "entertainment when the story is the show, politics when it is the politics",
     "world | politics": "politics is domestic government and elections of the outlet's country; world is other "

@@ -33,7 +33,11 @@ pytestmark = pytest.mark.quality
 # and BBC's test 1.25 points (5 of 400 articles), for +1.7 points of macro over the full-length
 # outlets in the leave-one-outlet-out table below (+3.6 to +10.8 on the other outlets' texts); the
 # issue takes decisions on that table. Floors re-recorded with the same margins as before.
-FLOORS = {"ag_news": 0.868, "bbc_news": 0.962, "10kgnad_de": 0.848, "news_en": 0.96}
+# Model 491671841786 (the written set relabelled to the label guidelines, issue 14: 29 rows, 3 of
+# them in the test file), whole sets as the stage scores them: AG 0.8820, BBC 0.9650 (one article
+# less), 10kGNAD 0.8610, news_en 0.9762 (its two relabelled sports rows, a rugby union's deficit and
+# a darts tour's sale, still come out business); BBC and news_en floors lowered to keep their margins.
+FLOORS = {"ag_news": 0.868, "bbc_news": 0.955, "10kgnad_de": 0.848, "news_en": 0.95}
 #: Leave-one-outlet-out (tasks/classification/outlets.py; BBC's fold is the former cross-source
 #: probe), as floors of (accuracy on the outlet's texts, every label's accuracy or None, accuracy on
 #: their first 40 words), world and politics as one class. Recorded with the recipe of model
@@ -46,13 +50,19 @@ FLOORS = {"ag_news": 0.868, "bbc_news": 0.962, "10kgnad_de": 0.848, "news_en": 0
 #: 0.8926; the Guardian 0.8449, lowest scitech 0.623 (one article less than before: 33 of 53) and
 #: business 0.744, leads 0.7860; the written set 0.8382, lowest label but health entertainment
 #: 0.889, leads 0.7734; HuffPost 0.6913, leads 0.6909.
+#: Model 491671841786 (the written set relabelled to the label guidelines; the written fold's model
+#: is the same, its truth changed on 29 rows; the other folds train on the relabelled rows), same
+#: command: BBC 0.9258, lowest business 0.855, leads 0.8894; the Guardian 0.8470, lowest scitech
+#: 0.604, leads 0.7895; the written set 0.8237 (0.8382 on its old labels), lowest label but health
+#: entertainment 0.889, leads 0.7700; HuffPost 0.6932, leads 0.6930. The written set's floor follows
+#: its new labels.
 #: The floors sit a noise margin under: ~1.5-2 points of accuracy, ~4 of a label (one Guardian
 #: scitech article is 1.9 points). The issue's targets (0.90 on every full-length outlet, 0.80 for
 #: every label) are not met on the Guardian and the written set: see the README.
 LOO_FLOORS: dict[str, tuple[float, float | None, float]] = {
     "bbc_news": (0.91, 0.81, 0.875),
     "guardian_2022": (0.825, 0.58, 0.77),
-    "written": (0.82, 0.85, 0.755),
+    "written": (0.805, 0.85, 0.755),
     "huffpost": (0.675, None, 0.675),
 }
 #: Labels of an outlet under the issue's target, with a floor of their own: the written set's health
