@@ -102,10 +102,11 @@ class InProcessQueue:
         # place (LocalStore.begin_batch). A batch is committed when it holds RECORD_BATCH
         # outcomes or when the queue has nothing more for now, and only then are its outcomes
         # counted and reported: `join()` returns once every record is in place.
-        batching = self._settings.fsync_records and hasattr(self.job.store, "begin_batch")
+        batching = self._settings.fsync_records
         if batching:
             self.job.store.begin_batch()
-        self._local.held = held = []
+        held: list[Outcome | None] = []
+        self._local.held = held
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -128,14 +129,13 @@ class InProcessQueue:
         if not held:
             return
         try:
-            if hasattr(self.job.store, "commit_batch"):
-                try:
-                    self.job.store.commit_batch()
-                except Exception as exc:
-                    # Their records are not in place (nothing half-written): the next run
-                    # processes these inputs again (their logs say "seen", the records do not).
-                    log.error("records_commit_failed", articles=len(held), error=type(exc).__name__, message=str(exc)[:300])
-                    held = [None] * len(held)
+            try:
+                self.job.store.commit_batch()
+            except Exception as exc:
+                # Their records are not in place (nothing half-written): the next run
+                # processes these inputs again (their logs say "seen", the records do not).
+                log.error("records_commit_failed", articles=len(held), error=type(exc).__name__, message=str(exc)[:300])
+                held = [None] * len(held)
             for outcome in held:
                 with self._lock:
                     if outcome is None:

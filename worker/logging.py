@@ -271,7 +271,7 @@ def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> No
     numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
     # No caller lookup per record (the logging docs' "Optimization" section): no line shows
     # a record's file or line, and the lookup walked the stack on every event (issue 15).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.getLogger("copydesk").setLevel(min(logging.INFO, numeric))
     _debug = isinstance(numeric, int) and numeric <= logging.DEBUG
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog"):

@@ -128,6 +128,19 @@ class Store(abc.ABC):
         for key in keys:
             self.delete(key)
 
+    # Group commit: a backend that can make many durable writes durable at once defers this
+    # thread's durable unconditional writes from begin_batch() to commit_batch() (the folder
+    # store); elsewhere every write is durable when put() returns and these do nothing.
+    def begin_batch(self) -> None:  # noqa: B027 - optional hook
+        """Defer this thread's durable unconditional writes until commit_batch()."""
+
+    def commit_batch(self) -> int:
+        """Make the deferred writes durable and visible; returns how many."""
+        return 0
+
+    def end_batch(self) -> None:  # noqa: B027 - optional hook
+        """Stop deferring this thread's writes (uncommitted ones are dropped)."""
+
     def exists(self, key: str) -> bool:
         try:
             self.head(key)

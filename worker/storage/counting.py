@@ -76,6 +76,16 @@ class CountingStore(Store):
     def close(self) -> None:
         self.inner.close()
 
+    # Group commit: the writes were counted when put; committing them is no request.
+    def begin_batch(self) -> None:
+        self.inner.begin_batch()
+
+    def commit_batch(self) -> int:
+        return self.inner.commit_batch()
+
+    def end_batch(self) -> None:
+        self.inner.end_batch()
+
     def __getattr__(self, name: str):
         # Backend-specific helpers (the folder store's root, temporary-file cleanup): not requests.
         return getattr(self.inner, name)
