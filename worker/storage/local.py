@@ -236,16 +236,12 @@ class LocalStore(Store):
             raise NotFound(key) from None
         except OSError as exc:
             raise _translate(exc, key) from exc
-        # One read serves both the body and its etag (the listing that announced it may have
-        # hashed it already: then the cached etag, when the file did not change while read);
-        # the etag is cached only when the file did not change while it was read (else report
-        # what was read, uncached).
-        unchanged = _cache_key(after) == _cache_key(st) and len(data) == st.st_size
-        etag = _ETAG_CACHE.get(_cache_key(st)) if unchanged else None
-        if etag is None:
-            etag = hashlib.md5(data).hexdigest()
-            if unchanged:
-                _remember_etag(_cache_key(st), etag)
+        # One read serves both the body and its etag; the etag is cached only when the file
+        # did not change while it was read (else report what was read, uncached). The cached
+        # etag is not used here: the body read is what the record describes.
+        etag = hashlib.md5(data).hexdigest()
+        if _cache_key(after) == _cache_key(st) and len(data) == st.st_size:
+            _remember_etag(_cache_key(st), etag)
         return StoredObject(ObjectInfo(key, etag, len(data), None, st.st_mtime), data)
 
     def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False, durable=True):
