@@ -261,7 +261,8 @@ class EmbeddedRunner:
         self.job = self.runtime.job(
             on_document_written=lambda doc_key, document: document_written(
                 self.store, self.settings, doc_key, document, announce=self.documents.put
-            )
+            ),
+            instrumented=False,  # `copydesk run` serves no /metrics
         )
         threads = threads or self.settings.concurrency or DEFAULT_THREADS
         self.queue = InProcessQueue(self.job, self.settings, threads, on_outcome=on_outcome)
