@@ -394,3 +394,10 @@ def test_a_crash_before_the_commit_leaves_no_record_and_only_temporary_files(tmp
     assert len([p for p in (tmp_path / "processed").iterdir() if p.name.startswith(".tmp-")]) == 2
     assert store.remove_stale_temporary_files() == 2  # their writer is gone
     assert [i.key for i in store.list("processed/")] == ["processed/old.json"]
+
+
+def test_list_keys_gives_the_keys_list_gives(store):
+    for key in ("a/1.json", "a/2.json", "a/b/3.json", "b/4.json"):
+        store.put(key, b"{}")
+    for prefix, after in (("", None), ("a/", None), ("a/", "a/1.json"), ("a/b", None), ("c/", None)):
+        assert list(store.list_keys(prefix, start_after=after)) == [i.key for i in store.list(prefix, start_after=after)]

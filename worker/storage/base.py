@@ -119,6 +119,11 @@ class Store(abc.ABC):
         """Every object whose key starts with prefix, in key order (only keys after
         `start_after` when given: S3's StartAfter)."""
 
+    def list_keys(self, prefix: str = "", start_after: str | None = None) -> Iterator[str]:
+        """The keys `list` would give, for callers that need no etag or size (a backend where
+        those cost a read, the folder store, skips them)."""
+        return (info.key for info in self.list(prefix, start_after=start_after))
+
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove an object; missing keys are not an error. Never called on input objects."""

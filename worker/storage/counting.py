@@ -61,6 +61,16 @@ class CountingStore(Store):
 
         return counted()
 
+    def list_keys(self, prefix: str = "", start_after: str | None = None) -> Iterator[str]:
+        def counted() -> Iterator[str]:
+            self._count("LIST")
+            for seen, key in enumerate(self.inner.list_keys(prefix, start_after=start_after), start=1):
+                if seen > LIST_PAGE and seen % LIST_PAGE == 1:
+                    self._count("LIST")
+                yield key
+
+        return counted()
+
     def delete(self, key):
         self._count("DELETE")
         self.inner.delete(key)

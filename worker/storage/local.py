@@ -22,7 +22,7 @@ import threading
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .base import (
     AccessDenied,
@@ -278,13 +278,30 @@ class LocalStore(Store):
             return None
 
     def list(self, prefix="", start_after=None) -> Iterator[ObjectInfo]:
+        keys = self._keys(prefix, start_after)
+
+        def infos():
+            for key in keys:
+                try:
+                    yield self._info(key, self.root / key)
+                except NotFound:
+                    continue  # removed while listing
+
+        return infos()
+
+    def list_keys(self, prefix="", start_after=None) -> Iterator[str]:
+        # No stat and no etag per file (an etag is a read and an MD5 of the whole file the
+        # first time it is seen): for callers that need the names only (issue 15).
+        return iter(self._keys(prefix, start_after))
+
+    def _keys(self, prefix: str, start_after: str | None) -> Sequence[str]:
         # Walk only the deepest folder the prefix names, then filter by the full prefix.
         base_rel = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         base = self.root / base_rel if base_rel else self.root
         if base_rel:
             validate_key(base_rel)
         if not base.is_dir():
-            return iter(())
+            return []
         keys = []
         for dirpath, dirnames, filenames in os.walk(base):
             rel_dir = os.path.relpath(dirpath, self.root)
@@ -296,15 +313,7 @@ class LocalStore(Store):
                 if key.startswith(prefix) and not name.startswith(TEMPORARY_PREFIX) and (start_after is None or key > start_after):
                     keys.append(key)
         keys.sort()
-
-        def infos():
-            for key in keys:
-                try:
-                    yield self._info(key, self.root / key)
-                except NotFound:
-                    continue  # removed while listing
-
-        return infos()
+        return keys
 
     def delete(self, key):
         path = self._path(key)
