@@ -45,6 +45,10 @@ class CountingStore(Store):
         self._count("HEAD")
         return self.inner.head(key)
 
+    def exists(self, key: str) -> bool:
+        self._count("HEAD")
+        return self.inner.exists(key)
+
     def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False, durable=True):
         self._count("PUT")
         return self.inner.put(

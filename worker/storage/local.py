@@ -223,6 +223,15 @@ class LocalStore(Store):
     def head(self, key):
         return self._info(key, self._path(key))
 
+    def exists(self, key: str) -> bool:
+        # A stat, no etag (which would read and hash the file the first time it is seen).
+        path = self._path(key)
+        try:
+            self._stat(key, path)
+        except NotFound:
+            return False
+        return True
+
     def get(self, key, *, version_id=None, max_bytes=None):
         path = self._path(key)
         st = self._stat(key, path)
