@@ -219,6 +219,11 @@ class _Stderr:
         return sys.stderr.isatty()
 
 
+def debug_enabled() -> bool:
+    """Are copydesk's DEBUG events made? (Callers skip building them when not.)"""
+    return _debug
+
+
 def is_configured() -> bool:
     return _configured
 

@@ -34,7 +34,7 @@ from tasks.record import build_quarantine
 
 from . import metrics
 from .layout import Layout
-from .logging import ArticleLog, bind, get_logger, start_article_log, stop_article_log, unbind
+from .logging import ArticleLog, bind, debug_enabled, get_logger, start_article_log, stop_article_log, unbind
 from .state import is_current, output_state
 from .storage import AccessDenied, NotFound, ObjectTooLarge, PreconditionFailed, Store, StoreError, Unreachable
 
@@ -222,7 +222,7 @@ class ArticleJob:
             self.phase = "stages"
             result = process_document(
                 fetched.data, source, self.pipeline, max_bytes=self.max_bytes, task_id=run.task_id,
-                attempts=run.attempt, on_stage=_log_stage,
+                attempts=run.attempt, on_stage=_log_stage if debug_enabled() else None,
             )
         except BadInput as exc:
             return self._quarantine(run, source, exc, exc.reason)
