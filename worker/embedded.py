@@ -45,8 +45,10 @@ log = get_logger("copydesk.run")
 DEFAULT_THREADS = 2
 #: First backoff of a transient error, in seconds (doubled per attempt, randomised, capped).
 RETRY_BASE_SECONDS = 2
-#: Most articles a thread's group commit holds (one flush of the file system per batch).
+#: Most articles a thread's group commit holds (one flush of the file system per batch), and
+#: the longest it holds the first of them (slow articles are not held back by the batch).
 RECORD_BATCH = 32
+RECORD_BATCH_SECONDS = 0.5
 
 
 class InProcessQueue:
@@ -100,13 +102,15 @@ class InProcessQueue:
         # Group commit (folder store, fsync'd records): each thread defers its records' writes
         # and makes a batch durable with one flush of the file system before renaming them into
         # place (LocalStore.begin_batch). A batch is committed when it holds RECORD_BATCH
-        # outcomes or when the queue has nothing more for now, and only then are its outcomes
+        # outcomes, when its first is RECORD_BATCH_SECONDS old or when the queue has nothing
+        # more for now, and only then are its outcomes
         # counted and reported: `join()` returns once every record is in place.
         batching = self._settings.fsync_records
         if batching:
             self.job.store.begin_batch()
         held: list[Outcome | None] = []
         self._local.held = held
+        oldest = 0.0
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -114,11 +118,13 @@ class InProcessQueue:
                 self._publish()  # nothing more for now: commit before waiting
                 item = self._queue.get()
             event, force, prior = item
+            if not held:
+                oldest = time.monotonic()
             if self.stopping.is_set():
                 held.append(None)
             else:
                 held.append(self._run(event, force, prior))
-            if len(held) >= (RECORD_BATCH if batching else 1):
+            if not batching or len(held) >= RECORD_BATCH or time.monotonic() - oldest >= RECORD_BATCH_SECONDS:
                 self._publish()
 
     def _publish(self) -> None:

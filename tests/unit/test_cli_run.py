@@ -218,3 +218,36 @@ def test_a_failed_group_commit_leaves_its_articles_for_the_next_run(tmp_path, mo
     monkeypatch.undo()
     again = EmbeddedRunner(folder, settings, threads=2).run_once()
     assert len(again.processed) == len(EXAMPLES) and again.left == 0
+
+
+def test_a_slow_article_is_not_held_back_by_its_batch(tmp_path, monkeypatch):
+    """Records are committed once the batch's first article is RECORD_BATCH_SECONDS old: slow
+    articles appear one by one, not after 32 of them."""
+    import time
+
+    import worker.embedded as embedded
+    from worker.storage.local import LocalStore
+
+    monkeypatch.setattr(embedded, "RECORD_BATCH_SECONDS", 0.2)
+    folder = examples_desk(tmp_path)
+    runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=1)
+    real_run = runner.job.run
+
+    def slow_run(*args, **kwargs):
+        time.sleep(0.25)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(runner.job, "run", slow_run)
+    real_commit = LocalStore.commit_batch
+    sizes: list[int] = []
+
+    def commit(self):
+        done = real_commit(self)
+        if done:
+            sizes.append(done)
+        return done
+
+    monkeypatch.setattr(LocalStore, "commit_batch", commit)
+    report = runner.run_once()
+    assert len(report.processed) == len(EXAMPLES)
+    assert sizes == [1] * len(EXAMPLES)
