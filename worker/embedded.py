@@ -45,6 +45,10 @@ log = get_logger("copydesk.run")
 DEFAULT_THREADS = 2
 #: First backoff of a transient error, in seconds (doubled per attempt, randomised, capped).
 RETRY_BASE_SECONDS = 2
+#: Most articles a thread's group commit holds (one flush of the file system per batch), and
+#: the longest it holds the first of them (slow articles are not held back by the batch).
+RECORD_BATCH = 32
+RECORD_BATCH_SECONDS = 0.5
 
 
 class InProcessQueue:
@@ -65,6 +69,8 @@ class InProcessQueue:
         self.removed = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
+        #: Per thread: the outcomes whose records wait for the thread's group commit.
+        self._local = threading.local()
         self._threads = [threading.Thread(target=self._work, daemon=True, name=f"copydesk-run-{i}") for i in range(threads)]
         for thread in self._threads:
             thread.start()
@@ -93,14 +99,50 @@ class InProcessQueue:
         return self._queue.unfinished_tasks
 
     def _work(self) -> None:
+        # Group commit (folder store, fsync'd records): each thread defers its records' writes
+        # and makes a batch durable with one flush of the file system before renaming them into
+        # place (LocalStore.begin_batch). A batch is committed when it holds RECORD_BATCH
+        # outcomes, when its first is RECORD_BATCH_SECONDS old or when the queue has nothing
+        # more for now, and only then are its outcomes
+        # counted and reported: `join()` returns once every record is in place.
+        batching = self._settings.fsync_records
+        if batching:
+            self.job.store.begin_batch()
+        held: list[Outcome | None] = []
+        self._local.held = held
+        oldest = 0.0
         while True:
-            event, force, prior = self._queue.get()
             try:
-                if self.stopping.is_set():
-                    with self._lock:
-                        self.left += 1
-                    continue
-                outcome = self._run(event, force, prior)
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                self._publish()  # nothing more for now: commit before waiting
+                item = self._queue.get()
+            event, force, prior = item
+            if not held:
+                oldest = time.monotonic()
+            if self.stopping.is_set():
+                held.append(None)
+            else:
+                held.append(self._run(event, force, prior))
+            if not batching or len(held) >= RECORD_BATCH or time.monotonic() - oldest >= RECORD_BATCH_SECONDS:
+                self._publish()
+
+    def _publish(self) -> None:
+        """Commit this thread's held outcomes' records, then count and report them (None:
+        left for the next run)."""
+        held: list[Outcome | None] = list(self._local.held)
+        self._local.held.clear()
+        if not held:
+            return
+        try:
+            try:
+                self.job.store.commit_batch()
+            except Exception as exc:
+                # Their records are not in place (nothing half-written): the next run
+                # processes these inputs again (their logs say "seen", the records do not).
+                log.error("records_commit_failed", articles=len(held), error=type(exc).__name__, message=str(exc)[:300])
+                held = [None] * len(held)
+            for outcome in held:
                 with self._lock:
                     if outcome is None:
                         self.left += 1
@@ -108,10 +150,12 @@ class InProcessQueue:
                     self.outcomes.append(outcome)
                 if self.on_outcome is not None:
                     self.on_outcome(outcome)
-            finally:
+        finally:
+            for _ in held:
                 self._queue.task_done()
 
     def _sleep(self, seconds: float) -> None:
+        self._publish()  # the articles done before this retry are not held through its backoff
         self.stopping.wait(seconds)  # a stop cuts the backoff short
 
     def _run(self, event: ObjectEvent, force: bool, prior: str | None = None) -> Outcome | None:
@@ -223,7 +267,8 @@ class EmbeddedRunner:
         self.job = self.runtime.job(
             on_document_written=lambda doc_key, document: document_written(
                 self.store, self.settings, doc_key, document, announce=self.documents.put
-            )
+            ),
+            instrumented=False,  # `copydesk run` serves no /metrics
         )
         threads = threads or self.settings.concurrency or DEFAULT_THREADS
         self.queue = InProcessQueue(self.job, self.settings, threads, on_outcome=on_outcome)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from .settings import Settings
 from .storage import InvalidKey, validate_key
@@ -63,21 +64,24 @@ class Layout:
         except InvalidKey as exc:
             return str(exc)
         relative = key[len(self.input_prefix):]
-        longest = max(len(p.encode()) for p in (self.processed_prefix, self.logs_prefix, self.quarantine_prefix))
-        longest = max(longest, len(self.index_prefix.encode()) + len("pending/"))
-        room = MAX_KEY_BYTES - longest - DERIVED_KEY_RESERVE
+        room = self._room
         if len(relative.encode("utf-8", "surrogatepass")) > room:
             return f"key too long for its output keys: the part after the input prefix may have at most {room} bytes"
         return None
 
+    @cached_property
+    def _room(self) -> int:
+        """Bytes left for R in the longest derived key (computed once per layout)."""
+        longest = max(len(p.encode()) for p in (self.processed_prefix, self.logs_prefix, self.quarantine_prefix))
+        longest = max(longest, len(self.index_prefix.encode()) + len("pending/"))
+        return MAX_KEY_BYTES - longest - DERIVED_KEY_RESERVE
+
     def relative(self, key: str) -> str:
         """R for an input key `incoming/R`, or `_bad-keys/<sha256>` when the key cannot be
         stored as given (see key_problem)."""
-        if not self.is_input(key):
+        if not isinstance(key, str):
             raise InvalidKey(f"{key!r} is not under the input prefix {self.input_prefix!r}")
-        if self.key_problem(key) is not None:
-            return BAD_KEYS_DIR + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-        return key[len(self.input_prefix):]
+        return _relative(self, key)
 
     def input_key(self, relative: str) -> str:
         return validate_key(self.input_prefix + relative)
@@ -100,3 +104,14 @@ class Layout:
         if not (record_key.startswith(self.processed_prefix) and record_key.endswith(".json")):
             raise InvalidKey(f"{record_key!r} is not a record key")
         return self.input_prefix + record_key[len(self.processed_prefix): -len(".json")]
+
+
+@lru_cache(maxsize=4096)
+def _relative(layout: Layout, key: str) -> str:
+    """Layout.relative, remembered: a job derives four or five output keys from one input key
+    (each a key_problem check, issue 15)."""
+    if not layout.is_input(key):
+        raise InvalidKey(f"{key!r} is not under the input prefix {layout.input_prefix!r}")
+    if layout.key_problem(key) is not None:
+        return BAD_KEYS_DIR + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key[len(layout.input_prefix):]

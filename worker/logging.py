@@ -65,21 +65,42 @@ def _secret_key(key: str) -> bool:
     return SECRET_KEY_RE.search(key) is not None
 
 
+#: Values no pattern can match: returned as they are, with no call.
+_PLAIN = (int, float, bool, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
+#: Fields the processors add to every event, never carrying a secret ("event" is not one: a
+#: library's stdlib record carries its free text there).
+_OWN_FIELDS = frozenset(("level", "logger", "timestamp"))
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, _PLAIN):
+        return value
     if isinstance(value, dict):
-        return {k: (REDACTED if _secret_key(str(k)) and v else _redact_value(v)) for k, v in value.items()}
+        return {k: (REDACTED if v and _secret_key(str(k)) else v if isinstance(v, _PLAIN) else _redact_value(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_redact_value(v) for v in value]
     return value
 
 
+_needs_redaction = REDACT_TRIGGER_RE.search
+
+
 def redact_secrets(_logger, _method, event_dict: dict) -> dict:
-    for key, value in list(event_dict.items()):
-        if _secret_key(key) and value and key != "event":
-            event_dict[key] = REDACTED
-        elif not isinstance(value, (int, float, bool, type(None))):
+    for key, value in event_dict.items():  # values replaced in place: no key added or removed
+        if key in _OWN_FIELDS:
+            continue
+        kind = type(value)
+        if value and key != "event" and _secret_key(key):
+            event_dict[key] = REDACTED  # a credential-named field, whatever its type
+        elif kind in _PLAIN_TYPES:
+            continue
+        elif kind is str:
+            if _needs_redaction(value) is not None:  # most strings: one search, no call
+                event_dict[key] = redact_text(value)
+        else:
             event_dict[key] = _redact_value(value)
     return event_dict
 
@@ -198,6 +219,11 @@ class _Stderr:
         return sys.stderr.isatty()
 
 
+def debug_enabled() -> bool:
+    """Are copydesk's DEBUG events made? (Callers skip building them when not.)"""
+    return _debug
+
+
 def is_configured() -> bool:
     return _configured
 
@@ -248,6 +274,9 @@ def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> No
     root.addHandler(handler)
     root.setLevel(level)
     numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    # No caller lookup per record (the logging docs' "Optimization" section): no line shows
+    # a record's file or line, and the lookup walked the stack on every event (issue 15).
+    logging._srcfile = None
     logging.getLogger("copydesk").setLevel(min(logging.INFO, numeric))
     _debug = isinstance(numeric, int) and numeric <= logging.DEBUG
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "watchdog"):

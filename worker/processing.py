@@ -34,7 +34,7 @@ from tasks.record import build_quarantine
 
 from . import metrics
 from .layout import Layout
-from .logging import ArticleLog, bind, get_logger, start_article_log, stop_article_log, unbind
+from .logging import ArticleLog, bind, debug_enabled, get_logger, start_article_log, stop_article_log, unbind
 from .state import is_current, output_state
 from .storage import AccessDenied, NotFound, ObjectTooLarge, PreconditionFailed, Store, StoreError, Unreachable
 
@@ -133,6 +133,7 @@ class ArticleJob:
         max_bytes: int,
         on_document_written: Callable[[str, bytes], object] | None = None,
         durable_records: bool = True,
+        instrumented: bool = True,
     ) -> None:
         """`on_document_written(doc_key, document)` stores the article's index document (its
         pending marker) and asks for an index batch; by default the marker alone is written."""
@@ -144,6 +145,8 @@ class ArticleJob:
         self.on_document_written = on_document_written or self._write_marker
         #: fsync records on the folder store (COPYDESK_FSYNC_RECORDS); derived outputs never are.
         self.durable_records = durable_records
+        #: Feed the Prometheus metrics (workers); the embedded runner serves none.
+        self.instrumented = instrumented
         #: What run() is doing: "fetch", "stages" or "write" (a time limit during the stages
         #: is the article's fault; during fetch or write it is the store's).
         self.phase = "idle"
@@ -219,7 +222,7 @@ class ArticleJob:
             self.phase = "stages"
             result = process_document(
                 fetched.data, source, self.pipeline, max_bytes=self.max_bytes, task_id=run.task_id,
-                attempts=run.attempt, on_stage=_log_stage,
+                attempts=run.attempt, on_stage=_log_stage if debug_enabled() else None,
             )
         except BadInput as exc:
             return self._quarantine(run, source, exc, exc.reason)
@@ -301,7 +304,8 @@ class ArticleJob:
         # index document, the index request and the lineage log.
         timings["write"] = round((time.perf_counter() - write_started) * 1000, 3)
         timings["total"] = round((time.perf_counter() - run.started) * 1000, 3)
-        metrics.observe_timings(timings)
+        if self.instrumented:
+            metrics.observe_timings(timings)
         self.store.put(outputs["record"], _json(record), content_type="application/json", durable=self.durable_records)
         log.debug("stage_finished", stage="write", duration_ms=timings["write"])
         return Outcome(

@@ -62,14 +62,18 @@ class Runtime:
 
         return redis.Redis.from_url(self.settings.broker_url, socket_timeout=10, socket_connect_timeout=5)
 
-    def job(self, bucket: str | None = None, on_document_written=None) -> ArticleJob:
+    def job(self, bucket: str | None = None, on_document_written=None, instrumented: bool = True) -> ArticleJob:
+        """The article job; `instrumented=False` (the embedded runner, which serves no
+        /metrics) skips the Prometheus metrics: the byte counters and the stage histograms."""
+        store = self.store_for(bucket)
         return ArticleJob(
-            metrics.counting_store(self.store_for(bucket)),
+            metrics.counting_store(store) if instrumented else store,
             self.layout,
             self.pipeline,
             max_bytes=self.settings.max_bytes,
             on_document_written=on_document_written,
             durable_records=self.settings.fsync_records,
+            instrumented=instrumented,
         )
 
     def dispatcher(self, queue) -> Dispatcher:

@@ -51,9 +51,7 @@ def dispatch_state(store: Store, layout: Layout, key: str) -> OutputState:
     record whose log write failed (the store failed between the two writes): a later good
     version of that input leaves the old quarantine record beside its new record.
     """
-    try:
-        store.head(layout.log_key(key))
-    except NotFound:
+    if not store.exists(layout.log_key(key)):  # one HEAD (the folder store: a stat)
         return OutputState(None, None, "none")
     return output_state(store, layout, key)
 

@@ -169,3 +169,85 @@ def test_a_file_still_being_written_is_not_announced(tmp_path):
 def _json_logs_again():
     yield
     configure_logging("INFO")  # a CliRunner command configured logging for itself
+
+
+def test_records_are_group_committed_and_reported_only_once_in_place(tmp_path, monkeypatch):
+    """The embedded runner's records go through its threads' group commit: each outcome is
+    counted (and shown) only after its record is durable and in place."""
+    from worker.storage.local import LocalStore
+
+    folder = examples_desk(tmp_path, copies=2)
+    runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=1)
+    real_commit = LocalStore.commit_batch
+    commits: list[tuple[int, int]] = []
+
+    def commit(self):
+        reported = len(runner.queue.outcomes)
+        done = real_commit(self)
+        if done:
+            commits.append((reported, done))
+        return done
+
+    monkeypatch.setattr(LocalStore, "commit_batch", commit)
+    report = runner.run_once()
+    total = 2 * len(EXAMPLES)
+    assert len(report.processed) == total
+    assert sum(done for _, done in commits) == total
+    placed = 0
+    for reported, done in commits:
+        assert reported == placed  # nothing of this batch was reported before its commit
+        placed += done
+    assert len(list((folder / "processed").rglob("*.json"))) == total
+    assert not list(folder.rglob(".tmp-*"))
+
+
+def test_a_failed_group_commit_leaves_its_articles_for_the_next_run(tmp_path, monkeypatch):
+    import worker.storage.local as local
+
+    folder = examples_desk(tmp_path)
+
+    def failing_flush(paths):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(local, "_flush_files", failing_flush)
+    settings = Settings.from_env({}, cache_dir=str(tmp_path / "cache"))
+    report = EmbeddedRunner(folder, settings, threads=2).run_once()
+    assert not report.processed and report.left == len(EXAMPLES)
+    assert not (folder / "processed").exists() or not list((folder / "processed").rglob("*.json"))
+    assert not list(folder.rglob(".tmp-*"))
+    monkeypatch.undo()
+    again = EmbeddedRunner(folder, settings, threads=2).run_once()
+    assert len(again.processed) == len(EXAMPLES) and again.left == 0
+
+
+def test_a_slow_article_is_not_held_back_by_its_batch(tmp_path, monkeypatch):
+    """Records are committed once the batch's first article is RECORD_BATCH_SECONDS old: slow
+    articles appear one by one, not after 32 of them."""
+    import time
+
+    import worker.embedded as embedded
+    from worker.storage.local import LocalStore
+
+    monkeypatch.setattr(embedded, "RECORD_BATCH_SECONDS", 0.2)
+    folder = examples_desk(tmp_path)
+    runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=1)
+    real_run = runner.job.run
+
+    def slow_run(*args, **kwargs):
+        time.sleep(0.25)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(runner.job, "run", slow_run)
+    real_commit = LocalStore.commit_batch
+    sizes: list[int] = []
+
+    def commit(self):
+        done = real_commit(self)
+        if done:
+            sizes.append(done)
+        return done
+
+    monkeypatch.setattr(LocalStore, "commit_batch", commit)
+    report = runner.run_once()
+    assert len(report.processed) == len(EXAMPLES)
+    assert sizes == [1] * len(EXAMPLES)

@@ -283,3 +283,121 @@ def test_stale_temporary_files_are_removed_and_fresh_ones_kept(tmp_path):
     assert store.remove_stale_temporary_files() == 2
     assert not old.exists() and not orphan.exists()
     assert fresh.exists() and mine.exists() and (tmp_path / "processed" / "a.json").exists()
+
+
+def test_local_store_checks_links_at_any_depth(tmp_path):
+    root = tmp_path / "root"
+    store = LocalStore(root)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("outside")
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "deep").symlink_to(tmp_path / "outside")
+    (root / "a" / "file-link").symlink_to(tmp_path / "outside" / "secret.txt")
+    (root / "a" / "inside").symlink_to(root / "a" / "b")
+    for key in ("a/b/deep/secret.txt", "a/file-link"):
+        with pytest.raises(InvalidKey):
+            store.get(key)
+        with pytest.raises(InvalidKey):
+            store.put(key, b"x")
+    store.put("a/b/c.txt", b"c")
+    assert store.get("a/inside/c.txt").data == b"c"  # a link that stays inside is followed
+    assert (tmp_path / "outside" / "secret.txt").read_text() == "outside"
+
+
+# -- group commit (the embedded runner's records) ------------------------------------------
+def test_group_commit_makes_records_visible_only_at_commit_and_in_order(tmp_path):
+    store = LocalStore(tmp_path)
+    store.begin_batch()
+    try:
+        store.put("processed/a.json", b'{"v":1}')
+        store.put("processed/b.json", b'{"v":1}')
+        store.put("processed/a.json", b'{"v":2}')  # the later write of a key wins
+        store.put("logs/a.jsonl", b"line\n", durable=False)  # not deferred: derived output
+        assert store.get("logs/a.jsonl").data == b"line\n"
+        with pytest.raises(NotFound):
+            store.get("processed/a.json")
+        assert [i.key for i in store.list("processed/")] == []  # temporary files are not listed
+        assert store.commit_batch() == 3
+        assert store.get("processed/a.json").data == b'{"v":2}'
+        assert store.get("processed/b.json").data == b'{"v":1}'
+        assert not [p for p in (tmp_path / "processed").iterdir() if p.name.startswith(".tmp-")]
+        assert store.commit_batch() == 0
+    finally:
+        store.end_batch()
+    store.put("processed/c.json", b"{}")  # no batch: written at once
+    assert store.get("processed/c.json").data == b"{}"
+
+
+def test_group_commit_is_per_thread(tmp_path):
+    store = LocalStore(tmp_path)
+    store.begin_batch()
+    other = threading.Thread(target=lambda: store.put("processed/other.json", b"{}"))
+    other.start()
+    other.join()
+    assert store.get("processed/other.json").data == b"{}"  # the other thread has no batch
+    store.end_batch()
+
+
+def test_group_commit_failure_leaves_no_record_half_written(tmp_path, monkeypatch):
+    """The rename of the second record fails (after the flush): the first is in place and
+    whole, the second is absent and its temporary file removed, and the error is raised."""
+    import os
+
+    from worker.storage import StoreError
+
+    store = LocalStore(tmp_path)
+    store.begin_batch()
+    store.put("processed/a.json", b"A" * 10000)
+    store.put("processed/b.json", b"B" * 10000)
+    real_replace = os.replace
+    calls = []
+
+    def flaky_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky_replace)
+    with pytest.raises(StoreError):
+        store.commit_batch()
+    monkeypatch.undo()
+    assert store.get("processed/a.json").data == b"A" * 10000
+    with pytest.raises(NotFound):
+        store.get("processed/b.json")
+    assert sorted(p.name for p in (tmp_path / "processed").iterdir()) == ["a.json"]
+    store.end_batch()
+
+
+def test_a_crash_before_the_commit_leaves_no_record_and_only_temporary_files(tmp_path):
+    """A process killed after writing a batch and before its flush and renames: no record
+    exists (none is torn), and the next start removes the temporary files."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys\n"
+        "from worker.storage.local import LocalStore\n"
+        "store = LocalStore(sys.argv[1])\n"
+        "store.put('processed/old.json', b'{\"old\": true}')\n"
+        "store.begin_batch()\n"
+        "store.put('processed/old.json', b'{\"new\": true}')\n"
+        "store.put('processed/new.json', b'{\"new\": true}')\n"
+        "os._exit(9)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, check=False)
+    assert done.returncode == 9, done.stderr
+    store = LocalStore(tmp_path)
+    assert store.get("processed/old.json").data == b'{"old": true}'  # the committed version, whole
+    with pytest.raises(NotFound):
+        store.get("processed/new.json")
+    assert len([p for p in (tmp_path / "processed").iterdir() if p.name.startswith(".tmp-")]) == 2
+    assert store.remove_stale_temporary_files() == 2  # their writer is gone
+    assert [i.key for i in store.list("processed/")] == ["processed/old.json"]
+
+
+def test_list_keys_gives_the_keys_list_gives(store):
+    for key in ("a/1.json", "a/2.json", "a/b/3.json", "b/4.json"):
+        store.put(key, b"{}")
+    for prefix, after in (("", None), ("a/", None), ("a/", "a/1.json"), ("a/b", None), ("c/", None)):
+        assert list(store.list_keys(prefix, start_after=after)) == [i.key for i in store.list(prefix, start_after=after)]

@@ -58,7 +58,7 @@ from tasks.stages.index import document_id
 
 from ..logging import get_logger
 from ..settings import Settings
-from ..storage import NotFound, ObjectInfo, PreconditionFailed, Store
+from ..storage import NotFound, PreconditionFailed, Store
 from ..storage.local import LocalStore
 from .catalog import Catalog, Manifest, new_segment_name
 
@@ -321,7 +321,7 @@ return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
 
 def pending_count(store: Store, settings: Settings) -> int:
     _, pending_prefix = _prefixes(settings)
-    return sum(1 for _ in store.list(pending_prefix))
+    return sum(1 for _ in store.list_keys(pending_prefix))
 
 
 # -- batches --------------------------------------------------------------------------------
@@ -463,22 +463,22 @@ def index_pending(
     by_doc: dict[str, list[str]] = {}
     rows: list[Row] = []
 
-    def take(markers: Iterable[ObjectInfo]) -> None:
-        for info in markers:
-            doc_key = doc_key_of_marker(settings, info.key)
+    def take(markers: Iterable[str]) -> None:
+        for marker in markers:
+            doc_key = doc_key_of_marker(settings, marker)
             if doc_key not in by_doc and len(by_doc) >= max_docs:
                 continue
-            by_doc.setdefault(doc_key, []).append(info.key)
+            by_doc.setdefault(doc_key, []).append(marker)
 
     try:
         if exclusive:
-            take(islice(store.list(pending_prefix), max_docs * 4))
+            take(islice(store.list_keys(pending_prefix), max_docs * 4))
         else:
             # One listing says which shards have markers; claim those (in random order, so
             # concurrent runs start apart) and list each claimed shard again after claiming
             # it: no other run consumes those markers meanwhile.
             owner = uuid.uuid4().hex
-            shards = sorted({_shard_of_marker(settings, i.key) for i in islice(store.list(pending_prefix), max_docs * 4)})
+            shards = sorted({_shard_of_marker(settings, key) for key in islice(store.list_keys(pending_prefix), max_docs * 4)})
             random.shuffle(shards)
             for shard in shards:
                 if len(by_doc) >= max_docs:
@@ -487,7 +487,7 @@ def index_pending(
                 if etag is None:
                     continue
                 claimed[shard] = etag
-                take(islice(store.list(shard_prefix(settings, shard)), (max_docs - len(by_doc)) * 4))
+                take(islice(store.list_keys(shard_prefix(settings, shard)), (max_docs - len(by_doc)) * 4))
         if not by_doc:
             return 0
         rows = _read_pending(store, by_doc, cache)
@@ -525,7 +525,7 @@ def index_all_pending(store: Store, settings: Settings, max_docs: int = 1000, wa
     _, pending_prefix = _prefixes(settings)
     total = 0
     idle_since = time.monotonic()
-    while next(iter(store.list(pending_prefix)), None) is not None:
+    while next(iter(store.list_keys(pending_prefix)), None) is not None:
         done = index_pending(store, settings, max_docs, catalog=catalog)
         total += done
         if done:
@@ -631,7 +631,7 @@ def remove_document(store: Store, settings: Settings, input_key: str, catalog: C
     catalog = catalog or Catalog(store, settings)
     layout = Layout.from_settings(settings)
     doc_key = layout.index_document_key(input_key)
-    _delete_many(store, [i.key for i in store.list(_marker_prefix(settings, doc_key))])
+    _delete_many(store, list(store.list_keys(_marker_prefix(settings, doc_key))))
     doc_id = document_id(store.bucket, input_key)
     deleted_at = time.time()
 
@@ -685,7 +685,7 @@ def documents_from_records(store: Store, settings: Settings) -> Iterator[Row]:
         read_at = time.time()
         return Row(doc["id"], _version_of(doc, obj.info.last_modified, read_at), read_at, doc)
 
-    record_keys = (i.key for i in store.list(settings.processed_prefix) if i.key.endswith(".json"))
+    record_keys = (key for key in store.list_keys(settings.processed_prefix) if key.endswith(".json"))
     with ThreadPoolExecutor(IO_THREADS) as pool:
         for row in pool.map(rebuild, record_keys):
             if row is not None:
@@ -730,8 +730,8 @@ def reindex(store: Store, settings: Settings, from_records: bool = False, batch_
     before = catalog.read()
     old_names = before.segment_names
     by_doc: dict[str, list[str]] = {}
-    for info in store.list(pending_prefix):
-        by_doc.setdefault(doc_key_of_marker(settings, info.key), []).append(info.key)
+    for marker in store.list_keys(pending_prefix):
+        by_doc.setdefault(doc_key_of_marker(settings, marker), []).append(marker)
     markers = [m for ms in by_doc.values() for m in ms]
     pending = _read_pending(store, by_doc, None)
     source = documents_from_records(store, settings) if from_records else live_rows(catalog, before)

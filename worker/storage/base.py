@@ -119,6 +119,11 @@ class Store(abc.ABC):
         """Every object whose key starts with prefix, in key order (only keys after
         `start_after` when given: S3's StartAfter)."""
 
+    def list_keys(self, prefix: str = "", start_after: str | None = None) -> Iterator[str]:
+        """The keys `list` would give, for callers that need no etag or size (a backend where
+        those cost a read, the folder store, skips them)."""
+        return (info.key for info in self.list(prefix, start_after=start_after))
+
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove an object; missing keys are not an error. Never called on input objects."""
@@ -127,6 +132,19 @@ class Store(abc.ABC):
         """Remove several objects (missing ones are not an error); S3 does 1,000 per request."""
         for key in keys:
             self.delete(key)
+
+    # Group commit: a backend that can make many durable writes durable at once defers this
+    # thread's durable unconditional writes from begin_batch() to commit_batch() (the folder
+    # store); elsewhere every write is durable when put() returns and these do nothing.
+    def begin_batch(self) -> None:  # noqa: B027 - optional hook
+        """Defer this thread's durable unconditional writes until commit_batch()."""
+
+    def commit_batch(self) -> int:
+        """Make the deferred writes durable and visible; returns how many."""
+        return 0
+
+    def end_batch(self) -> None:  # noqa: B027 - optional hook
+        """Stop deferring this thread's writes (uncommitted ones are dropped)."""
 
     def exists(self, key: str) -> bool:
         try:

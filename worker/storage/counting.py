@@ -45,6 +45,10 @@ class CountingStore(Store):
         self._count("HEAD")
         return self.inner.head(key)
 
+    def exists(self, key: str) -> bool:
+        self._count("HEAD")
+        return self.inner.exists(key)
+
     def put(self, key, data, *, content_type="application/octet-stream", if_match=None, if_none_match=False, durable=True):
         self._count("PUT")
         return self.inner.put(
@@ -58,6 +62,16 @@ class CountingStore(Store):
                 if seen > LIST_PAGE and seen % LIST_PAGE == 1:
                     self._count("LIST")
                 yield info
+
+        return counted()
+
+    def list_keys(self, prefix: str = "", start_after: str | None = None) -> Iterator[str]:
+        def counted() -> Iterator[str]:
+            self._count("LIST")
+            for seen, key in enumerate(self.inner.list_keys(prefix, start_after=start_after), start=1):
+                if seen > LIST_PAGE and seen % LIST_PAGE == 1:
+                    self._count("LIST")
+                yield key
 
         return counted()
 
@@ -75,6 +89,16 @@ class CountingStore(Store):
 
     def close(self) -> None:
         self.inner.close()
+
+    # Group commit: the writes were counted when put; committing them is no request.
+    def begin_batch(self) -> None:
+        self.inner.begin_batch()
+
+    def commit_batch(self) -> int:
+        return self.inner.commit_batch()
+
+    def end_batch(self) -> None:
+        self.inner.end_batch()
 
     def __getattr__(self, name: str):
         # Backend-specific helpers (the folder store's root, temporary-file cleanup): not requests.
