@@ -28,19 +28,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from lxml import etree
+from lxml import etree, html as lxml_html
+from trafilatura.readability_lxml import Document as ReadabilityDocument
 
+from .normalize import normalize_inline
 from .result import Block
-from .second_opinion import readability_lines
 
 #: Blocks after the last shared one are dropped only when they average fewer words than this.
 TAIL_MAX_WORDS_PER_BLOCK = 40
 #: ... and only when the shared blocks hold at least this share of the blocks' words.
 TAIL_MIN_SHARED = 0.3
-#: readability's lines of at least this many words that copydesk's blocks lack are added ...
-MISSING_MIN_WORDS = 20
-#: ... when fewer than this share of their runs of NGRAM words occur in copydesk's blocks.
-MISSING_MAX_KNOWN = 0.3
+#: readability's shortest paragraph that counts towards a container's score (trafilatura's value).
+REFERENCE_MIN_TEXT = 25
 #: Blocks x reference characters above which blocks are matched by word runs, not searched.
 MAX_SEARCH = 20_000_000
 #: Words compared as runs of this many, on pages beyond MAX_SEARCH.
@@ -62,11 +61,10 @@ def words(text: str) -> list[str]:
 
 
 class Reference:
-    """readability's text of a page as words (for `shares`) and as lines (for `missing`)."""
+    """readability's text of a page as words, for `shares`."""
 
-    def __init__(self, text_words: Sequence[str], lines: Sequence[str] = ()):
+    def __init__(self, text_words: Sequence[str]):
         self.words = list(text_words)
-        self.lines = list(lines)
         self.text = " " + " ".join(self.words) + " "
         self._runs: dict[int, set[tuple[str, ...]]] = {}
 
@@ -94,10 +92,17 @@ class Reference:
 
 
 def reference(tree: etree._Element) -> Reference:
-    """readability-lxml's text of the page (second_opinion.py). It drops the tree's hidden
-    elements: pass a tree that is no longer needed as it is."""
-    lines = readability_lines(tree)
-    return Reference(words(" ".join(lines)), lines)
+    """readability's text of the page. The port mutates the tree it is given: pass a copy."""
+    try:
+        summary = ReadabilityDocument(tree, min_text_length=REFERENCE_MIN_TEXT).summary()
+        root = lxml_html.fragment_fromstring(summary, create_parent="div")
+    except Exception:  # the port or the reparse failing is no opinion, not a failed page
+        return Reference([])
+    for element in root.iter(*SEPARATE_TAGS):
+        element.text = " " + (element.text or "")
+        element.tail = " " + (element.tail or "")
+    # Normalised as copydesk's blocks are (soft hyphens and zero-width spaces out, NFC).
+    return Reference(words(normalize_inline("".join(root.itertext()))))
 
 
 def droppable_tail(block_words: Sequence[Sequence[str]]) -> bool:
@@ -128,43 +133,3 @@ def trim_tail(blocks: list[Block], block_words: Sequence[Sequence[str]], ref: Re
     if shared_words < TAIL_MIN_SHARED * all_words or tail_words >= TAIL_MAX_WORDS_PER_BLOCK * len(tail):
         return blocks
     return blocks[: last + 1]
-
-
-def runs(block_words: Sequence[str]) -> set[tuple[str, ...]]:
-    """The block's runs of NGRAM words (all its words as one run when fewer)."""
-    n = min(NGRAM, len(block_words))
-    return {tuple(block_words[i : i + n]) for i in range(len(block_words) - n + 1)} if n else set()
-
-
-def add_missing(blocks: list[Block], block_words: Sequence[Sequence[str]], ref: Reference) -> list[Block]:
-    """The blocks with readability's lines that they lack: lines of at least MISSING_MIN_WORDS
-    words, fewer than MISSING_MAX_KNOWN of whose word runs occur in the blocks. Each goes after
-    the block that holds the last known run of readability's lines before it (first if none),
-    so the article keeps readability's order. Linear: runs are looked up in a dict."""
-    if not ref.lines:
-        return blocks
-    # Every run of the blocks' words (across block boundaries too) -> the block it starts in.
-    flat = [word for one in block_words for word in one]
-    owner = [index for index, one in enumerate(block_words) for _ in one]
-    where: dict[tuple[str, ...], int] = {}
-    for i in range(len(flat) - NGRAM + 1):
-        where.setdefault(tuple(flat[i : i + NGRAM]), owner[i])
-    after: dict[int, list[Block]] = {}
-    anchor = -1
-    for line in ref.lines:
-        line_words = words(line)
-        line_runs = runs(line_words)
-        if not line_runs:
-            continue
-        known = [where[run] for run in line_runs if run in where]
-        if len(line_words) >= MISSING_MIN_WORDS and len(known) < MISSING_MAX_KNOWN * len(line_runs):
-            after.setdefault(anchor, []).append(Block(line))
-        elif known:
-            anchor = max(anchor, max(known))
-    if not after:
-        return blocks
-    merged = list(after.get(-1, []))
-    for index, block in enumerate(blocks):
-        merged.append(block)
-        merged.extend(after.get(index, []))
-    return merged

@@ -14,13 +14,14 @@ extractor, keeps them.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import trafilatura
 from lxml import etree
 
 from ..article import BadInput
-from .agreement import add_missing, reference, trim_tail, words
+from .agreement import droppable_tail, reference, trim_tail, words
 from .markup import DEFAULT_LIMITS, ParseLimits, parse_html
 from .metadata import metadata_from_html
 from .normalize import normalize_inline
@@ -56,9 +57,9 @@ LEFT_OUT_MAX_BLOCKS = 3_000
 #: Links looked at per three-word head (a page of thousands of links starting alike stays linear).
 ANCHORS_PER_HEAD = 16
 
-#: Pages with more elements get no second opinion (second_opinion): at the parse limit (100,000)
-#: trafilatura's readability port took a page from 250 to 365 MB and 5.9 to 8.3 s of CPU. The
-#: largest page of the six extraction sets has 11,000.
+#: Pages with more elements get no second opinion on their tail (agree_on_tail): at the parse
+#: limit (100,000) it took a page from 250 to 365 MB and 5.9 to 8.3 s of CPU. The largest page
+#: of the six extraction sets has 11,000.
 REFERENCE_MAX_ELEMENTS = 20_000
 ELEMENTS_XPATH = etree.XPath("count(//*)")
 
@@ -82,27 +83,29 @@ def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
     if tree is None:
         raise BadInput("no_text", "the HTML has no parsable content")
     metadata, _ = metadata_from_html(tree)
-    page = page_blocks(tree)
-    # trafilatura works on copies of the tree (it leaves `tree` as it was); readability-lxml,
-    # after it, drops the hidden elements of `tree`, which nothing reads after that.
+    page = page_blocks(tree)  # before extraction, which prunes the tree
+    # For readability's opinion (agree_on_tail): a copy is cheaper than a second parse. Not on
+    # pages beyond REFERENCE_MAX_ELEMENTS, where it would cost a third more memory and CPU.
+    pristine = deepcopy(tree) if ELEMENTS_XPATH(tree) <= REFERENCE_MAX_ELEMENTS else None
     document: Any = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)  # a Document: with_metadata=False
     kept = body_blocks(document.body) if document is not None and document.body is not None else []
-    if ELEMENTS_XPATH(tree) <= REFERENCE_MAX_ELEMENTS:
-        kept = second_opinion(kept, tree)
+    kept = agree_on_tail(kept, pristine)
     if sum(len(b.text.split()) for b in kept) < MIN_ARTICLE_WORDS:
         raise BadInput("no_text", "no article text found in the HTML")
     paragraphs = [b.text for b in kept]
     return Cleaned(paragraphs, metadata, left_out(page, paragraphs, metadata.title))
 
 
-def second_opinion(kept: list[Block], tree: etree._Element) -> list[Block]:
-    """trafilatura's blocks judged against readability-lxml's reading of the page (agreement.py):
-    without a short tail that readability leaves out, with the long paragraphs that only
-    readability found. Drops the hidden elements of `tree`."""
-    ref = reference(tree)
+def agree_on_tail(kept: list[Block], pristine: etree._Element | None) -> list[Block]:
+    """trafilatura's blocks without a short tail that readability's algorithm leaves out
+    (agreement.py). readability runs on `pristine`, a copy of the page taken before trafilatura
+    pruned it, and only when some tail of the blocks is short enough to be dropped."""
+    if pristine is None:
+        return kept
     block_words = [words(block.text) for block in kept]
-    kept = trim_tail(kept, block_words, ref)
-    return add_missing(kept, block_words[: len(kept)], ref)
+    if not droppable_tail(block_words):
+        return kept
+    return trim_tail(kept, block_words, reference(pristine))
 
 
 def page_blocks(tree: etree._Element) -> list[str]:

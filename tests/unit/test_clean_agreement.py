@@ -1,5 +1,4 @@
-"""readability-lxml as the second opinion (tasks/cleaning/agreement.py, second_opinion.py): the short
-tail after the last block it also keeps is dropped, the long paragraphs only it found are added."""
+"""The short tail after the last block readability's algorithm also keeps (tasks/cleaning/agreement.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +6,8 @@ import pytest
 
 from tasks.cleaning import agreement
 from tasks.cleaning.agreement import (
-    MISSING_MIN_WORDS,
     TAIL_MAX_WORDS_PER_BLOCK,
     Reference,
-    add_missing,
     droppable_tail,
     trim_tail,
     words,
@@ -18,7 +15,6 @@ from tasks.cleaning.agreement import (
 from tasks.cleaning import html
 from tasks.cleaning.html import clean_html
 from tasks.cleaning.result import Block
-from tasks.cleaning.second_opinion import readability_lines
 
 PROSE = [
     "The city council voted on Tuesday to expand the bus network into three new districts.",
@@ -95,8 +91,8 @@ def test_a_list_of_teasers_after_the_article_is_dropped_from_a_page():
 
 
 def test_pages_over_the_element_bound_get_no_second_opinion(monkeypatch):
-    """Beyond REFERENCE_MAX_ELEMENTS readability does not run and trafilatura's blocks stay as they
-    are (bounded memory and time at the parse limit)."""
+    """Beyond REFERENCE_MAX_ELEMENTS no copy is taken and trafilatura's blocks stay as they are
+    (bounded memory: the copy and readability's pass cost a third more at the parse limit)."""
     monkeypatch.setattr(html, "REFERENCE_MAX_ELEMENTS", 10)
     teasers = "".join(f"<li>{t}</li>" for t in RELATED[1:])
     markup = (
@@ -106,46 +102,3 @@ def test_pages_over_the_element_bound_get_no_second_opinion(monkeypatch):
     assert RELATED[1] in html.clean_html(markup).paragraphs
     monkeypatch.setattr(html, "REFERENCE_MAX_ELEMENTS", 20_000)
     assert RELATED[1] not in html.clean_html(markup).paragraphs
-
-
-LONG = (
-    "The council also agreed to study a tram line along the river, which residents of the eastern "
-    "districts have asked for since the old line closed in 1961, and to report back by the spring."
-)
-
-
-def added(texts: list[str], lines: list[str]) -> list[str]:
-    blocks = [Block(t) for t in texts]
-    ref = Reference(words(" ".join(lines)), lines)
-    return [b.text for b in add_missing(blocks, [words(t) for t in texts], ref)]
-
-
-def test_a_long_paragraph_only_readability_found_is_added_in_its_place():
-    assert len(words(LONG)) >= MISSING_MIN_WORDS
-    assert added(PROSE, [PROSE[0], LONG, PROSE[1], PROSE[2]]) == [PROSE[0], LONG, PROSE[1], PROSE[2]]
-    assert added(PROSE[1:], [LONG, *PROSE]) == [LONG, *PROSE[1:]]  # before all: first
-
-
-def test_short_or_known_lines_of_readability_are_not_added():
-    short = "Photo: the council chamber on Tuesday evening."
-    assert len(words(short)) < MISSING_MIN_WORDS
-    assert added(PROSE, [*PROSE, short]) == PROSE
-    # Known: most of its word runs are in the blocks already (here, split over two blocks).
-    assert added(PROSE[:2], [" ".join(PROSE[:2])]) == PROSE[:2]
-    assert added(PROSE, []) == PROSE
-
-
-def test_readability_lines_are_its_summary_a_line_per_block_without_hidden_text():
-    newline = "\n"  # line breaks inside a paragraph's source are spaces of its text
-    paragraphs = [f"{p} It was the longest debate of the year, and the vote was close." for p in PROSE]
-    markup = (
-        "<html><body><nav><a href='/'>Home</a> <a href='/news'>News</a></nav><article>"
-        + "".join(f"<p>{p.replace(' ', newline, 3)}</p>" for p in paragraphs)
-        + "<p hidden>Hidden text that is not shown.</p><p style='display: none'>Nor is this.</p>"
-        "</article><footer>Copyright</footer></body></html>"
-    )
-    assert readability_lines(html.parse_html(markup)) == paragraphs
-
-
-def test_readability_failing_is_no_opinion():
-    assert readability_lines(html.parse_html("<html><body></body></html>")) == []

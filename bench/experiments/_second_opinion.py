@@ -1,11 +1,12 @@
-"""readability-lxml's reading of a page, as lines of text: the second opinion on the article.
+"""readability-lxml's reading of a page, as lines of text: a second opinion on the article
+(issue 10, not shipped: see bench/experiments/second_opinion.py for why).
 
 readability-lxml (0.9) picks a page's main container by its own method (paragraph scores summed
 into their parents, scaled by link density, then semantic <article>/<main> candidates, headings and
 leads around it). It is the strongest single extractor on the issue-10 held-out news pages
 (0.936 against trafilatura's 0.910) and on three of the six extraction sets, and it is wrong in
-other places than trafilatura: agreement.py uses its text for the tail trim and to add the
-paragraphs trafilatura missed.
+other places than trafilatura: second_opinion.py tries its text for the tail trim (instead of
+trafilatura's port) and to add the paragraphs trafilatura missed (add_missing).
 
 It runs on copydesk's own parsed tree (markup.py: no DTD, no entities, no network, within the
 parse limits), never on the markup: `FastDocument` takes the tree as readability-lxml's
@@ -17,13 +18,18 @@ parse limits), never on the markup: `FastDocument` takes the tree as readability
 - the summary's attributes are dropped by name (width, height, style, ...color, background...,
   o/on) instead of readability's regex loop over the serialised HTML, which rescans the whole
   summary once per attribute removed.
+- scoring collapses whitespace with str.split instead of readability's three regexes, without a
+  debug line formatted per candidate, and computes each element's text length once;
+- remove_unlikely_candidates visits only the elements with a class or an id.
 Over the 1,183 pages of the six sets its lines are identical to readability-lxml's own
-(bench/experiments/second_opinion.py) at about two thirds of the time.
+(second_opinion.py checks it) at about half the CPU time (22.8 vs 47.0 ms a page, every third
+page, load ~5). On a tree within copydesk's parse limits: no network, no entities.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from copy import deepcopy
 from typing import Any
 
@@ -31,7 +37,9 @@ from lxml import etree, html as lxml_html
 from lxml_html_clean import Cleaner
 from readability.readability import REGEXES, Document
 
-from .normalize import normalize_inline
+from tasks.cleaning.agreement import NGRAM, words
+from tasks.cleaning.normalize import normalize_inline
+from tasks.cleaning.result import Block
 
 #: readability-lxml's cleaner (readability/cleaners.py) without the javascript pass.
 CLEANER = Cleaner(
@@ -178,3 +186,49 @@ def summary_lines(root: etree._Element) -> list[str]:
             pieces.append((element.tail or "").replace("\n", " "))
     lines = (normalize_inline(line) for line in "".join(pieces).split("\n"))
     return [line for line in lines if line]
+
+
+#: readability's lines of at least this many words that the blocks lack are added ...
+MISSING_MIN_WORDS = 20
+#: ... when fewer than this share of their runs of NGRAM words occur in the blocks.
+MISSING_MAX_KNOWN = 0.3
+
+
+def runs(block_words: Sequence[str]) -> set[tuple[str, ...]]:
+    """The block's runs of NGRAM words (all its words as one run when fewer)."""
+    n = min(NGRAM, len(block_words))
+    return {tuple(block_words[i : i + n]) for i in range(len(block_words) - n + 1)} if n else set()
+
+
+def add_missing(blocks: list[Block], block_words: Sequence[Sequence[str]], lines: Sequence[str]) -> list[Block]:
+    """The blocks with readability's lines that they lack: lines of at least MISSING_MIN_WORDS
+    words, fewer than MISSING_MAX_KNOWN of whose word runs occur in the blocks. Each goes after
+    the block that holds the last known run of readability's lines before it (first if none),
+    so the article keeps readability's order. Linear: runs are looked up in a dict."""
+    if not lines:
+        return blocks
+    # Every run of the blocks' words (across block boundaries too) -> the block it starts in.
+    flat = [word for one in block_words for word in one]
+    owner = [index for index, one in enumerate(block_words) for _ in one]
+    where: dict[tuple[str, ...], int] = {}
+    for i in range(len(flat) - NGRAM + 1):
+        where.setdefault(tuple(flat[i : i + NGRAM]), owner[i])
+    after: dict[int, list[Block]] = {}
+    anchor = -1
+    for line in lines:
+        line_words = words(line)
+        line_runs = runs(line_words)
+        if not line_runs:
+            continue
+        known = [where[run] for run in line_runs if run in where]
+        if len(line_words) >= MISSING_MIN_WORDS and len(known) < MISSING_MAX_KNOWN * len(line_runs):
+            after.setdefault(anchor, []).append(Block(line))
+        elif known:
+            anchor = max(anchor, max(known))
+    if not after:
+        return blocks
+    merged = list(after.get(-1, []))
+    for index, block in enumerate(blocks):
+        merged.append(block)
+        merged.extend(after.get(index, []))
+    return merged
