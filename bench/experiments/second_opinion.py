@@ -12,7 +12,8 @@ configuration of a grid is scored on every set:
 For each set in turn, the configuration with the best mean F1 on the other five is scored on the
 one left out. Also: the shipped values on every set, with the trim alone and the adding alone.
 
-    .venv/bin/python bench/experiments/second_opinion.py [--cached]   (bench group; ~6 min)
+    .venv/bin/python bench/experiments/second_opinion.py [--cached]   (bench group; the pages took
+    ~45 min at load 5-7, the grid on cached pages 9 min)
 """
 
 import itertools
