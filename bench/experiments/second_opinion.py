@@ -1,0 +1,167 @@
+"""readability-lxml as copydesk's second opinion (_second_opinion.py), leave-one-set-out. Not
+shipped: it pays in F1 but costs more CPU than the clean stage's margin over trafilatura.
+
+For every page of the six sets: trafilatura's blocks (copydesk's options), and readability-lxml's
+lines, read by _second_opinion.FastDocument from copydesk's parsed tree; the stock
+readability.Document's lines are compared with them (they should be identical). Then every
+configuration of a grid is scored on every set:
+- the tail trim (the blocks after the last one readability also holds dropped when the shared
+  blocks hold >= S of the words and the tail averages < W words per block), or no trim;
+- adding readability's lines of >= N words of whose runs of 4 words < K occur in the blocks, or not;
+- trafilatura in full mode (with its own fallbacks) or fast mode.
+For each set in turn, the configuration with the best mean F1 on the other five is scored on the
+one left out. Also: the shipped values on every set, with the trim alone and the adding alone.
+
+    .venv/bin/python bench/experiments/second_opinion.py [--cached]   (bench group; the pages took
+    ~45 min at load 5-7, the grid on cached pages 9 min)
+"""
+
+import itertools
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "bench" / "experiments"))
+
+import trafilatura  # noqa: E402
+from _extraction_data import SETS, load_set, page_counts  # noqa: E402
+from lxml import html as lxml_html  # noqa: E402
+from readability import Document  # noqa: E402
+
+import _second_opinion as second_opinion  # noqa: E402
+
+from tasks.cleaning import agreement  # noqa: E402
+from tasks.cleaning.html import EXTRACT_OPTIONS, MIN_ARTICLE_WORDS, body_blocks  # noqa: E402
+from tasks.cleaning.markup import parse_html  # noqa: E402
+from tasks.cleaning.result import Block  # noqa: E402
+
+CACHE = ROOT / ".bench-cache" / "second-opinion.json"
+TRIMS = [None, (0.2, 40), (0.3, 40), (0.4, 40), (0.3, 20), (0.3, 30), (0.3, 60)]
+ADDS = [None, (10, 0.3), (15, 0.3), (20, 0.3), (30, 0.3), (20, 0.1), (20, 0.5)]
+
+
+def page_row(html):
+    tree = parse_html(html)
+    if tree is None:
+        return None
+    texts = {}
+    for mode, fast in (("full", False), ("fast", True)):
+        document = trafilatura.bare_extraction(tree, **{**EXTRACT_OPTIONS, "fast": fast})
+        kept = body_blocks(document.body) if document is not None and document.body is not None else []
+        texts[mode] = [b.text for b in kept]
+    stock = _stock(parse_html(html))
+    lines = second_opinion.readability_lines(tree)
+    return {"texts": texts["full"], "fast": texts["fast"], "lines": lines, "same": lines == stock}
+
+
+def _stock(tree):
+    try:
+        return second_opinion.summary_lines(lxml_html.fromstring(Document(tree).summary(html_partial=True)))
+    except Exception:
+        return []
+
+
+def output(row, trim, add, mode="texts"):
+    if row is None:
+        return ""
+    blocks = [Block(t) for t in row[mode]]
+    block_words = [agreement.words(t) for t in row[mode]]
+    ref = row.get("ref")
+    if ref is None:
+        ref = row["ref"] = agreement.Reference(agreement.words(" ".join(row["lines"])))
+    saved = (agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK,
+             second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN)
+    try:
+        if trim is not None:
+            agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK = trim
+            blocks = agreement.trim_tail(blocks, block_words, ref)
+        if add is not None:
+            second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN = add
+            blocks = second_opinion.add_missing(blocks, block_words[: len(blocks)], row["lines"])
+    finally:
+        (agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK,
+         second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN) = saved
+    texts = [b.text for b in blocks]
+    if sum(len(t.split()) for t in texts) < MIN_ARTICLE_WORDS:
+        return ""
+    return "\n\n".join(texts)
+
+
+def main():
+    rows, truths, set_of = [], [], []
+    cached = json.loads(CACHE.read_text()) if "--cached" in sys.argv and CACHE.exists() else None
+    for set_name in SETS:
+        for page in load_set(set_name):
+            if cached is None:
+                try:
+                    rows.append(page_row(page.html))
+                except Exception:  # as the bench does: a crash is an empty extraction
+                    rows.append(None)
+            truths.append(page.body)
+            set_of.append(set_name)
+    if cached is not None:
+        rows = cached
+    else:
+        CACHE.parent.mkdir(exist_ok=True)
+        CACHE.write_text(json.dumps(rows))
+    rows = [dict(r) if r is not None else None for r in rows]
+    same = sum(bool(r and r["same"]) for r in rows)
+    print(f"FastDocument's lines identical to readability-lxml's on {same} of {sum(r is not None for r in rows)} pages")
+    index = {s: [i for i, x in enumerate(set_of) if x == s] for s in SETS}
+    memo: dict[tuple[int, str], tuple[float, float, float]] = {}
+
+    def counts(i, text):
+        key = (i, text)
+        if key not in memo:
+            memo[key] = page_counts(text, truths[i])
+        return memo[key]
+
+    def f1(config, s):
+        precisions, recalls = [], []
+        for i in index[s]:
+            tp, fp, fn = counts(i, output(rows[i], *config))
+            if tp + fp > 0:
+                precisions.append(tp / (tp + fp))
+            if tp + fn > 0:
+                recalls.append(tp / (tp + fn))
+        p = sum(precisions) / len(precisions) if precisions else 0.0
+        r = sum(recalls) / len(recalls) if recalls else 0.0
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    configs = list(itertools.product(TRIMS, ADDS, ("texts", "fast")))
+    table = {c: {s: f1(c, s) for s in SETS} for c in configs}
+
+    def line(name, values):
+        print(f"{name:<34}", " ".join(f"{values[s]:.4f}" for s in SETS), f"macro {statistics.mean(values.values()):.4f}")
+
+    print(f"{'':<34}", " ".join(f"{s[:6]:>6}" for s in SETS))
+    shipped_trim = (agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK)
+    shipped_add = (second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN)
+    for mode, name in (("texts", "full"), ("fast", "fast")):
+        line(f"{name}: trafilatura's blocks alone", table[(None, None, mode)])
+        line(f"{name}: trim {shipped_trim}", table[(shipped_trim, None, mode)])
+        line(f"{name}: add {shipped_add}", table[(None, shipped_add, mode)])
+        line(f"{name}: trim + add", table[(shipped_trim, shipped_add, mode)])
+    loso = {}
+    for held in SETS:
+        others = [s for s in SETS if s != held]
+        best = max(configs, key=lambda c: statistics.mean(table[c][s] for s in others))
+        loso[held] = (table[best][held], best)
+    line("leave-one-set-out", {s: v[0] for s, v in loso.items()})
+    for s in SETS:
+        trim, add, mode = loso[s][1]
+        print(f"  {s:<20} chose trim {trim}, add {add}, trafilatura {'full' if mode == 'texts' else 'fast'}")
+    full_only = [c for c in configs if c[2] == "texts"]
+    for held in SETS:
+        others = [s for s in SETS if s != held]
+        best = max(full_only, key=lambda c: statistics.mean(table[c][s] for s in others))
+        loso[held] = (table[best][held], best)
+    line("leave-one-set-out, full mode only", {s: v[0] for s, v in loso.items()})
+
+
+if __name__ == "__main__":
+    main()
