@@ -137,3 +137,25 @@ def score(predictions: list[str], truths: list[str]) -> Score:
     r = sum(recalls) / len(recalls) if recalls else 0.0
     f1 = 2 * p * r / (p + r) if p + r else 0.0
     return Score(p, r, f1, exact / len(truths) if truths else 0.0, len(truths))
+
+
+def cached_rows(cache: Path, page_row, *, reuse: bool) -> tuple[list, list[str], list[str]]:
+    """Every page of every set as `page_row(html)` (None where it raised, as the bench scores a
+    crash: an empty extraction), its truth and its set's name. The rows are saved to `cache`
+    (JSON); with `reuse`, read from it when it exists instead of computed again."""
+    reused = json.loads(cache.read_text()) if reuse and cache.exists() else None
+    rows, truths, set_of = [], [], []
+    for set_name in SETS:
+        for page in load_set(set_name):
+            if reused is None:
+                try:
+                    rows.append(page_row(page.html))
+                except Exception:
+                    rows.append(None)
+            truths.append(page.body)
+            set_of.append(set_name)
+    if reused is not None:
+        return reused, truths, set_of
+    cache.parent.mkdir(exist_ok=True)
+    cache.write_text(json.dumps(rows))
+    return rows, truths, set_of

@@ -17,7 +17,6 @@ one left out. Also: the shipped values on every set, with the trim alone and the
 """
 
 import itertools
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "bench" / "experiments"))
 
 import trafilatura  # noqa: E402
-from _extraction_data import SETS, load_set, page_counts  # noqa: E402
+from _extraction_data import SETS, cached_rows, page_counts  # noqa: E402
 from lxml import html as lxml_html  # noqa: E402
 from readability import Document  # noqa: E402
 
@@ -92,22 +91,7 @@ def output(row, trim, add, mode="texts"):
 
 
 def main():
-    rows, truths, set_of = [], [], []
-    cached = json.loads(CACHE.read_text()) if "--cached" in sys.argv and CACHE.exists() else None
-    for set_name in SETS:
-        for page in load_set(set_name):
-            if cached is None:
-                try:
-                    rows.append(page_row(page.html))
-                except Exception:  # as the bench does: a crash is an empty extraction
-                    rows.append(None)
-            truths.append(page.body)
-            set_of.append(set_name)
-    if cached is not None:
-        rows = cached
-    else:
-        CACHE.parent.mkdir(exist_ok=True)
-        CACHE.write_text(json.dumps(rows))
+    rows, truths, set_of = cached_rows(CACHE, page_row, reuse="--cached" in sys.argv)
     rows = [dict(r) if r is not None else None for r in rows]
     same = sum(bool(r and r["same"]) for r in rows)
     print(f"FastDocument's lines identical to readability-lxml's on {same} of {sum(r is not None for r in rows)} pages")

@@ -12,7 +12,6 @@ enough), and the shipped values on every set.
 """
 
 import itertools
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import trafilatura  # noqa: E402
-from _extraction_data import SETS, load_set, score  # noqa: E402
+from _extraction_data import SETS, cached_rows, score  # noqa: E402
 
 from tasks.cleaning import agreement  # noqa: E402
 from tasks.cleaning.html import EXTRACT_OPTIONS, MIN_ARTICLE_WORDS, body_blocks  # noqa: E402
@@ -67,22 +66,7 @@ def trimmed(row, s_min, w_max):
 
 def main():
     """--cached: reuse the rows of the last run (.bench-cache/tail-agreement.json)."""
-    rows, truths, set_of = [], [], []
-    cached = json.loads(CACHE.read_text()) if "--cached" in sys.argv and CACHE.exists() else None
-    for set_name in SETS:
-        for page in load_set(set_name):
-            if cached is None:
-                try:
-                    rows.append(page_row(page.html))
-                except Exception:  # as the bench does: a crash is an empty extraction
-                    rows.append(None)
-            truths.append(page.body)
-            set_of.append(set_name)
-    if cached is not None:
-        rows = cached
-    else:
-        CACHE.parent.mkdir(exist_ok=True)
-        CACHE.write_text(json.dumps(rows))
+    rows, truths, set_of = cached_rows(CACHE, page_row, reuse="--cached" in sys.argv)
     index = {s: [i for i, x in enumerate(set_of) if x == s] for s in SETS}
 
     def per_set(s_min, w_max):
