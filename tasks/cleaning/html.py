@@ -104,7 +104,8 @@ def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
     thick = is_dense(elements, len(markup), THICK_ELEMENTS_PER_KB)
     pristine = deepcopy(tree) if elements <= REFERENCE_MAX_ELEMENTS else None
     options = {**EXTRACT_OPTIONS, "fast": True} if thick else EXTRACT_OPTIONS
-    document: Any = trafilatura.bare_extraction(tree, **options)  # a Document: with_metadata=False
+    # output_format "xml": the same body, without the plain text (xmltotxt) we do not use.
+    document: Any = trafilatura.bare_extraction(tree, output_format="xml", **options)  # with_metadata=False
     kept = body_blocks(document.body) if document is not None and document.body is not None else []
     kept = agree_on_tail(kept, pristine)
     if sum(len(b.text.split()) for b in kept) < MIN_ARTICLE_WORDS:
