@@ -62,12 +62,15 @@ ANCHORS_PER_HEAD = 16
 #: of the six extraction sets has 11,000.
 REFERENCE_MAX_ELEMENTS = 20_000
 ELEMENTS_XPATH = etree.XPath("count(//*)")
-#: Pages with more elements than this per KB of markup (and more than DENSE_MIN_ELEMENTS) are
-#: cleaned as text (clean_dense), without trafilatura: a cost bound, not a quality choice.
-#: trafilatura costs ~50-100 us of CPU an element, whatever the element holds, so a 20 KB page of
-#: thousands of tiny blocks (<div><div><p>3 words</p></div></div> repeated) took 160 ms, and the
-#: second opinion (agree_on_tail) as much again on top. The densest of the 1,183 pages of the six
-#: extraction sets has 33 elements per KB (cleaneval, 19 KB); none is cleaned this way.
+#: Elements with a class or id: trafilatura's discard patterns look at these, so they cost more.
+NAMED_XPATH = etree.XPath("count(//*[@class or @id])")
+#: Pages with more cost units (elements, plus elements with a class or id) than this per KB of
+#: markup (and more than DENSE_MIN_ELEMENTS elements) are cleaned as text (clean_dense), without
+#: trafilatura: a cost bound, not a quality choice. trafilatura costs ~50-150 us of CPU an element
+#: (more with a class) whatever the element holds, so a 20 KB page of tiny blocks
+#: (<div><div><p>3 words</p></div></div> repeated) took 160 ms, the second opinion
+#: (agree_on_tail) a third of it. The densest of the 1,183 pages of the six extraction sets has
+#: 33 units per KB (cleaneval, 19 KB, no class); none is cleaned this way.
 DENSE_ELEMENTS_PER_KB = 40
 DENSE_MIN_ELEMENTS = 400
 #: Pages with more elements than this per KB (and more than DENSE_MIN_ELEMENTS), but not dense:
@@ -97,7 +100,7 @@ def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
     metadata, _ = metadata_from_html(tree)
     page = page_blocks(tree)  # before extraction, which prunes the tree
     elements = int(ELEMENTS_XPATH(tree))
-    if is_dense(elements, len(markup)):
+    if is_dense(elements, len(markup), units=elements + int(NAMED_XPATH(tree))):
         return clean_dense(page, metadata)
     # For readability's opinion (agree_on_tail): a copy is cheaper than a second parse. Not on
     # pages beyond REFERENCE_MAX_ELEMENTS, where it would cost a third more memory and CPU.
@@ -114,9 +117,10 @@ def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
     return Cleaned(paragraphs, metadata, left_out(page, paragraphs, metadata.title))
 
 
-def is_dense(elements: int, markup_chars: int, per_kb: int = DENSE_ELEMENTS_PER_KB) -> bool:
-    """Whether the page has more than per_kb elements per KB of markup (and is not tiny)."""
-    return elements > DENSE_MIN_ELEMENTS and elements * 1000 > per_kb * markup_chars
+def is_dense(elements: int, markup_chars: int, per_kb: int = DENSE_ELEMENTS_PER_KB, units: int | None = None) -> bool:
+    """Whether the page has more than per_kb cost units (elements unless given) per KB of
+    markup, and more than DENSE_MIN_ELEMENTS elements."""
+    return elements > DENSE_MIN_ELEMENTS and (elements if units is None else units) * 1000 > per_kb * markup_chars
 
 
 def clean_dense(page: list[str], metadata: Metadata) -> Cleaned:
