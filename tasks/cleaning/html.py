@@ -19,6 +19,7 @@ from typing import Any
 
 import trafilatura
 from lxml import etree
+from trafilatura.readability_lxml import Document as ReadabilityDocument
 
 from ..article import BadInput
 from .agreement import droppable_tail, reference, trim_tail, words
@@ -101,7 +102,7 @@ def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
     page = page_blocks(tree)  # before extraction, which prunes the tree
     elements = int(ELEMENTS_XPATH(tree))
     if is_dense(elements, len(markup), units=elements + int(NAMED_XPATH(tree))):
-        return clean_dense(page, metadata)
+        return clean_dense(tree, page, metadata)
     # For readability's opinion (agree_on_tail): a copy is cheaper than a second parse. Not on
     # pages beyond REFERENCE_MAX_ELEMENTS, where it would cost a third more memory and CPU.
     thick = is_dense(elements, len(markup), THICK_ELEMENTS_PER_KB)
@@ -123,17 +124,19 @@ def is_dense(elements: int, markup_chars: int, per_kb: int = DENSE_ELEMENTS_PER_
     return elements > DENSE_MIN_ELEMENTS and (elements if units is None else units) * 1000 > per_kb * markup_chars
 
 
-def clean_dense(page: list[str], metadata: Metadata) -> Cleaned:
-    """A page of too many elements for its size (is_dense): its visible blocks cleaned as plain
-    text is (text.py, the cleaner without an extractor), in time linear in the text."""
+def clean_dense(tree: etree._Element, page: list[str], metadata: Metadata) -> Cleaned:
+    """A page of too many elements for its size (is_dense): its visible blocks, without the
+    containers readability's port calls unlikely (comments, sidebars...: one pass, its verdicts
+    cached by class), cleaned as plain text is (text.py, the cleaner without an extractor), in
+    time linear in the page. The tree is pruned in place: nothing reads it afterwards."""
     from .text import clean_text
 
+    ReadabilityDocument(tree).remove_unlikely_candidates()
     try:
-        cleaned = clean_text("\n\n".join(page))
+        cleaned = clean_text("\n\n".join(page_blocks(tree)))
     except BadInput:
         raise BadInput("no_text", "no article text found in the HTML") from None
-    title = metadata.title
-    return Cleaned(cleaned.paragraphs, metadata, [b for b in cleaned.removed if b != title])
+    return Cleaned(cleaned.paragraphs, metadata, left_out(page, cleaned.paragraphs, metadata.title))
 
 
 def agree_on_tail(kept: list[Block], pristine: etree._Element | None) -> list[Block]:
