@@ -19,13 +19,14 @@ from typing import Any
 
 import trafilatura
 from lxml import etree
+from trafilatura.readability_lxml import Document as ReadabilityDocument
 
 from ..article import BadInput
 from .agreement import droppable_tail, reference, trim_tail, words
 from .markup import DEFAULT_LIMITS, ParseLimits, parse_html
 from .metadata import metadata_from_html
 from .normalize import normalize_inline
-from .result import Block, Cleaned
+from .result import Block, Cleaned, Metadata
 
 #: trafilatura's output elements and the block kind each becomes.
 BLOCK_KINDS = {"p": "p", "head": "heading", "item": "item", "row": "row", "quote": "quote", "code": "p"}
@@ -62,6 +63,22 @@ ANCHORS_PER_HEAD = 16
 #: of the six extraction sets has 11,000.
 REFERENCE_MAX_ELEMENTS = 20_000
 ELEMENTS_XPATH = etree.XPath("count(//*)")
+#: Elements with a class or id: trafilatura's discard patterns look at these, so they cost more.
+NAMED_XPATH = etree.XPath("count(//*[@class or @id])")
+#: Pages with more cost units (elements, plus elements with a class or id) than this per KB of
+#: markup (and more than DENSE_MIN_ELEMENTS elements) are cleaned as text (clean_dense), without
+#: trafilatura: a cost bound, not a quality choice. trafilatura costs ~50-150 us of CPU an element
+#: (more with a class) whatever the element holds, so a 20 KB page of tiny blocks
+#: (<div><div><p>3 words</p></div></div> repeated) took 160 ms, the second opinion
+#: (agree_on_tail) a third of it. The densest of the 1,183 pages of the six extraction sets has
+#: 33 units per KB (cleaneval, 19 KB, no class); none is cleaned this way.
+DENSE_UNITS_PER_KB = 40
+DENSE_MIN_ELEMENTS = 400
+#: Pages with more elements than this per KB (and more than DENSE_MIN_ELEMENTS), but not dense:
+#: trafilatura without its fallbacks (fast mode: readability and justext cost up to 100 us an
+#: element more; on the 5 bench pages this concerns, outputs unchanged). The second opinion still
+#: runs: skipping it changed a cleaneval page.
+THICK_ELEMENTS_PER_KB = 25
 
 #: Fewer words than this is a menu or a placeholder, not an article.
 MIN_ARTICLE_WORDS = 5
@@ -84,16 +101,43 @@ def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
         raise BadInput("no_text", "the HTML has no parsable content")
     metadata, _ = metadata_from_html(tree)
     page = page_blocks(tree)  # before extraction, which prunes the tree
+    elements = int(ELEMENTS_XPATH(tree))
+    if is_dense(elements, len(markup), units=elements + int(NAMED_XPATH(tree))):
+        return clean_dense(tree, page, metadata)
     # For readability's opinion (agree_on_tail): a copy is cheaper than a second parse. Not on
     # pages beyond REFERENCE_MAX_ELEMENTS, where it would cost a third more memory and CPU.
-    pristine = deepcopy(tree) if ELEMENTS_XPATH(tree) <= REFERENCE_MAX_ELEMENTS else None
-    document: Any = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)  # a Document: with_metadata=False
+    thick = is_dense(elements, len(markup), THICK_ELEMENTS_PER_KB)
+    pristine = deepcopy(tree) if elements <= REFERENCE_MAX_ELEMENTS else None
+    options = {**EXTRACT_OPTIONS, "fast": True} if thick else EXTRACT_OPTIONS
+    # output_format "xml": the same body, without the plain text (xmltotxt) we do not use.
+    document: Any = trafilatura.bare_extraction(tree, output_format="xml", **options)  # with_metadata=False
     kept = body_blocks(document.body) if document is not None and document.body is not None else []
     kept = agree_on_tail(kept, pristine)
     if sum(len(b.text.split()) for b in kept) < MIN_ARTICLE_WORDS:
         raise BadInput("no_text", "no article text found in the HTML")
     paragraphs = [b.text for b in kept]
     return Cleaned(paragraphs, metadata, left_out(page, paragraphs, metadata.title))
+
+
+def is_dense(elements: int, markup_chars: int, per_kb: int = DENSE_UNITS_PER_KB, units: int | None = None) -> bool:
+    """Whether the page has more than per_kb cost units (elements unless given) per KB of
+    markup, and more than DENSE_MIN_ELEMENTS elements."""
+    return elements > DENSE_MIN_ELEMENTS and (elements if units is None else units) * 1000 > per_kb * markup_chars
+
+
+def clean_dense(tree: etree._Element, page: list[str], metadata: Metadata) -> Cleaned:
+    """A page of too many elements for its size (is_dense): its visible blocks, without the
+    containers readability's port calls unlikely (comments, sidebars...: one pass, its verdicts
+    cached by class), cleaned as plain text is (text.py, the cleaner without an extractor), in
+    time linear in the page. The tree is pruned in place: nothing reads it afterwards."""
+    from .text import clean_text
+
+    ReadabilityDocument(tree).remove_unlikely_candidates()
+    try:
+        cleaned = clean_text("\n\n".join(page_blocks(tree)))
+    except BadInput:
+        raise BadInput("no_text", "no article text found in the HTML") from None
+    return Cleaned(cleaned.paragraphs, metadata, left_out(page, cleaned.paragraphs, metadata.title))
 
 
 def agree_on_tail(kept: list[Block], pristine: etree._Element | None) -> list[Block]:
@@ -217,21 +261,17 @@ def _pieces(element: etree._Element) -> list[tuple[str, bool]]:
 
 
 def _text_blocks(pieces: list[tuple[str, bool]], kind: str, split_lines: bool = True) -> list[Block]:
-    lines: list[list[tuple[str, bool]]] = [[]]
-    for text, in_link in pieces:
-        parts = text.split("\n") if split_lines else [text.replace("\n", " ")]
-        for i, part in enumerate(parts):
-            if i:
-                lines.append([])
-            lines[-1].append((part, in_link))
+    """The pieces' text as blocks, one a line (or one in all when not split_lines). No piece is
+    in a link (link_share 0): links are told apart by AnchorIndex, not here. Blank lines are
+    skipped before normalize_inline, which would make them empty anyway."""
+    text = "".join(t for t, _ in pieces)
+    lines = text.split("\n") if split_lines else [text.replace("\n", " ")]
     blocks = []
     for line in lines:
-        text = normalize_inline("".join(t for t, _ in line))
-        if not text:
-            continue
-        linked = sum(len(t.strip()) for t, in_link in line if in_link)
-        total = sum(len(t.strip()) for t, _ in line) or 1
-        blocks.append(Block(text, kind, min(1.0, linked / total)))
+        if line and not line.isspace():
+            normalized = normalize_inline(line)
+            if normalized:
+                blocks.append(Block(normalized, kind))
     return blocks
 
 
