@@ -17,7 +17,7 @@ REMOVED_SAMPLES = 20
 class Clean(Stage):
     name = "clean"
     #: Bump whenever the output for the same input changes.
-    version = "9"
+    version = "10"
 
     def __init__(self, limits: ParseLimits | None = None):
         #: Bounds of one page's parse (from the worker's settings; defaults otherwise).
