@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from .base import ObjectInfo, Store
 
 LIST_PAGE = 1000
+T = TypeVar("T")
 
 
 class CountingStore(Store):
@@ -56,24 +58,19 @@ class CountingStore(Store):
         )
 
     def list(self, prefix: str = "", start_after: str | None = None) -> Iterator[ObjectInfo]:
-        def counted() -> Iterator[ObjectInfo]:
-            self._count("LIST")
-            for seen, info in enumerate(self.inner.list(prefix, start_after=start_after), start=1):
-                if seen > LIST_PAGE and seen % LIST_PAGE == 1:
-                    self._count("LIST")
-                yield info
-
-        return counted()
+        return self._paged(lambda: self.inner.list(prefix, start_after=start_after))
 
     def list_keys(self, prefix: str = "", start_after: str | None = None) -> Iterator[str]:
-        def counted() -> Iterator[str]:
-            self._count("LIST")
-            for seen, key in enumerate(self.inner.list_keys(prefix, start_after=start_after), start=1):
-                if seen > LIST_PAGE and seen % LIST_PAGE == 1:
-                    self._count("LIST")
-                yield key
+        return self._paged(lambda: self.inner.list_keys(prefix, start_after=start_after))
 
-        return counted()
+    def _paged(self, listing: Callable[[], Iterable[T]]) -> Iterator[T]:
+        """One LIST per LIST_PAGE items, counted as they are read (the listing starts, as the
+        inner store's does, at the first item asked for)."""
+        self._count("LIST")
+        for seen, item in enumerate(listing(), start=1):
+            if seen > LIST_PAGE and seen % LIST_PAGE == 1:
+                self._count("LIST")
+            yield item
 
     def delete(self, key):
         self._count("DELETE")
