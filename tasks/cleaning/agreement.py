@@ -57,6 +57,8 @@ SEPARATE_TAGS = {
 
 
 def words(text: str) -> list[str]:
+    if text.isascii():  # lowercasing ASCII text changes no word boundary
+        return WORDS_RE.findall(text.lower())
     return [w.lower() for w in WORDS_RE.findall(text)]
 
 
