@@ -35,9 +35,7 @@ from tasks.cleaning.result import Block  # noqa: E402
 
 CACHE = ROOT / ".bench-cache" / "second-opinion.json"
 TRIMS = [None, (0.1, 40), (0.2, 40), (0.3, 40), (0.2, 30), (0.2, 60)]
-#: (N, K, before a known line only)
-ADDS = [None] + [(n, k, b) for n, k in ((10, 0.3), (15, 0.3), (20, 0.3), (30, 0.3), (20, 0.1), (20, 0.5))
-                 for b in (False, True)]
+ADDS = [None, (10, 0.3), (15, 0.3), (20, 0.3), (30, 0.3), (20, 0.1), (20, 0.5)]
 
 
 def page_row(html):
@@ -61,19 +59,18 @@ def output(row, trim, add, mode="texts"):
     ref = row.get("ref")
     if ref is None:
         ref = row["ref"] = agreement.Reference(agreement.words(" ".join(row["lines"])))
-    saved = (agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK, second_opinion.MISSING_MIN_WORDS,
-             second_opinion.MISSING_MAX_KNOWN, second_opinion.MISSING_BEFORE_KNOWN)
+    saved = (agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK,
+             second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN)
     try:
         if trim is not None:
             agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK = trim
             blocks = agreement.trim_tail(blocks, block_words, ref)
         if add is not None:
-            (second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN,
-             second_opinion.MISSING_BEFORE_KNOWN) = add
+            second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN = add
             blocks = second_opinion.add_missing(blocks, block_words[: len(blocks)], row["lines"])
     finally:
-        (agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK, second_opinion.MISSING_MIN_WORDS,
-         second_opinion.MISSING_MAX_KNOWN, second_opinion.MISSING_BEFORE_KNOWN) = saved
+        (agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK,
+         second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN) = saved
     texts = [b.text for b in blocks]
     if sum(len(t.split()) for t in texts) < MIN_ARTICLE_WORDS:
         return ""
@@ -113,8 +110,7 @@ def main():
 
     print(f"{'':<34}", " ".join(f"{s[:6]:>6}" for s in SETS))
     shipped_trim = (agreement.TAIL_MIN_SHARED, agreement.TAIL_MAX_WORDS_PER_BLOCK)
-    shipped_add = (second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN,
-                   second_opinion.MISSING_BEFORE_KNOWN)
+    shipped_add = (second_opinion.MISSING_MIN_WORDS, second_opinion.MISSING_MAX_KNOWN)
     for mode, name in (("texts", "full"), ("fast", "fast"))[: len(modes)]:
         line(f"{name}: trafilatura's blocks alone", table[(None, None, mode)])
         line(f"{name}: trim {shipped_trim}", table[(shipped_trim, None, mode)])

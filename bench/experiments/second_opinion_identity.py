@@ -15,12 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "bench" / "experiments"))
 
 from _extraction_data import SETS, load_set  # noqa: E402
 from lxml import html as lxml_html  # noqa: E402
 from readability import Document  # noqa: E402
 
-from tasks.cleaning.agreement import reference  # noqa: E402
+from tail_agreement import reference  # noqa: E402
 from tasks.cleaning.markup import parse_html  # noqa: E402
 from tasks.cleaning.second_opinion import readability_lines, summary_lines  # noqa: E402
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from lxml import etree
 from readability.readability import REGEXES, Document, is_video_url
+from readability.readability import clean as readability_clean
 
 from .agreement import MAX_SEARCH, NGRAM, words
 from .normalize import normalize_inline
@@ -95,11 +96,9 @@ NAMED_XPATH = etree.XPath("//*[@class or @id]")
 
 #: readability's lines of at least this many words that the blocks lack are added ...
 MISSING_MIN_WORDS = 20
-#: ... when fewer than this share of their runs of NGRAM words occur in the blocks ...
+#: ... when fewer than this share of their runs of NGRAM words occur in the blocks. Both chosen
+#: leave-one-set-out (bench/experiments/second_opinion.py: 20 for four sets left out, 15 for two).
 MISSING_MAX_KNOWN = 0.3
-#: ... and (when True) only when a line the blocks hold follows them in readability's text: not
-#: after the last one (where readability runs on into comments and teasers).
-MISSING_BEFORE_KNOWN = False
 
 
 def text_length(element: Any) -> int:
@@ -253,10 +252,10 @@ class FastDocument(Document):
         return weight
 
     def sanitize(self, node: Any, candidates: Any, keep_all_images: bool = False) -> str:
-        """readability's, with the conditional cleaning's texts computed once per element (each
-        element's text, and so its length and link density, is forgotten for its ancestors only
-        when something below them is dropped), the element counts taken in one pass, lengths
-        collapsed by str.split (text_length) and no debug line per element."""
+        """readability's, with the conditional cleaning's texts and their lengths (readability's
+        own whitespace collapsing: these lengths decide drops at a few characters, 25, 75) computed
+        once per element, forgotten for its ancestors only when something below them is dropped;
+        the element counts taken in one pass, no debug line per element."""
         min_len = self.min_text_length
         for header in self.tags(node, "h1", "h2", "h3", "h4", "h5", "h6"):
             if self.class_weight(header) < 0 or self.get_link_density(header) > 0.33:
@@ -285,7 +284,7 @@ class FastDocument(Document):
         def length(element: Any) -> int:
             known = lengths.get(element)
             if known is None:
-                known = lengths[element] = len(" ".join(text(element).split()))
+                known = lengths[element] = len(readability_clean(text(element)))
             return known
 
         def drop(element: Any) -> None:
@@ -352,8 +351,7 @@ class FastDocument(Document):
     def get_link_density(self, elem: Any) -> float:
         lengths = self._lengths
         if lengths is None:  # outside score_paragraphs the tree changes between calls
-            link_length = sum(text_length(anchor) for anchor in elem.iterfind(".//a"))
-            return float(link_length) / max(text_length(elem), 1)
+            return float(super().get_link_density(elem))
 
         def length(element: Any) -> int:
             known = lengths.get(element)
@@ -439,7 +437,6 @@ def add_missing(blocks: list[Block], block_words: Sequence[Sequence[str]], lines
     for i in range(len(flat) - NGRAM + 1):
         where.setdefault(tuple(flat[i : i + NGRAM]), owner[i])
     after: dict[int, list[Block]] = {}
-    pending: list[tuple[int, Block]] = []  # lines to add, not yet followed by a known one
     anchor = -1
     for line in lines:
         line_words = words(line)
@@ -448,15 +445,9 @@ def add_missing(blocks: list[Block], block_words: Sequence[Sequence[str]], lines
             continue
         known = [where[run] for run in line_runs if run in where]
         if len(line_words) >= MISSING_MIN_WORDS and len(known) < MISSING_MAX_KNOWN * len(line_runs):
-            pending.append((anchor, Block(line)))
+            after.setdefault(anchor, []).append(Block(line))
         elif known:
             anchor = max(anchor, max(known))
-            for at, block in pending:
-                after.setdefault(at, []).append(block)
-            pending = []
-    if not MISSING_BEFORE_KNOWN:
-        for at, block in pending:
-            after.setdefault(at, []).append(block)
     if not after:
         return blocks
     merged = list(after.get(-1, []))
