@@ -15,16 +15,21 @@ identical to stock readability-lxml's: bench/experiments/second_opinion_identity
 - no copy of the tree: the first pass cleans the tree it is given in place; a retry (readability
   runs a second, less ruthless pass when the first finds too little) parses the markup again,
   as readability does with its input;
-- the lxml cleaner runs without its javascript pass (which rewrites every link and drops on*
-  attributes) and the page's base href is not resolved;
+- readability's cleaning (lxml_html_clean's Cleaner: scripts, styles, links, comments) is done
+  by strip_elements, without the Cleaner's javascript pass (which rewrites every link and drops
+  on* attributes) and without resolving the page's base href;
 - misused <div>s (no block element inside) are found in one pass over the tree instead of
   serialising every <div>'s children (and every inline child) to search the markup for a tag;
 - the summary is read as the tree readability built, not serialised and parsed again; its
   attributes are dropped by name instead of readability's regex loop over the serialised HTML
   (its length still decides the retry, as readability's does);
 - scoring collapses whitespace with str.split instead of three regexes, without a debug line
-  per candidate, and computes each element's text length once;
-- remove_unlikely_candidates visits only elements with a class or an id, with compiled XPaths.
+  per candidate, and computes each element's text length once; elsewhere lengths are
+  readability's exactly, in linear time (clean_length; readability's regexes backtrack
+  quadratically in long runs of spaces), and sanitize computes each text and length once,
+  forgotten when something below drops; a lead to a quote is judged once;
+- remove_unlikely_candidates visits only elements with a class or an id; class and id verdicts
+  and weights are computed once per string (ASCII ones lowercased, without IGNORECASE).
 
 readability-lxml is therefore a runtime dependency (pyproject). This module subclasses its
 Document (Apache-2.0): the methods overridden here follow readability-lxml 0.9's.
@@ -38,7 +43,6 @@ from typing import Any
 
 from lxml import etree
 from readability.readability import REGEXES, Document, is_video_url
-from readability.readability import clean as readability_clean
 
 from .agreement import MAX_SEARCH, NGRAM, words
 from .normalize import normalize_inline
@@ -109,6 +113,36 @@ def text_length(element: Any) -> int:
     return len(" ".join(element.text_content().split()))
 
 
+#: Runs of two or more whitespace characters: the only ones readability's clean changes in length.
+RUNS_RE = re.compile(r"\s{2,}")
+#: readability's last collapsing step (tabs, and runs of spaces and tabs, to one space).
+TABS_RE = re.compile(r"\t|[ \t]{2,}")
+
+
+def clean_length(text: str) -> int:
+    """len(readability's clean(text)), in linear time. clean collapses whitespace with three
+    regexes (runs of 255 or more to 255 spaces, runs holding a line break to one, tabs and runs
+    of spaces and tabs to one space) whose backtracking costs quadratic time in a long run of
+    spaces (a tenth of a second on some pages). Each maximal run collapses on its own: to one
+    character when it is 255 long or holds a line break, else as the last step makes it; clean
+    then strips what is left at either end."""
+
+    def collapsed(run: str) -> int:
+        return 1 if len(run) >= 255 or "\n" in run else len(TABS_RE.sub(" ", run))
+
+    length = len(text)
+    for run in RUNS_RE.findall(text):
+        length -= len(run) - collapsed(run)
+    if text[:1].isspace():
+        stripped = text.lstrip()
+        if not stripped:
+            return 0
+        length -= collapsed(text[: len(text) - len(stripped)])
+    if text[-1:].isspace():
+        length -= collapsed(text[len(text.rstrip()) :])
+    return length
+
+
 def _paragraph(near: Any) -> Any:
     """A new <p> of the tree's own element class (lxml.html's, as readability's are)."""
     return near.makeelement("p", {})
@@ -116,8 +150,8 @@ def _paragraph(near: Any) -> Any:
 
 class FastDocument(Document):
     """readability-lxml's Document on copydesk's tree, without the text-neutral work (module
-    doc). The tree given is changed in place; `reparse` gives a fresh one for a retry (None:
-    no retry, readability's first reading stands)."""
+    doc). The tree given is changed in place; `reparse` gives a fresh one for a retry (when it
+    gives None or fails, summary() raises and readability_lines has no opinion)."""
 
     summary_root: Any = None
     _lengths: dict[Any, int] | None = None
@@ -251,6 +285,31 @@ class FastDocument(Document):
                 weight += known
         return weight
 
+    def get_preserved_elements(self, node: Any) -> dict[Any, bool]:
+        """readability's: tables of contents, and <div>s and <section>s in (or being) a lead to
+        a quote (text ending in ":" before a sibling holding a <blockquote>). Each lead is judged
+        once (readability judges every ancestor again for every <div> below it), and its text
+        measured (clean_length) only when it ends in ":" (readability's collapsing keeps the
+        last character that is not a space)."""
+        allowed = {elem: True for elem in self.tags(node, "ul") if self.is_toc_list(elem)}
+        verdicts: dict[Any, bool] = {}
+
+        def quote_lead(lead: Any) -> bool:
+            verdict = verdicts.get(lead)
+            if verdict is None:
+                following = lead.getnext()
+                verdict = False
+                if following is not None and next(following.iterdescendants("blockquote"), None) is not None:
+                    text = lead.text_content() or ""
+                    verdict = text.rstrip().endswith(":") and clean_length(text) >= self.min_text_length
+                verdicts[lead] = verdict
+            return verdict
+
+        for elem in self.tags(node, "div", "section"):
+            if quote_lead(elem) or any(quote_lead(lead) for lead in elem.iterancestors()):
+                allowed[elem] = True
+        return allowed
+
     def sanitize(self, node: Any, candidates: Any, keep_all_images: bool = False) -> str:
         """readability's, with the conditional cleaning's texts and their lengths (readability's
         own whitespace collapsing: these lengths decide drops at a few characters, 25, 75) computed
@@ -284,7 +343,7 @@ class FastDocument(Document):
         def length(element: Any) -> int:
             known = lengths.get(element)
             if known is None:
-                known = lengths[element] = len(readability_clean(text(element)))
+                known = lengths[element] = clean_length(text(element))
             return known
 
         def drop(element: Any) -> None:
@@ -350,8 +409,9 @@ class FastDocument(Document):
 
     def get_link_density(self, elem: Any) -> float:
         lengths = self._lengths
-        if lengths is None:  # outside score_paragraphs the tree changes between calls
-            return float(super().get_link_density(elem))
+        if lengths is None:  # outside score_paragraphs the tree changes between calls: exact
+            link_length = sum(clean_length(anchor.text_content() or "") for anchor in elem.findall(".//a"))
+            return float(link_length) / max(clean_length(elem.text_content() or ""), 1)
 
         def length(element: Any) -> int:
             known = lengths.get(element)

@@ -144,3 +144,16 @@ def test_the_cleaner_adds_and_trims_by_readabilitys_lines():
     kept = html.second_opinion(blocks, [SENTENCES[0], LONG, SENTENCES[1]])
     assert [b.text for b in kept] == [SENTENCES[0], LONG, SENTENCES[1]]
     assert html.second_opinion(blocks, []) == blocks
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "  a  ", "\t\ta\t b", "a\n \n b", " \xa0 x \xa0\r\n", "x" + " " * 254 + "y", "x" + " \t" * 200 + "y",
+     "\n" * 300 + "z", "lead:\n\n  ", "a \u2009 b\t\t\tc  \t  d"],
+)
+def test_clean_length_is_the_length_of_readabilitys_clean(text):
+    from readability.readability import clean
+
+    from tasks.cleaning.second_opinion import clean_length
+
+    assert clean_length(text) == len(clean(text))
