@@ -1,6 +1,7 @@
 """Benchmark of the clean stage against trafilatura and readability-lxml, on every extraction set.
 
 Run:  uv run --group bench python bench/clean.py [--limit N] [--sets a,b] [--save FILE] [--rules]
+          [--only NAMES] [--baseline GIT_REF]
 
 Sets: ../shared/data/article-extraction-benchmark (scrapinghub) and the five of
 ../shared/data/web-extraction (cleaneval, cleanportaleval, dragnet, google-trends-2017,
@@ -55,14 +56,47 @@ def copydesk(html: str) -> str:
         return ""
 
 
-def extractors() -> dict[str, Extractor]:
+def baseline_extractor(ref: str) -> Extractor:
+    """copydesk's HTML cleaner as it was at git `ref` (tasks/cleaning and tasks/article.py taken
+    with git archive into a temporary package, copydesk_baseline), to compare in the same run."""
+    import importlib
+    import io
+    import subprocess
+    import tarfile
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    data = subprocess.run(
+        ["git", "archive", ref, "tasks/__init__.py", "tasks/article.py", "tasks/cleaning"],
+        cwd=root, check=True, capture_output=True,
+    ).stdout
+    folder = Path(tempfile.mkdtemp(prefix="copydesk-baseline-"))
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        archive.extractall(folder, filter="data")
+    (folder / "tasks").rename(folder / "copydesk_baseline")
+    sys.path.insert(0, str(folder))
+    cleaning = importlib.import_module("copydesk_baseline.cleaning")
+    bad_input = importlib.import_module("copydesk_baseline.article").BadInput
+
+    def run(html: str) -> str:
+        try:
+            return str(cleaning.clean_document(html, "html").text)
+        except bad_input:
+            return ""
+
+    return run
+
+
+def extractors(baseline: str = "") -> dict[str, Extractor]:
     import trafilatura
 
     from tasks.cleaning.html import EXTRACT_OPTIONS
 
     copydesk_opts = {k: v for k, v in EXTRACT_OPTIONS.items() if k != "with_metadata"}
-    found: dict[str, Extractor] = {
-        "copydesk": copydesk,
+    found: dict[str, Extractor] = {"copydesk": copydesk}
+    if baseline:
+        found[f"copydesk@{baseline}"] = baseline_extractor(baseline)
+    found |= {
         "trafilatura-copydesk-opts": lambda html: trafilatura.extract(html, **copydesk_opts) or "",
         "trafilatura": lambda html: trafilatura.extract(html) or "",
     }
@@ -177,9 +211,10 @@ def print_timing(pages: list[tuple[str, Page]], seconds: dict[str, list[float]],
             f"{percentile(values, 0.99) * 1000:8.1f} {values[slowest] * 1000:8.1f}  "
             f"{pages[slowest][0]}/{pages[slowest][1].id}"
         )
-    if "copydesk" in names and "trafilatura" in names:
-        ratio = sum(seconds["trafilatura"]) / sum(seconds["copydesk"])
-        print(f"speed ratio copydesk / trafilatura (defaults): {ratio:.2f}x")
+    if "trafilatura" in names:
+        for name in (n for n in names if n.startswith("copydesk")):
+            ratio = sum(seconds["trafilatura"]) / sum(seconds[name])
+            print(f"speed ratio {name} / trafilatura (defaults): {ratio:.2f}x")
 
 
 def print_rule_ablation(pages: list[tuple[str, Page]]) -> None:
@@ -234,15 +269,16 @@ def main() -> None:
     parser.add_argument("--save", default="", help="write every output and time to this JSON file")
     parser.add_argument("--rules", action="store_true", help="print the leave-one-rule-out table")
     parser.add_argument("--text", action="store_true", help="also the plain-text benchmark")
+    parser.add_argument("--baseline", default="", help="a git ref: also copydesk's cleaner as it was there")
     args = parser.parse_args()
 
     pages: list[tuple[str, Page]] = []
     for set_name in args.sets.split(","):
         loaded = load_set(set_name)
         pages.extend((set_name, p) for p in (loaded[: args.limit] if args.limit else loaded))
-    funcs = extractors()
+    funcs = extractors(args.baseline)
     if args.only:
-        funcs = {n: f for n, f in funcs.items() if n in args.only.split(",")}
+        funcs = {n: f for n, f in funcs.items() if n in args.only.split(",") or n.startswith("copydesk@")}
     for func in funcs.values():  # warm-up: imports and caches outside the timed loop
         safe(func, pages[0][1].html)
     outputs, seconds = run_all(pages, funcs)

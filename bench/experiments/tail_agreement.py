@@ -23,11 +23,39 @@ sys.path.insert(0, str(ROOT / "bench"))
 import trafilatura  # noqa: E402
 from _extraction_data import SETS, cached_rows, score  # noqa: E402
 
+from lxml import html as lxml_html  # noqa: E402
+from trafilatura.readability_lxml import Document as ReadabilityDocument  # noqa: E402
+
 from tasks.cleaning import agreement  # noqa: E402
 from tasks.cleaning.html import EXTRACT_OPTIONS, MIN_ARTICLE_WORDS, body_blocks  # noqa: E402
 from tasks.cleaning.markup import parse_html  # noqa: E402
+from tasks.cleaning.normalize import normalize_inline  # noqa: E402
 
 CACHE = ROOT / ".bench-cache" / "tail-agreement.json"
+#: The reference of clean stage v10: trafilatura's port of readability (v11 reads readability-lxml,
+#: tasks/cleaning/second_opinion.py; bench/experiments/second_opinion.py is its leave-one-set-out).
+#: Elements whose text is not glued to the text around them (inline ones are: "new<b>s</b>").
+SEPARATE_TAGS = {
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "td", "th", "tr", "table", "h1", "h2", "h3", "h4",
+    "h5", "h6", "br", "blockquote", "pre", "section", "article", "figcaption", "header", "footer",
+}
+
+
+def reference(tree):
+    """trafilatura's port's text of the page. The port mutates the tree it is given: pass a copy."""
+    try:
+        summary = ReadabilityDocument(tree, min_text_length=25).summary()
+        root = lxml_html.fragment_fromstring(summary, create_parent="div")
+    except Exception:  # the port or the reparse failing is no opinion, not a failed page
+        return agreement.Reference([])
+    for element in root.iter(*SEPARATE_TAGS):
+        element.text = " " + (element.text or "")
+        element.tail = " " + (element.tail or "")
+    # Normalised as copydesk's blocks are (soft hyphens and zero-width spaces out, NFC).
+    return agreement.Reference(agreement.words(normalize_inline("".join(root.itertext()))))
+
+
+
 S_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
 W_GRID = (5, 8, 10, 12, 15, 20, 25, 30, 40, 60, float("inf"))
 
@@ -39,7 +67,7 @@ def page_row(html):
     document = trafilatura.bare_extraction(tree, **EXTRACT_OPTIONS)
     kept = body_blocks(document.body) if document is not None and document.body is not None else []
     block_words = [agreement.words(b.text) for b in kept]
-    ref = agreement.reference(parse_html(html))
+    ref = reference(parse_html(html))
     return {
         "texts": [b.text for b in kept],
         "words": [len(w) for w in block_words],

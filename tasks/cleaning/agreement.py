@@ -3,22 +3,20 @@ readability's algorithm also keeps are dropped when they look like a list of sho
 
 trafilatura, in full mode, often runs on past the article into what follows it on the page:
 "Leave a Reply", "Related stories", a list of offers, comment headers, "Subscribe to:". The
-readability algorithm (trafilatura's own port of readability-lxml, already installed and run by
-trafilatura's full mode on some pages) picks the page's main container by a different method:
-scores of paragraphs summed into their parents, scaled by link density. Where the two agree on
-the article, the blocks trafilatura adds after the last block they share are dropped when
-they are short on average (navigation and teasers, not prose): fewer than
-TAIL_MAX_WORDS_PER_BLOCK words per block. Nothing is dropped when the two agree on less than
-TAIL_MIN_SHARED of trafilatura's words (they found different things: no opinion), nor before the
-last shared block (the article's inside and its head are trafilatura's alone).
+readability algorithm (readability-lxml, read by second_opinion.py; until clean stage v10
+trafilatura's own port of it) picks the page's main container by a different method: scores of
+paragraphs summed into their parents, scaled by link density. Where the two agree on the
+article, the blocks trafilatura adds after the last block they share are dropped when they are
+short on average (navigation and teasers, not prose): fewer than TAIL_MAX_WORDS_PER_BLOCK words
+per block. Nothing is dropped when the two agree on less than TAIL_MIN_SHARED of trafilatura's
+words (they found different things: no opinion), nor before the last shared block (the
+article's inside and its head are trafilatura's alone).
 
-Both thresholds were chosen leave-one-set-out over the six extraction sets: tuned on five, these
-values were picked for five of the six sets left out (S 0.4 for google-trends-2017); F1 rises on
-five sets and falls 0.0005 on cleanportaleval (bench/experiments/tail_agreement.py).
+Both thresholds were chosen leave-one-set-out over the six extraction sets, together with the
+adding of readability's long lines (bench/experiments/second_opinion.py): S 0.2 was picked for
+five of the six sets left out (0.1 for google-trends-2017), W 40 and 60 tie. With trafilatura's
+port (clean stage v10) S 0.3 had been picked (bench/experiments/tail_agreement.py).
 
-Time: the port runs on a copy of the parsed page (taken before trafilatura prunes it), only when
-some tail of the blocks is short enough to be dropped (85% of the pages of the six sets); its
-patterns are literal alternations on class and id attributes, and it costs ~3 ms a page.
 A block is shared when its words occur in a row in readability's text (string search, bounded
 by MAX_SEARCH; beyond, word runs looked up in sets: linear).
 """
@@ -28,18 +26,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from lxml import etree, html as lxml_html
-from trafilatura.readability_lxml import Document as ReadabilityDocument
-
-from .normalize import normalize_inline
 from .result import Block
 
 #: Blocks after the last shared one are dropped only when they average fewer words than this.
 TAIL_MAX_WORDS_PER_BLOCK = 40
 #: ... and only when the shared blocks hold at least this share of the blocks' words.
-TAIL_MIN_SHARED = 0.3
-#: readability's shortest paragraph that counts towards a container's score (trafilatura's value).
-REFERENCE_MIN_TEXT = 25
+TAIL_MIN_SHARED = 0.2
 #: Blocks x reference characters above which blocks are matched by word runs, not searched.
 MAX_SEARCH = 20_000_000
 #: Words compared as runs of this many, on pages beyond MAX_SEARCH.
@@ -49,14 +41,11 @@ NGRAM = 4
 #: character class repeated, nothing after it, so no backtracking and each character is read once;
 #: RE2's Python wrapper builds every match in Python and cost 5x the whole trim.
 WORDS_RE = re.compile(r"\w+")
-#: Elements whose text is not glued to the text around them (inline ones are: "new<b>s</b>").
-SEPARATE_TAGS = {
-    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "td", "th", "tr", "table", "h1", "h2", "h3", "h4",
-    "h5", "h6", "br", "blockquote", "pre", "section", "article", "figcaption", "header", "footer",
-}
 
 
 def words(text: str) -> list[str]:
+    if text.isascii():  # lowercasing ASCII text changes no word boundary
+        return WORDS_RE.findall(text.lower())
     return [w.lower() for w in WORDS_RE.findall(text)]
 
 
@@ -89,20 +78,6 @@ class Reference:
         if runs is None:
             runs = self._runs[n] = {tuple(self.words[i : i + n]) for i in range(len(self.words) - n + 1)}
         return all(tuple(block_words[i : i + n]) in runs for i in range(len(block_words) - n + 1))
-
-
-def reference(tree: etree._Element) -> Reference:
-    """readability's text of the page. The port mutates the tree it is given: pass a copy."""
-    try:
-        summary = ReadabilityDocument(tree, min_text_length=REFERENCE_MIN_TEXT).summary()
-        root = lxml_html.fragment_fromstring(summary, create_parent="div")
-    except Exception:  # the port or the reparse failing is no opinion, not a failed page
-        return Reference([])
-    for element in root.iter(*SEPARATE_TAGS):
-        element.text = " " + (element.text or "")
-        element.tail = " " + (element.tail or "")
-    # Normalised as copydesk's blocks are (soft hyphens and zero-width spaces out, NFC).
-    return Reference(words(normalize_inline("".join(root.itertext()))))
 
 
 def droppable_tail(block_words: Sequence[Sequence[str]]) -> bool:

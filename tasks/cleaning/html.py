@@ -1,4 +1,6 @@
-"""HTML → article blocks: trafilatura's full extraction, kept block by block.
+"""HTML → article blocks: trafilatura's full extraction, kept block by block, with readability-lxml
+as a second opinion (second_opinion.py: the tail trim of agreement.py and the long paragraphs
+trafilatura missed).
 
 trafilatura in full mode (its own heuristics compared with its readability and justext
 fallbacks, not the `fast` shortcut) finds the main content; we keep its XML body, not its text,
@@ -14,7 +16,6 @@ extractor, keeps them.
 
 from __future__ import annotations
 
-from copy import deepcopy
 from typing import Any
 
 import trafilatura
@@ -22,11 +23,12 @@ from lxml import etree
 from trafilatura.readability_lxml import Document as ReadabilityDocument
 
 from ..article import BadInput
-from .agreement import droppable_tail, reference, trim_tail, words
+from .agreement import Reference, droppable_tail, trim_tail, words
 from .markup import DEFAULT_LIMITS, ParseLimits, parse_html
 from .metadata import metadata_from_html
 from .normalize import normalize_inline
 from .result import Block, Cleaned, Metadata
+from .second_opinion import add_missing, readability_lines
 
 #: trafilatura's output elements and the block kind each becomes.
 BLOCK_KINDS = {"p": "p", "head": "heading", "item": "item", "row": "row", "quote": "quote", "code": "p"}
@@ -58,9 +60,9 @@ LEFT_OUT_MAX_BLOCKS = 3_000
 #: Links looked at per three-word head (a page of thousands of links starting alike stays linear).
 ANCHORS_PER_HEAD = 16
 
-#: Pages with more elements get no second opinion on their tail (agree_on_tail): at the parse
-#: limit (100,000) it took a page from 250 to 365 MB and 5.9 to 8.3 s of CPU. The largest page
-#: of the six extraction sets has 11,000.
+#: Pages with more elements get no second opinion (readability-lxml, second_opinion.py; until v10
+#: trafilatura's port on a copy of the tree: at the parse limit, 100,000, that took a page from 250
+#: to 365 MB and 5.9 to 8.3 s of CPU). The largest page of the six extraction sets has 11,000.
 REFERENCE_MAX_ELEMENTS = 20_000
 ELEMENTS_XPATH = etree.XPath("count(//*)")
 #: Elements with a class or id: trafilatura's discard patterns look at these, so they cost more.
@@ -69,15 +71,15 @@ NAMED_XPATH = etree.XPath("count(//*[@class or @id])")
 #: markup (and more than DENSE_MIN_ELEMENTS elements) are cleaned as text (clean_dense), without
 #: trafilatura: a cost bound, not a quality choice. trafilatura costs ~50-150 us of CPU an element
 #: (more with a class) whatever the element holds, so a 20 KB page of tiny blocks
-#: (<div><div><p>3 words</p></div></div> repeated) took 160 ms, the second opinion
-#: (agree_on_tail) a third of it. The densest of the 1,183 pages of the six extraction sets has
+#: (<div><div><p>3 words</p></div></div> repeated) took 160 ms, the second opinion (then
+#: trafilatura's readability port) a third of it. The densest of the 1,183 pages of the six extraction sets has
 #: 33 units per KB (cleaneval, 19 KB, no class); none is cleaned this way.
 DENSE_UNITS_PER_KB = 40
 DENSE_MIN_ELEMENTS = 400
 #: Pages with more elements than this per KB (and more than DENSE_MIN_ELEMENTS), but not dense:
 #: trafilatura without its fallbacks (fast mode: readability and justext cost up to 100 us an
-#: element more; on the 5 bench pages this concerns, outputs unchanged) and no second opinion on
-#: the tail (agree_on_tail: readability's port costs ~100 us an element more, so a 20 KB page of
+#: element more; on the 5 bench pages this concerns, outputs unchanged) and no second opinion
+#: (second_opinion: readability costs ~100 us an element more, so a 20 KB page of
 #: <div><p>8 words</p></div> took 103 ms with it). A cost bound: it changes one cleaneval page.
 THICK_ELEMENTS_PER_KB = 25
 
@@ -103,18 +105,21 @@ def clean_html(markup: str, limits: ParseLimits = DEFAULT_LIMITS) -> Cleaned:
     metadata, _ = metadata_from_html(tree)
     page = page_blocks(tree)  # before extraction, which prunes the tree
     elements = int(ELEMENTS_XPATH(tree))
-    if is_dense(elements, len(markup), units=elements + int(NAMED_XPATH(tree))):
+    # Units are at most twice the elements: the named ones are counted only when that could tell.
+    if is_dense(elements, len(markup), units=2 * elements) and is_dense(
+        elements, len(markup), units=elements + int(NAMED_XPATH(tree))
+    ):
         return clean_dense(tree, page, metadata)
-    # For readability's opinion (agree_on_tail): a copy is cheaper than a second parse. Not on
-    # pages beyond REFERENCE_MAX_ELEMENTS, where it would cost a third more memory and CPU, nor
-    # on thick ones.
     thick = is_dense(elements, len(markup), THICK_ELEMENTS_PER_KB)
-    pristine = deepcopy(tree) if elements <= REFERENCE_MAX_ELEMENTS and not thick else None
     options = {**EXTRACT_OPTIONS, "fast": True} if thick else EXTRACT_OPTIONS
     # output_format "xml": the same body, without the plain text (xmltotxt) we do not use.
+    # trafilatura copies the tree it is given: the tree is the page's still.
     document: Any = trafilatura.bare_extraction(tree, output_format="xml", **options)  # with_metadata=False
     kept = body_blocks(document.body) if document is not None and document.body is not None else []
-    kept = agree_on_tail(kept, pristine)
+    # readability-lxml's opinion: not on pages beyond REFERENCE_MAX_ELEMENTS (memory and CPU),
+    # nor on thick ones (a cost bound). It reads the tree in place: nothing reads it afterwards.
+    if elements <= REFERENCE_MAX_ELEMENTS and not thick:
+        kept = second_opinion(kept, readability_lines(tree, lambda: parse_html(markup, limits)))
     if sum(len(b.text.split()) for b in kept) < MIN_ARTICLE_WORDS:
         raise BadInput("no_text", "no article text found in the HTML")
     paragraphs = [b.text for b in kept]
@@ -142,16 +147,17 @@ def clean_dense(tree: etree._Element, page: list[str], metadata: Metadata) -> Cl
     return Cleaned(cleaned.paragraphs, metadata, left_out(page, cleaned.paragraphs, metadata.title))
 
 
-def agree_on_tail(kept: list[Block], pristine: etree._Element | None) -> list[Block]:
-    """trafilatura's blocks without a short tail that readability's algorithm leaves out
-    (agreement.py). readability runs on `pristine`, a copy of the page taken before trafilatura
-    pruned it, and only when some tail of the blocks is short enough to be dropped."""
-    if pristine is None:
+def second_opinion(kept: list[Block], lines: list[str]) -> list[Block]:
+    """trafilatura's blocks, with readability-lxml's lines (second_opinion.py) as a second
+    opinion: without a short tail that readability leaves out (agreement.py), then with the long
+    paragraphs of readability's that they lack (add_missing). No lines: no opinion."""
+    if not lines:
         return kept
     block_words = [words(block.text) for block in kept]
-    if not droppable_tail(block_words):
-        return kept
-    return trim_tail(kept, block_words, reference(pristine))
+    if droppable_tail(block_words):
+        kept = trim_tail(kept, block_words, Reference(words(" ".join(lines))))
+        block_words = block_words[: len(kept)]
+    return add_missing(kept, block_words, lines)
 
 
 def page_blocks(tree: etree._Element) -> list[str]:

@@ -12,10 +12,13 @@ SPACE_RE = re.compile(r"[^\S\n]+")
 
 
 def normalize_inline(text: str) -> str:
-    """One paragraph: NFC, no invisible characters, single spaces, no line breaks."""
-    text = unicodedata.normalize("NFC", text)
-    text = INVISIBLE_RE.sub("", text)
-    return SPACE_RE.sub(" ", text.replace("\n", " ")).strip()
+    """One paragraph: NFC, no invisible characters, single spaces, no line breaks. str.split
+    splits on exactly the characters \\s matches (str.isspace), so joining its words is the
+    same as collapsing SPACE_RE's runs and the line breaks, then stripping; ASCII text is NFC
+    and has no invisible characters."""
+    if not text.isascii():
+        text = INVISIBLE_RE.sub("", unicodedata.normalize("NFC", text))
+    return " ".join(text.split())
 
 
 def normalize_line(text: str) -> str:

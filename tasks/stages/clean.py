@@ -1,7 +1,8 @@
 """Clean: keep the article body and its metadata, drop the site's boilerplate.
 
-The work is in tasks/cleaning: HTML through trafilatura's full extractor, XML news formats
-(NITF, NewsML-G2, XHTML) parsed safely, plain text line by line.
+The work is in tasks/cleaning: HTML through trafilatura's full extractor with readability-lxml as
+its second opinion (v11), XML news formats (NITF, NewsML-G2, XHTML) parsed safely, plain text
+line by line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ REMOVED_SAMPLES = 20
 class Clean(Stage):
     name = "clean"
     #: Bump whenever the output for the same input changes.
-    version = "10"
+    version = "11"
 
     def __init__(self, limits: ParseLimits | None = None):
         #: Bounds of one page's parse (from the worker's settings; defaults otherwise).

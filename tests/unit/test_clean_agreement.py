@@ -91,8 +91,8 @@ def test_a_list_of_teasers_after_the_article_is_dropped_from_a_page():
 
 
 def test_pages_over_the_element_bound_get_no_second_opinion(monkeypatch):
-    """Beyond REFERENCE_MAX_ELEMENTS no copy is taken and trafilatura's blocks stay as they are
-    (bounded memory: the copy and readability's pass cost a third more at the parse limit)."""
+    """Beyond REFERENCE_MAX_ELEMENTS readability does not run and trafilatura's blocks stay as
+    they are (bounded memory and time at the parse limit)."""
     monkeypatch.setattr(html, "REFERENCE_MAX_ELEMENTS", 10)
     teasers = "".join(f"<li>{t}</li>" for t in RELATED[1:])
     markup = (
