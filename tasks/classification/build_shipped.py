@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .evaluation import as_stage, format_confusion, merge_world_politics, same, scores
 from .labels import GNAD_TRAIN_PERCENT, bbc_news, shipped_training_data, test_sets
-from .topics import CARD_FILE, ENCODER_FILE, SHIPPED_MODEL_DIR, EncoderTable, TopicModel
+from .topics import CARD_FILE, ENCODER_FILE, SECOND_ENCODER_FILE, SHIPPED_MODEL_DIR, EncoderTable, TopicModel
 from .training import Example, TrainingResult, card_markdown, train
 
 REBUILD_COMMAND = ".venv/bin/python -m tasks.classification.build_shipped"
@@ -92,16 +92,22 @@ def shipped_table() -> EncoderTable:
     return EncoderTable.load(SHIPPED_MODEL_DIR / ENCODER_FILE)
 
 
+def shipped_second_table() -> EncoderTable:
+    """The second (German) encoder's word table, a committed input (made by
+    `python -m tasks.classification.build_encoder --source use --dims 128 --out tasks/models/topics/encoder_de.npz`)."""
+    return EncoderTable.load(SHIPPED_MODEL_DIR / SECOND_ENCODER_FILE)
+
+
 def build(out_dir: Path, description: list[str] | tuple[str, ...] = (), command: str | None = None) -> TrainingResult:
     """The shipped recipe on the shipped data, saved in out_dir (with a copy of the table when elsewhere)."""
-    return train(shipped_examples(), out_dir, description, SOURCE_WEIGHTS, command, shipped_table())
+    return train(shipped_examples(), out_dir, description, SOURCE_WEIGHTS, command, shipped_table(), shipped_second_table())
 
 
 def cross_source(out_dir: Path) -> tuple[TopicModel, list[Example], list[tuple[str, str]]]:
     """The shipped recipe trained without BBC, and every BBC article to score it on: how the model
     does on an outlet it never saw. Returns (model, its training examples, BBC's articles)."""
     examples = [e for e in shipped_examples() if e.source != "bbc_news"]
-    model = train(examples, out_dir, (), SOURCE_WEIGHTS, table=shipped_table()).model
+    model = train(examples, out_dir, (), SOURCE_WEIGHTS, table=shipped_table(), second_table=shipped_second_table()).model
     return model, examples, bbc_news("train") + bbc_news("test")
 
 
