@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         "ag_news scored with world and politics as one class (AG's World holds politics; AG has no politics class); "
         "bbc_news is the fixed test split less the 27 articles that duplicate training ones; 10kgnad_de is the half "
         "not trained on; news_en is the developer-written test file (world and politics as one class, as the held-out "
-        "set of recent news is scored). bench/classify.py prints these with confusion matrices and the TF-IDF + LR baselines. Every text is scored as the stage scores it: with its detected language (English ones with the encoder's blend)"
+        "set of recent news is scored). bench/classify.py prints these with confusion matrices and the TF-IDF + LR baselines. Every text is scored as the stage scores it: with its detected language (English ones with the encoder's blend, German ones with the second encoder's)"
     )
     (args.out / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     (args.out / "MODEL_CARD.md").write_text(card_markdown(card))

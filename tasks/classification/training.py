@@ -865,9 +865,10 @@ def report_text(card: dict, held_back: dict) -> str:
 def _long_temperature(card: dict) -> str:
     value = card["calibration"].get("temperature_full_articles")
     encoder = card["calibration"].get("temperature_encoder")
+    second = card["calibration"].get("temperature_second_encoder")
     return (f" ({value:.3f} for full articles)" if value is not None else "") + (
         f", encoder {encoder:.3f}" if encoder is not None else ""
-    )
+    ) + (f", second encoder {second:.3f}" if second is not None else "")
 
 
 def card_markdown(card: dict) -> str:
