@@ -195,7 +195,8 @@ def speed_section(model: TopicModel, baseline, rounds: int) -> None:
     o, b, lang = (statistics.median(measured[k]) for k in ("ours", "base", "language"))
     print(f"\n== speed: {len(articles)} full BBC articles (mean {chars:.0f} chars), one per call, per CPU-second, median (best) of {rounds}")
     print(f"  copydesk topics : {o:,.0f} ({max(measured['ours']):,.0f}) articles/s, with explanation terms"
-          + (" and the encoder's blend (English)" if model.encoder is not None else ""))
+          + (" and the encoder's blend (English)" if model.encoder is not None else "")
+          + (" (German articles: the second encoder's)" if model.second_encoder is not None else ""))
     print(f"  baseline (sklearn TF-IDF+LR, BBC-trained) : {b:,.0f} ({max(measured['base']):,.0f}) articles/s   ratio {o / b:.2f}")
     print(f"  language detection (first {DETECT_CHARS} chars) : {lang:,.0f} ({max(measured['language']):,.0f}) articles/s")
     whole = statistics.median(measured["step"])
@@ -377,8 +378,8 @@ def loo_section(with_baseline: bool = True, only: list[str] | None = None) -> di
 
     print(f"\n== leave-one-outlet-out: trained on the other outlets, scored on the one left out (world+politics as one "
           f"class; lead = first {LEAD_WORDS} words; baseline = tuned TF-IDF + LR on the same rows)")
-    print("  ours = the shipped recipe as the stage runs it (English texts: the linear model blended with the encoder); "
-          "linear = the same fold model without the encoder")
+    print("  ours = the shipped recipe as the stage runs it (English texts: the linear model blended with the encoder; "
+          "German texts: with the second encoder); linear = the same fold model without the encoders")
     print(f"  {'outlet':14} {'n':>6} {'kind':>6} {'ours full':>10} {'linear':>10} {'base full':>10} {'ours lead':>10} "
           f"{'linear':>10} {'base lead':>10}  lowest label (ours, full)")
     for name, r in results.items():

@@ -8,6 +8,11 @@ rules can then be scored offline (--table) without training again; the blend the
     nice -n 10 .venv/bin/python bench/experiments/loo_parts.py --save /tmp/parts.npz [--outlet NAME ...]
     .venv/bin/python bench/experiments/loo_parts.py --table /tmp/parts.npz[,/tmp/more.npz]
 
+The saved "encoder" scores are the first (English, MiniLM) encoder's for every text: since model
+5c88ad7a909c German texts go to the second encoder in the stage, so --check disagrees on the German
+fold and its "stage" row is the English-only blend; bench/experiments/loo_multilingual.py scores the
+German encoder from the same file.
+
 --calibrated makes each fold's model as `train` does (temperatures and threshold fitted on the fold's
 own held-back tenth) instead of outlets.fold_model's shipped temperatures: a measurement of that
 approximation (README, "Decided: the label guidelines win").

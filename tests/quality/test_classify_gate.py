@@ -37,7 +37,10 @@ pytestmark = pytest.mark.quality
 # them in the test file), whole sets as the stage scores them: AG 0.8820, BBC 0.9650 (one article
 # less), 10kGNAD 0.8610, news_en 0.9762 (its two relabelled sports rows, a rugby union's deficit and
 # a darts tour's sale, still come out business); BBC and news_en floors lowered to keep their margins.
-FLOORS = {"ag_news": 0.868, "bbc_news": 0.955, "10kgnad_de": 0.848, "news_en": 0.95}
+# Model 5c88ad7a909c (a second encoder, distilled from USE multilingual v3, blended in for German
+# articles, issue 14): 10kGNAD 0.8770 (6 articles more), the English sets unchanged; its floor
+# raised with the same ~1.2-point margin.
+FLOORS = {"ag_news": 0.868, "bbc_news": 0.955, "10kgnad_de": 0.865, "news_en": 0.95}
 #: Leave-one-outlet-out (tasks/classification/outlets.py; BBC's fold is the former cross-source
 #: probe), as floors of (accuracy on the outlet's texts, every label's accuracy or None, accuracy on
 #: their first 40 words), world and politics as one class. Recorded with the recipe of model
@@ -56,20 +59,25 @@ FLOORS = {"ag_news": 0.868, "bbc_news": 0.955, "10kgnad_de": 0.848, "news_en": 0
 #: 0.604, leads 0.7895; the written set 0.8237 (0.8382 on its old labels), lowest label but health
 #: entertainment 0.889, leads 0.7700; HuffPost 0.6932, leads 0.6930. The written set's floor follows
 #: its new labels.
+#: Model 5c88ad7a909c (the second encoder for German texts; English folds unchanged, same command):
+#: the German fold (it keeps the German training half, its only German source) 0.8877 against
+#: 0.8743 with the linear model alone, lowest labels business 0.779 (53 of 68) and entertainment
+#: 0.850 (17 of 20), leads 0.8048; it has a floor of its own since this model.
 #: The floors sit a noise margin under: ~1.5-2 points of accuracy, ~4 of a label (one Guardian
-#: scitech article is 1.9 points). The issue's targets (0.90 on every full-length outlet, 0.80 for
-#: every label) are not met on the Guardian and the written set: see the README.
+#: scitech article is 1.9 points; one German entertainment article 5). The issue's targets (0.90 on every full-length outlet, 0.80 for
+#: every label) are not met on the Guardian, the written set and German business: see the README.
 LOO_FLOORS: dict[str, tuple[float, float | None, float]] = {
     "bbc_news": (0.91, 0.81, 0.875),
     "guardian_2022": (0.825, 0.58, 0.77),
     "written": (0.805, 0.85, 0.755),
     "huffpost": (0.675, None, 0.675),
+    "10kgnad_de": (0.87, 0.75, 0.785),
 }
 #: Labels of an outlet under the issue's target, with a floor of their own: the written set's health
 #: is learnt only from HuffPost's WELLNESS headlines when the written set is left out (the other
 #: sources have no health): 0.017 (4 of 240) with the linear model alone, 0.346 (83 of 240) with
 #: the encoder, whose words reach beyond the training data. See the README.
-LOO_LABELS_UNMET = {"written": {"health": 0.30}}
+LOO_LABELS_UNMET = {"written": {"health": 0.30}, "10kgnad_de": {"business": 0.73}}
 AG_SLICE = 1500
 #: Calibration, recorded on the AG slice: 3.1% flagged uncertain; right 0.907 when sure, 0.41 when
 #: not (model 43a1facad502: 4.8%, 0.9041, 0.5278; model 750d5b849ca2, with the encoder: 6.5%, 0.9081, 0.4845).
@@ -168,5 +176,5 @@ def test_the_rebuild_command_reproduces_the_shipped_model(tmp_path):
     from tasks.classification.build_shipped import build
 
     rebuilt = build(tmp_path).model
-    assert rebuilt.encoder is not None
+    assert rebuilt.encoder is not None and rebuilt.second_encoder is not None
     assert rebuilt.version == load_model().version

@@ -17,7 +17,7 @@ from tasks.classification.cli import train
 from tasks.classification.labels import TOPIC_LABELS
 from tasks.classification.language import detect
 from tasks.classification.topics import (
-    ENCODER_FILE, Encoder, EncoderTable, LongArticleWeights, ModelError, TopicModel, load_model,
+    ENCODER_FILE, SECOND_ENCODER_FILE, Encoder, EncoderTable, LongArticleWeights, ModelError, TopicModel, load_model,
 )
 from tasks.classification.training import fit_temperature, fit_threshold
 from tasks.stages.classify import ClassifyTopics, DetectLanguage
@@ -130,7 +130,9 @@ def test_shipped_model_loads_once_per_process():
     assert card["version"] == first.version and card["rebuild_command"]
     folder = Path(F.__file__).resolve().parents[1] / "models" / "topics"
     assert first.encoder is not None and first.encoder.languages == ["en"]
-    assert (folder / "model.npz").stat().st_size + (folder / ENCODER_FILE).stat().st_size <= 20_000_000
+    assert first.second_encoder is not None and first.second_encoder.languages == ["de"]
+    files = ("model.npz", ENCODER_FILE, SECOND_ENCODER_FILE)
+    assert sum((folder / name).stat().st_size for name in files) <= 20_000_000
 
 
 def test_warm_up_loads_both_models_once(trained):
@@ -598,6 +600,86 @@ def test_training_with_a_table_learns_the_encoder_from_the_words_seen_twice(tmp_
     again = train_model(examples, tmp_path / "again", table=table).model
     assert again.version == model.version
     assert TopicModel.load(tmp_path).version == model.version
+
+
+def two_encoder_model(second_weights=((4.0, -4.0), (-4.0, 4.0))) -> TopicModel:
+    """encoder_hand_model plus a second encoder for German that reads the same words the other way
+    round (as sports): each language visibly gets its own encoder."""
+    model = encoder_hand_model()
+    second = Encoder(hand_table(), np.ones(5), np.array(second_weights, dtype=np.float32), np.zeros(2, np.float32), 1.0,
+                     languages=("de",), file=SECOND_ENCODER_FILE)
+    return TopicModel(model.vocabulary, model.idf, model.weights, model.bias, model.labels, model.temperature,
+                      model.threshold, ["de", "en"], encoder=model.encoder, second_encoder=second)
+
+
+def test_german_articles_are_blended_with_the_second_encoder_english_ones_with_the_first():
+    model, one, linear = two_encoder_model(), encoder_hand_model(), hand_model()
+    text = "goal match goal"
+    alone = dict(linear.predict(text).scores)
+    assert model.second_encoder is not None
+    second = dict(zip(model.labels, model.second_encoder.probabilities(F.word_bytes(text)), strict=True))
+    german = dict(model.predict(text, "de").scores)
+    assert second["sports"] > 0.9
+    for label in model.labels:
+        assert german[label] == pytest.approx(0.5 * alone[label] + 0.5 * second[label])
+    assert german["sports"] > dict(model.predict(text, "en").scores)["sports"] + 0.3
+    # English keeps the first encoder; other languages and no language: the linear model alone.
+    assert model.predict(text, "en").scores == one.predict(text, "en").scores
+    assert model.predict(text, "fr").scores == linear.predict(text).scores
+    assert model.predict(text).scores == linear.predict(text).scores
+
+
+def test_the_second_encoder_round_trips_in_its_own_file_and_changes_the_version(tmp_path):
+    model = two_encoder_model()
+    assert model.version != encoder_hand_model().version
+    assert two_encoder_model(second_weights=((4.0, -4.1), (-4.0, 4.0))).version != model.version
+    model.save(tmp_path)
+    assert (tmp_path / ENCODER_FILE).is_file() and (tmp_path / SECOND_ENCODER_FILE).is_file()
+    again = TopicModel.load(tmp_path)
+    assert again.second_encoder is not None and again.second_encoder.file == SECOND_ENCODER_FILE
+    assert again.version == model.version == again.content_hash()
+    for code in ("en", "de"):
+        assert again.predict("goal match goal", code).scores == model.predict("goal match goal", code).scores
+    (tmp_path / SECOND_ENCODER_FILE).unlink()
+    with pytest.raises(ModelError, match="encoder table .* missing"):
+        TopicModel.load(tmp_path)
+
+
+def test_a_second_encoder_needs_a_first_and_a_file_of_its_own():
+    model = hand_model()
+    second = two_encoder_model().second_encoder
+    with pytest.raises(ModelError, match="second encoder"):
+        TopicModel(model.vocabulary, model.idf, model.weights, model.bias, model.labels, model.temperature,
+                   model.threshold, ["de", "en"], second_encoder=second)
+    first = encoder_hand_model().encoder
+    same_file = Encoder(hand_table(), np.ones(5), np.ones((2, 2), np.float32), np.zeros(2, np.float32), 1.0, languages=("de",))
+    with pytest.raises(ModelError, match="second encoder"):
+        TopicModel(model.vocabulary, model.idf, model.weights, model.bias, model.labels, model.temperature,
+                   model.threshold, ["de", "en"], encoder=first, second_encoder=same_file)
+
+
+def test_training_with_a_second_table_learns_a_second_encoder_for_german(tmp_path):
+    from tasks.classification.training import Example, train as train_model
+
+    rng = random.Random(5)
+    examples = [Example(generated_text(label, rng), label) for label in TOPIC_WORDS for _ in range(60)]
+    words = sorted({w for label in TOPIC_WORDS for w in TOPIC_WORDS[label]} | {"zeppelin"})
+    table = EncoderTable([w.encode() for w in words], np.array([[rng.randint(-1000, 1000) for _ in range(4)] for _ in words], dtype=np.int16))
+    # Other words than the first table (a subset, in another order): the second reads them by its own ids.
+    second_words = [w for w in reversed(words) if w != "zeppelin"]
+    second_table = EncoderTable([w.encode() for w in second_words],
+                                np.array([[rng.randint(-1000, 1000) for _ in range(3)] for _ in second_words], dtype=np.int16))
+    model = train_model(examples, tmp_path, table=table, second_table=second_table).model
+    assert model.encoder is not None and model.second_encoder is not None
+    assert model.second_encoder.languages == ["de"] and model.second_encoder.weights.shape == (len(model.labels), 3)
+    weights = dict(zip(second_words, model.second_encoder.word_weights.tolist(), strict=True))
+    assert all(0 < weights[w] <= 1 for w in TOPIC_WORDS["sports"])
+    # The first encoder is the one trained without a second table, to the last digit.
+    alone = train_model(examples, tmp_path / "alone", table=table).model
+    assert np.array_equal(alone.encoder.weights, model.encoder.weights)
+    again = TopicModel.load(tmp_path)
+    assert again.version == model.version
+    assert again.predict("goal match", "de").scores == model.predict("goal match", "de").scores
 
 
 def test_the_encoder_build_reads_only_the_upstream_model_files(tmp_path):
