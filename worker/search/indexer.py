@@ -199,8 +199,14 @@ class DocumentCache:
         self._docs: dict[str, bytes] = {}
         self._limit = limit
         self._lock = threading.Lock()
+        #: When set, documents go there instead (a `copydesk run` pool's child forwards them
+        #: to the parent, which indexes).
+        self.sink: Callable[[str, bytes], Any] | None = None
 
     def put(self, marker: str, document: bytes) -> None:
+        if self.sink is not None:
+            self.sink(marker, document)
+            return
         with self._lock:
             if len(self._docs) < self._limit:
                 self._docs[marker] = document
