@@ -377,3 +377,39 @@ def test_threads_and_a_pool_are_one_or_the_other(tmp_path):
     assert result.exit_code == 2
     assert "--threads runs in one process" in result.stderr
     assert not (folder / "processed").exists()
+
+
+def test_a_stop_reaches_the_pool_children_and_leaves_the_rest_for_the_next_run(tmp_path, monkeypatch):
+    """The stop is set as the first article starts, in a child: that article finishes, the
+    inputs the children hold and the ones not yet handed out are left for the next run."""
+    folder = examples_desk(tmp_path, copies=5)
+    total = 5 * len(EXAMPLES)
+    settings = Settings.from_env({}, cache_dir=str(tmp_path / "cache"))
+    runner = EmbeddedRunner(folder, settings, processes=2)
+    real_run = runner.job.run
+    flag = str(tmp_path / "stopped")
+
+    def stopping_run(*args, **kwargs):
+        try:
+            os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            pass
+        else:
+            runner.stop()  # in the child: the Event is shared with the runner and the other child
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(runner.job, "run", stopping_run)
+    try:
+        report = runner.run_once()
+    finally:
+        runner.close()
+    assert report.interrupted
+    assert len(report.processed) >= 1 and report.left >= 1
+    assert len(report.processed) + report.left == total
+    assert len(list((folder / "processed").rglob("*.json"))) == len(report.processed)
+    again = EmbeddedRunner(folder, settings, processes=2)
+    try:
+        second = again.run_once()
+    finally:
+        again.close()
+    assert len(second.processed) == report.left and second.skipped == len(report.processed)
