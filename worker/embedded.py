@@ -51,6 +51,10 @@ RETRY_BASE_SECONDS = 2
 #: the longest it holds the first of them (slow articles are not held back by the batch).
 RECORD_BATCH = 32
 RECORD_BATCH_SECONDS = 0.5
+#: While a run's inputs are being processed, the runner's own thread indexes whenever this many
+#: documents wait in its cache (the index worker's BATCH_COUNT), checking every JOIN_POLL_SECONDS.
+INDEX_EVERY = 200
+JOIN_POLL_SECONDS = 0.02
 
 
 class InProcessQueue:
@@ -573,9 +577,28 @@ class EmbeddedRunner:
         (self.folder / self.settings.input_prefix).mkdir(parents=True, exist_ok=True)
         self.store.remove_stale_temporary_files()
         sweep(self.store, self.runtime.layout, self.dispatcher, force=self.force)
-        self.queue.join()
+        self._join_indexing()
         self.index()
         return self.report()
+
+    def _join_indexing(self) -> None:
+        """Wait until every input enqueued is answered; meanwhile fold the documents written so
+        far into the index whenever INDEX_EVERY are waiting, so that the index batches run beside
+        the work (this thread is idle otherwise) instead of all after it."""
+        while self.queue.pending:
+            if self.documents.held() >= INDEX_EVERY:
+                self._index_batch()
+            else:
+                time.sleep(JOIN_POLL_SECONDS)
+        self.queue.join()
+
+    def _index_batch(self) -> int:
+        from .search.indexer import index_pending
+
+        # Only this thread indexes: no shard claims needed.
+        indexed = index_pending(self.store, self.settings, exclusive=True, cache=self.documents)
+        self._indexed += indexed
+        return indexed
 
     def report(self) -> RunReport:
         outcomes = list(self.queue.outcomes)
@@ -590,16 +613,10 @@ class EmbeddedRunner:
         )
 
     def index(self) -> int:
-        from .search.indexer import index_pending
-
         total = 0
-        while True:
-            # Only this thread indexes: no shard claims needed.
-            indexed = index_pending(self.store, self.settings, exclusive=True, cache=self.documents)
+        while indexed := self._index_batch():
             total += indexed
-            if not indexed:
-                self._indexed += total
-                return total
+        return total
 
     def watch(self, stop: threading.Event, idle_index_seconds: float = 2.0) -> RunReport:
         """Process what is there, then what lands, until `stop` is set.

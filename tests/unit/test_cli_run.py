@@ -413,3 +413,42 @@ def test_a_stop_reaches_the_pool_children_and_leaves_the_rest_for_the_next_run(t
     finally:
         again.close()
     assert len(second.processed) == report.left and second.skipped == len(report.processed)
+
+
+def test_the_runner_indexes_beside_the_work(tmp_path, monkeypatch):
+    """While the inputs are processed, the runner's thread folds the documents written so far
+    into the index every INDEX_EVERY documents, not only once every input is done."""
+    import threading
+
+    import worker.embedded as embedded
+    import worker.search.indexer as indexer
+
+    monkeypatch.setattr(embedded, "INDEX_EVERY", 2)
+    folder = examples_desk(tmp_path, copies=2)
+    total = 2 * len(EXAMPLES)
+    runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=1)
+    batches: list[int] = []
+    first_batch = threading.Event()
+    real_index = indexer.index_pending
+
+    def counting_index(*args, **kwargs):
+        indexed = real_index(*args, **kwargs)
+        if indexed:
+            batches.append(indexed)
+            first_batch.set()
+        return indexed
+
+    monkeypatch.setattr(indexer, "index_pending", counting_index)
+    real_run = runner.job.run
+    ran = {"n": 0}
+
+    def waiting_run(*args, **kwargs):
+        ran["n"] += 1
+        if ran["n"] == 3:  # two documents are written: a batch comes before this article
+            assert first_batch.wait(30), "no index batch while the inputs were processed"
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(runner.job, "run", waiting_run)
+    report = runner.run_once()
+    assert len(batches) >= 2 and sum(batches) == total == report.indexed
+    assert not list((folder / "index" / "pending").rglob("*.json~*"))

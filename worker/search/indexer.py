@@ -215,6 +215,10 @@ class DocumentCache:
         with self._lock:
             return {m: self._docs[m] for m in markers if m in self._docs}
 
+    def held(self) -> int:
+        """Documents held (written and not yet indexed, in the embedded runner)."""
+        return len(self._docs)
+
     def discard(self, markers: Iterable[str]) -> None:
         with self._lock:
             for m in markers:
