@@ -245,7 +245,7 @@ class _ChildQueue(InProcessQueue):
 
     def _report(self, held: list[Outcome | None]) -> None:
         try:
-            with self._send_lock:
+            with self._send_lock, contextlib.suppress(OSError):  # OSError: the parent is gone
                 documents, self.documents = self.documents, []
                 self._conn.send((held, documents))
         finally:

@@ -452,3 +452,31 @@ def test_the_runner_indexes_beside_the_work(tmp_path, monkeypatch):
     report = runner.run_once()
     assert len(batches) >= 2 and sum(batches) == total == report.indexed
     assert not list((folder / "index" / "pending").rglob("*.json~*"))
+
+
+def test_a_pool_child_whose_runner_is_gone_finishes_what_it_holds(tmp_path, monkeypatch):
+    """The runner died (its end of the pipe is closed): the child still commits the inputs it
+    holds, batch after batch, and drains, instead of its committer dying on the first answer
+    it cannot send (and the child then waiting forever for the next batch's)."""
+    import multiprocessing
+    import threading
+
+    import worker.embedded as embedded
+    from worker.embedded import _ChildQueue
+    from worker.events.model import ObjectEvent
+
+    monkeypatch.setattr(embedded, "RECORD_BATCH", 1)
+    folder = examples_desk(tmp_path)
+    runner = EmbeddedRunner(folder, Settings.from_env({}, cache_dir=str(tmp_path / "cache")), threads=1)
+    runner_end, child_end = multiprocessing.Pipe()
+    runner_end.close()
+    child = _ChildQueue(child_end, runner.job, runner.settings, threading.Event())
+    for example in EXAMPLES[:2]:
+        key = f"incoming/0-{example.name}"
+        child.put((ObjectEvent(runner.store.bucket, key, None, origin="test"), False, None))
+    drained = threading.Thread(target=child.join, daemon=True)
+    drained.start()
+    drained.join(30)
+    assert not drained.is_alive(), "the child hung on an answer nobody reads"
+    for example in EXAMPLES[:2]:
+        assert (folder / "processed" / f"0-{example.name}.json").exists()
