@@ -4,7 +4,8 @@ One command, side by side in one run on the same inputs (BBC texts and the HTML 
 article-extraction benchmark, from ../shared/data, never copied into the repository):
 
 - `process`: the stages alone, in one process (what `copydesk process` runs, without printing);
-- `embedded`: `copydesk run DIR --once` (EmbeddedRunner; indexing included);
+- `embedded`: `copydesk run DIR --once` (EmbeddedRunner; indexing included), as the CLI runs it:
+  a pool of `--concurrency` worker processes; `embedded-1proc`: `--threads C`, one process;
 - `celery-folder`: Celery prefork workers on a folder store;
 - `celery-s3`: the same on S3 (moto's standalone server, CPU-bound itself);
 - `noop`: a Celery task that does nothing, same app, same settings, same queue: the floor.
@@ -200,7 +201,7 @@ def child_embedded(folder: Path, processes: int, threads: int | None = None) -> 
     runner = embedded.EmbeddedRunner(folder, settings, threads=threads, processes=processes)
     files = sorted(p for p in (folder / "incoming").rglob("*") if p.is_file())
     # Warmed before the pool forks: the children inherit the loaded models, as Celery's
-    # prefork children inherit nothing but load them once each (not counted there either).
+    # prefork children inherit the ones the worker's main process loads at start (worker_init).
     warm_up(runner.runtime.pipeline, [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in files])
     n = len(files)
     runner.queue.start()
