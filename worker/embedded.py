@@ -587,16 +587,16 @@ class EmbeddedRunner:
         the work (this thread is idle otherwise) instead of all after it."""
         while self.queue.pending:
             if self.documents.held() >= INDEX_EVERY:
-                self._index_batch()
+                self._index_batch(cached_only=True)
             else:
                 time.sleep(JOIN_POLL_SECONDS)
         self.queue.join()
 
-    def _index_batch(self) -> int:
+    def _index_batch(self, cached_only: bool = False) -> int:
         from .search.indexer import index_pending
 
         # Only this thread indexes: no shard claims needed.
-        indexed = index_pending(self.store, self.settings, exclusive=True, cache=self.documents)
+        indexed = index_pending(self.store, self.settings, exclusive=True, cache=self.documents, cached_only=cached_only)
         self._indexed += indexed
         return indexed
 

@@ -458,8 +458,13 @@ def index_pending(
     catalog: Catalog | None = None,
     exclusive: bool = False,
     cache: DocumentCache | None = None,
+    cached_only: bool = False,
 ) -> int:
     """Fold up to max_docs pending documents into one new segment.
+
+    With `cached_only`, only documents whose every marker the cache holds are taken (the
+    embedded runner's batches while its pool still works: a child sends its documents with
+    its answers, so a marker it wrote a moment ago is left for a later batch instead of GET).
 
     One listing of the pending markers. With `exclusive` (the caller guarantees that no other
     run is active) no shard is claimed; otherwise only the shards this listing found markers in
@@ -498,6 +503,9 @@ def index_pending(
                     continue
                 claimed[shard] = etag
                 take(islice(store.list_keys(shard_prefix(settings, shard)), (max_docs - len(by_doc)) * 4))
+        if cached_only and cache is not None and by_doc:
+            held = cache.get_many([m for markers in by_doc.values() for m in markers])
+            by_doc = {doc: markers for doc, markers in by_doc.items() if all(m in held for m in markers)}
         if not by_doc:
             return 0
         rows = _read_pending(store, by_doc, cache)
