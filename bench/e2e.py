@@ -4,7 +4,8 @@ One command, side by side in one run on the same inputs (BBC texts and the HTML 
 article-extraction benchmark, from ../shared/data, never copied into the repository):
 
 - `process`: the stages alone, in one process (what `copydesk process` runs, without printing);
-- `embedded`: `copydesk run DIR --once` (EmbeddedRunner; indexing included);
+- `embedded`: `copydesk run DIR --once` (EmbeddedRunner; indexing included), as the CLI runs it:
+  a pool of `--concurrency` worker processes; `embedded-1proc`: `--threads C`, one process;
 - `celery-folder`: Celery prefork workers on a folder store;
 - `celery-s3`: the same on S3 (moto's standalone server, CPU-bound itself);
 - `noop`: a Celery task that does nothing, same app, same settings, same queue: the floor.
@@ -51,9 +52,12 @@ from _extraction_data import load_pages, shared_dir  # noqa: E402
 from _ports import free_port, wait_port  # noqa: E402
 
 PATHS = ("process", "embedded", "celery-folder", "celery-s3", "noop")
+#: Optional: `copydesk run --once --threads C`, everything in one process (before issue 15's
+#: third session, the only embedded mode).
+ONE_PROCESS = "embedded-1proc"
 #: Optional paths (ask for them with --paths): the folder store with COPYDESK_FSYNC_RECORDS=0.
 NOFSYNC = {"embedded-nofsync": "embedded", "celery-folder-nofsync": "celery-folder"}
-REPORTED = ("process", "embedded", "embedded-nofsync", "celery-folder", "celery-folder-nofsync", "celery-s3", "noop")
+REPORTED = ("process", "embedded", "embedded-nofsync", "embedded-1proc", "celery-folder", "celery-folder-nofsync", "celery-s3", "noop")
 CLK = os.sysconf("SC_CLK_TCK")
 PROCESS_TASK = "copydesk.process_article"
 NOOP_TASK = "bench.noop"
@@ -157,41 +161,72 @@ def child_process(folder: Path) -> dict:
     return {"n": len(datas), "wall": wall, "cpu_main": cpu, "rss_mb": cpu1.ru_maxrss / 1024}
 
 
-def child_embedded(folder: Path, threads: int) -> dict:
+def child_embedded(folder: Path, processes: int, threads: int | None = None) -> dict:
+    """`copydesk run --once` as the CLI runs it: a pool of `processes` worker processes (the
+    CLI's default: one per CPU), or with `processes` 1, `threads` threads in this process."""
     import worker.embedded as embedded
     from worker.logging import configure_logging
     from worker.settings import Settings
     from worker.storage.counting import CountingStore
     from worker.storage.local import LocalStore
 
+    import multiprocessing
+
+    verbs = ("GET", "PUT", "HEAD", "LIST", "DELETE")
+    # In shared memory: a pool's children (forked) count into the same cells as this process.
+    shared = multiprocessing.get_context("fork").Array("q", len(verbs))
+
+    class SharedCountingStore(CountingStore):
+        def _count(self, verb: str, n: int = 1) -> None:
+            with shared.get_lock():
+                shared[verbs.index(verb)] += n
+
+        def reset(self) -> Counter[str]:
+            with shared.get_lock():
+                counts = Counter({verb: shared[i] for i, verb in enumerate(verbs) if shared[i]})
+                for i in range(len(verbs)):
+                    shared[i] = 0
+            return counts
+
     counting: list[CountingStore] = []
 
     def local_store(path):
-        store = CountingStore(LocalStore(path))
+        store = SharedCountingStore(LocalStore(path))
         counting.append(store)
         return store
 
     embedded.LocalStore = local_store  # type: ignore[assignment,misc]
     settings = Settings.from_env()
     configure_logging(settings.log_level, stream=open(folder.parent / "embedded.log", "w"))  # noqa: SIM115 - lives with the process
-    runner = embedded.EmbeddedRunner(folder, settings, threads=threads)
+    runner = embedded.EmbeddedRunner(folder, settings, threads=threads, processes=processes)
     files = sorted(p for p in (folder / "incoming").rglob("*") if p.is_file())
+    # Warmed before the pool forks: the children inherit the loaded models, as Celery's
+    # prefork children inherit the ones the worker's main process loads at start (worker_init).
     warm_up(runner.runtime.pipeline, [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in files])
     n = len(files)
+    runner.queue.start()
+    pids = list(getattr(runner.queue, "pids", []))
+    pool0 = sum(cpu_seconds(pid) for pid in pids)
     cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     report = runner.run_once()
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    pool1 = sum(cpu_seconds(pid) for pid in pids)
+    pool_rss = [round(rss_mb(pid), 1) for pid in pids]
     new_counts = dict(counting[0].reset())
     # Every input again: each is current now.
     runner.queue.outcomes.clear()
     runner.run_once()
     current_counts = dict(counting[0].reset())
+    runner.close()
     return {
         "n": n,
         "processed": len(report.processed),
         "indexed": report.indexed,
         "wall": wall,
+        "processes": processes,
+        "cpu_pool": pool1 - pool0,
+        "pool_rss_mb": pool_rss,
         "cpu_main": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
         "requests": new_counts,
         "requests_current": current_counts,
@@ -202,6 +237,9 @@ def child_embedded(folder: Path, threads: int) -> dict:
 def run_child(mode: str, folder: Path, args, extra_env: dict[str, str] | None = None) -> dict:
     env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache"), **(extra_env or {})}
     cmd = [sys.executable, __file__, "--child", mode, "--child-dir", str(folder), "--concurrency", str(args.concurrency)]
+    if mode == "embedded-1proc":
+        cmd[3] = "embedded"
+        cmd += ["--child-threads", str(args.concurrency)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{mode} failed:\n{out.stderr[-3000:]}")
@@ -549,7 +587,11 @@ def report(results: dict, args) -> None:
     floor = results.get("noop", {}).get("rate")
     print()
     print(f"inputs: {args.bbc} BBC texts + {args.html} HTML pages; Celery prefork -c {args.concurrency} + index worker -c 1")
-    header = ["path", "art/s", "x process", "x noop", "CPU ms/art: main", "pool", "index wkr", "S3 srv", "bench/listener",
+    base_cpu = results.get("process", {}).get("cpu_ms", {}).get("main")
+    print("x process: the path's rate / the stages' in ONE process (the issue's ratio; the pools use "
+          f"{args.concurrency} processes). stages CPU / path CPU: CPU ms per article of the stages alone / of the "
+          "whole path (main + pool + index worker + the bench as listener; the S3 server not counted), like with like")
+    header = ["path", "art/s", "x process", "stages CPU / path CPU", "x noop", "CPU ms/art: main", "pool", "index wkr", "S3 srv", "bench/listener",
               "req/new art", "req/current art", "latency p50/p95/p99 ms (rate)", "pool RSS MB"]
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
@@ -560,10 +602,12 @@ def report(results: dict, args) -> None:
         n = r["n"]
         cpu = r.get("cpu_ms", {})
         lat = r.get("latency_ms")
+        path_cpu = sum(v for k, v in cpu.items() if k != "s3")
         row = [
             path,
             f"{r['rate']:.1f}",
             f"{r['rate'] / base:.2f}" if base else "-",
+            f"{base_cpu / path_cpu:.2f}" if base_cpu and path_cpu and path != "noop" else "-",
             f"{r['rate'] / floor:.2f}" if floor and path.startswith(("celery", "noop")) else "-",
             f"{cpu.get('main', 0):.2f}",
             f"{cpu['pool']:.2f}" if "pool" in cpu else "-",
@@ -596,8 +640,10 @@ def main() -> None:
     ap.add_argument("--bbc", type=int, default=2000, help="BBC texts (up to 2,225)")
     ap.add_argument("--html", type=int, default=181, help="HTML pages (181 distinct; more are copies with a comment added)")
     ap.add_argument("--paths", default=",".join(PATHS),
-                    help=f"comma-separated subset of {','.join(PATHS)}, or {','.join(NOFSYNC)} (COPYDESK_FSYNC_RECORDS=0)")
-    ap.add_argument("--concurrency", type=int, default=2, help="Celery pool processes / embedded threads")
+                    help=f"comma-separated subset of {','.join(PATHS)}, or {','.join(NOFSYNC)} (COPYDESK_FSYNC_RECORDS=0), "
+                         f"or {ONE_PROCESS} (embedded, threads in one process)")
+    ap.add_argument("--concurrency", type=int, default=2,
+                    help="Celery pool processes / embedded pool processes / threads of embedded-1proc")
     ap.add_argument("--latency-seconds", type=float, default=15.0, help="length of the half-capacity latency phase")
     ap.add_argument("--redis-port", type=int, default=6384)
     ap.add_argument("--redis-db", type=int, default=3, help="a database this bench may flush")
@@ -606,11 +652,17 @@ def main() -> None:
                     help="also run the RSS check: this many articles through Celery on the folder store (e.g. 10000)")
     ap.add_argument("--child", choices=("process", "embedded"), help=argparse.SUPPRESS)
     ap.add_argument("--child-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--child-threads", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child:
         folder = Path(args.child_dir)
-        result = child_process(folder) if args.child == "process" else child_embedded(folder, args.concurrency)
+        if args.child == "process":
+            result = child_process(folder)
+        elif args.child_threads:
+            result = child_embedded(folder, 1, args.child_threads)
+        else:
+            result = child_embedded(folder, args.concurrency)
         print(json.dumps(result))
         return
     if args.redis_port == 6379:
@@ -649,12 +701,14 @@ def main() -> None:
 def run_path(path: str, inputs, args, workdir: Path, results: dict) -> None:
     extra_env = {"COPYDESK_FSYNC_RECORDS": "0"} if path in NOFSYNC else None
     base = NOFSYNC.get(path, path)
-    if base in ("process", "embedded"):
+    if base in ("process", "embedded", "embedded-1proc"):
         folder = workdir / path / "bucket"
         write_inputs(folder, inputs)
         r = run_child(base, folder, args, extra_env)
         r["rate"] = r["n"] / r["wall"]
         r["cpu_ms"] = {"main": r["cpu_main"] * 1000 / r["n"]}
+        if r.get("processes", 1) > 1:
+            r["cpu_ms"]["pool"] = r["cpu_pool"] * 1000 / r["n"]
         results[path] = r
     elif base in ("celery-folder", "celery-s3", "noop"):
         results[path] = run_celery({"celery-folder": "folder", "celery-s3": "s3", "noop": "noop"}[base], inputs, args, workdir, extra_env)

@@ -48,10 +48,13 @@ def cli() -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--once", is_flag=True, help="Process what is in FOLDER/incoming/ and exit.")
 @click.option("--force", is_flag=True, help="Reprocess inputs whose records are current.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Worker threads (default: COPYDESK_CONCURRENCY, or 2 when that is 0).")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: COPYDESK_CONCURRENCY, or one per CPU when that is 0); 1: all in this process.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Run in this one process with this many worker threads (instead of a pool of processes).")
 @click.option("--json", "as_json", is_flag=True, help="Print one outcome per line as JSON instead of the table.")
 @click.option("--create", is_flag=True, help="Create FOLDER when it does not exist (otherwise an error).")
-def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: bool, create: bool) -> None:
+def run(folder: Path, once: bool, force: bool, processes: int | None, threads: int | None, as_json: bool, create: bool) -> None:
     """Embedded mode: FOLDER is the store; process FOLDER/incoming/ with no servers.
 
     Without --once, keeps watching FOLDER/incoming/ for new files (one line per article) until
@@ -65,6 +68,10 @@ def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: boo
 
     settings = load_settings()
     setup_logging(settings)
+    if threads is not None and processes not in (None, 1):
+        raise click.UsageError("--threads runs in one process: it cannot be combined with --processes above 1")
+    if processes is None:
+        processes = 1 if threads is not None else settings.concurrency or os.cpu_count() or 1
     try:
         LocalStore(folder).ensure_exists(create=create)
     except StoreError as exc:
@@ -79,7 +86,7 @@ def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: boo
             click.echo(line)
 
     runner = EmbeddedRunner(
-        folder, settings, threads=threads, force=force, on_outcome=on_outcome,
+        folder, settings, threads=threads, processes=processes, force=force, on_outcome=on_outcome,
         watch_settle_seconds=settings.watch_settle_seconds,
     )
     stop = threading.Event()
@@ -97,6 +104,7 @@ def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: boo
         os.write(2, b"copydesk: interrupted\n")
         os._exit(EXIT_INTERRUPTED)  # at once: threads mid-write leave .tmp-* files, removed next run
 
+    runner.queue.start()  # a pool forks now, before the progress display's and ticker's threads
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
     ticker = threading.Thread(target=_tick, args=(runner, progress, stop), daemon=True)
     try:
@@ -112,6 +120,7 @@ def run(folder: Path, once: bool, force: bool, threads: int | None, as_json: boo
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        runner.close()
     if once:
         if as_json:
             for outcome in sorted(report.outcomes, key=lambda o: o.key):

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     sweep_interval: int = Field(300, ge=0, description="Seconds between reconciling sweeps run by Celery beat; 0 turns the periodic sweep off.")
     max_memory_per_child: int = Field(512_000, ge=0, description="KiB of resident memory after which a pool child is replaced once its task is done (Celery's worker_max_memory_per_child); 0: never.")
     max_tasks_per_child: int = Field(1000, ge=0, description="Tasks after which a pool child is replaced (Celery's worker_max_tasks_per_child); 0: never.")
-    concurrency: int = Field(0, ge=0, description="Worker processes per `copydesk worker` (0: one per CPU) and threads for `copydesk run` (0: 2).")
+    concurrency: int = Field(0, ge=0, description="Worker processes per `copydesk worker` and `copydesk run` (0: one per CPU).")
     claim_ttl: int = Field(0, ge=0, description="Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 300); a task waiting to retry renews its claim.")
     http_token: str = Field("", description="Bearer token the HTTP listener requires (`Authorization: Bearer TOKEN`, scheme in any case). Never logged. The listener refuses to start without one unless COPYDESK_HTTP_ALLOW_ANONYMOUS is set.")
     http_allow_anonymous: bool = Field(False, description="Let the HTTP listener run without a token (any client on its network may then announce objects of the configured bucket).")

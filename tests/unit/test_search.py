@@ -547,3 +547,27 @@ def test_markers_of_the_earlier_layout_are_still_indexed(env):
     assert indexer.index_pending(store, settings, exclusive=True) == 2
     assert indexer.pending_count(store, settings) == 0
     assert {h.title for h in Searcher(store, settings).search("canal")} == {"Canal reopens", "Canal tolls"}
+
+
+def test_a_cached_only_batch_leaves_the_markers_its_cache_lacks(env):
+    """The embedded runner's batches beside the work take only the documents it holds (a pool
+    child's arrive with its answers): no GET of a marker; the rest wait for a later batch."""
+    from worker.storage.counting import CountingStore
+
+    store, settings = env
+    counting = CountingStore(store)
+    cache = indexer.DocumentCache()
+    held = make_doc(store.bucket, "incoming/a.txt", "Held", "a document the runner holds")
+    write_doc(store, settings, held)
+    layout = Layout.from_settings(settings)
+    indexer.document_written(store, settings, layout.index_document_key("incoming/b.txt"),
+                             json.dumps(make_doc(store.bucket, "incoming/b.txt", "Elsewhere", "still in a child")).encode())
+    pending = list(store.list_keys(f"{settings.index_prefix}pending/"))
+    marker_a = next(m for m in pending if "a.txt" in m)
+    cache.put(marker_a, store.get(marker_a).data)
+    assert indexer.index_pending(counting, settings, exclusive=True, cache=cache, cached_only=True) == 1
+    assert counting.counts.get("GET", 0) <= 1  # the manifest at most, no marker
+    left = list(store.list_keys(f"{settings.index_prefix}pending/"))
+    assert len(left) == 1 and "b.txt" in left[0]
+    assert indexer.index_pending(store, settings, exclusive=True, cache=cache) == 1
+    assert not list(store.list_keys(f"{settings.index_prefix}pending/"))

@@ -199,8 +199,14 @@ class DocumentCache:
         self._docs: dict[str, bytes] = {}
         self._limit = limit
         self._lock = threading.Lock()
+        #: When set, documents go there instead (a `copydesk run` pool's child forwards them
+        #: to the parent, which indexes).
+        self.sink: Callable[[str, bytes], Any] | None = None
 
     def put(self, marker: str, document: bytes) -> None:
+        if self.sink is not None:
+            self.sink(marker, document)
+            return
         with self._lock:
             if len(self._docs) < self._limit:
                 self._docs[marker] = document
@@ -208,6 +214,10 @@ class DocumentCache:
     def get_many(self, markers: list[str]) -> dict[str, bytes]:
         with self._lock:
             return {m: self._docs[m] for m in markers if m in self._docs}
+
+    def held(self) -> int:
+        """Documents held (written and not yet indexed, in the embedded runner)."""
+        return len(self._docs)
 
     def discard(self, markers: Iterable[str]) -> None:
         with self._lock:
@@ -448,8 +458,13 @@ def index_pending(
     catalog: Catalog | None = None,
     exclusive: bool = False,
     cache: DocumentCache | None = None,
+    cached_only: bool = False,
 ) -> int:
     """Fold up to max_docs pending documents into one new segment.
+
+    With `cached_only`, only documents whose every marker the cache holds are taken (the
+    embedded runner's batches while its pool still works: a child sends its documents with
+    its answers, so a marker it wrote a moment ago is left for a later batch instead of GET).
 
     One listing of the pending markers. With `exclusive` (the caller guarantees that no other
     run is active) no shard is claimed; otherwise only the shards this listing found markers in
@@ -488,6 +503,9 @@ def index_pending(
                     continue
                 claimed[shard] = etag
                 take(islice(store.list_keys(shard_prefix(settings, shard)), (max_docs - len(by_doc)) * 4))
+        if cached_only and cache is not None and by_doc:
+            held = cache.get_many([m for markers in by_doc.values() for m in markers])
+            by_doc = {doc: markers for doc, markers in by_doc.items() if all(m in held for m in markers)}
         if not by_doc:
             return 0
         rows = _read_pending(store, by_doc, cache)

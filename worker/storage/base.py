@@ -76,6 +76,11 @@ def validate_key(key: str) -> str:
     return key
 
 
+#: Deferred writes of a group commit, as take_batch() hands them over: (temporary file, final
+#: path) on the folder store; opaque to callers, who only pass them to commit_writes().
+PendingWrites = list[tuple[str, str]]
+
+
 class Store(abc.ABC):
     """Object storage as copydesk needs it: whole objects, etags, conditional writes."""
 
@@ -141,6 +146,15 @@ class Store(abc.ABC):
 
     def commit_batch(self) -> int:
         """Make the deferred writes durable and visible; returns how many."""
+        return self.commit_writes(self.take_batch())
+
+    def take_batch(self) -> PendingWrites:
+        """This thread's deferred writes so far, handed to the caller (the batch stays open):
+        commit them with commit_writes(), from any thread, while this one writes on."""
+        return []
+
+    def commit_writes(self, writes: PendingWrites) -> int:
+        """Make writes taken by take_batch() durable and visible; returns how many."""
         return 0
 
     def end_batch(self) -> None:  # noqa: B027 - optional hook

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from .base import ObjectInfo, Store
+from .base import ObjectInfo, PendingWrites, Store
 
 LIST_PAGE = 1000
 T = TypeVar("T")
@@ -93,6 +93,12 @@ class CountingStore(Store):
 
     def commit_batch(self) -> int:
         return self.inner.commit_batch()
+
+    def take_batch(self) -> PendingWrites:
+        return self.inner.take_batch()
+
+    def commit_writes(self, writes: PendingWrites) -> int:
+        return self.inner.commit_writes(writes)
 
     def end_batch(self) -> None:
         self.inner.end_batch()

@@ -30,6 +30,7 @@ from .base import (
     InvalidKey,
     NotFound,
     ObjectInfo,
+    PendingWrites,
     ObjectTooLarge,
     PreconditionFailed,
     Store,
@@ -389,10 +390,22 @@ class LocalStore(Store):
         """Make this thread's deferred writes durable, then rename them into place, in the
         order they were written; returns how many. On failure none is left half-done: the
         ones not renamed are removed, and the error is raised (their inputs have no record)."""
-        writes: list[tuple[str, str]] | None = getattr(self._batches, "writes", None)
+        return self.commit_writes(self.take_batch())
+
+    def take_batch(self) -> PendingWrites:
+        """This thread's deferred writes so far (temporary file, final path), handed over: the
+        batch stays open for the thread's next writes, and whoever holds the list commits it
+        with commit_writes() (`copydesk run`'s committer thread, while the workers go on)."""
+        writes: PendingWrites | None = getattr(self._batches, "writes", None)
+        if not writes:
+            return []
+        self._batches.writes = []
+        return writes
+
+    def commit_writes(self, writes: PendingWrites) -> int:
+        """commit_batch() of writes taken by take_batch() (from any thread)."""
         if not writes:
             return 0
-        self._batches.writes = []
         done = 0
         try:
             _flush_files([tmp for tmp, _ in writes])
