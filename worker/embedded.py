@@ -57,7 +57,32 @@ INDEX_EVERY = 200
 JOIN_POLL_SECONDS = 0.02
 
 
-class InProcessQueue:
+class _Tally:
+    """What both queues count: the outcomes reported, the inputs left for the next run."""
+
+    _lock: threading.Lock
+    _queue: queue.Queue
+    outcomes: list[Outcome]
+    left: int
+    on_outcome: Callable[[Outcome], None] | None
+
+    def _tally(self, held: list[Outcome | None]) -> None:
+        """Count and report `held` (None: left for the next run), then mark them done."""
+        try:
+            for outcome in held:
+                with self._lock:
+                    if outcome is None:
+                        self.left += 1
+                        continue
+                    self.outcomes.append(outcome)
+                if self.on_outcome is not None:
+                    self.on_outcome(outcome)
+        finally:
+            for _ in held:
+                self._queue.task_done()
+
+
+class InProcessQueue(_Tally):
     """A TaskQueue whose workers are threads of this process."""
 
     def __init__(self, job: ArticleJob, settings: Settings, threads: int,
@@ -178,18 +203,7 @@ class InProcessQueue:
 
     def _report(self, held: list[Outcome | None]) -> None:
         """Count and report outcomes whose records are in place (None: left for the next run)."""
-        try:
-            for outcome in held:
-                with self._lock:
-                    if outcome is None:
-                        self.left += 1
-                        continue
-                    self.outcomes.append(outcome)
-                if self.on_outcome is not None:
-                    self.on_outcome(outcome)
-        finally:
-            for _ in held:
-                self._queue.task_done()
+        self._tally(held)
 
     def _sleep(self, seconds: float) -> None:
         self._publish()  # the articles done before this retry are not held through its backoff
@@ -292,7 +306,7 @@ class _PoolChild:
         self.alive = True
 
 
-class ProcessPoolQueue:
+class ProcessPoolQueue(_Tally):
     """A TaskQueue whose workers are `processes` child processes forked from this one, like
     Celery's prefork pool: the stages run on every core, not under one GIL.
 
@@ -438,18 +452,7 @@ class ProcessPoolQueue:
 
     def _answer(self, held: list[Outcome | None]) -> None:
         """Count and report answered inputs (None: left for the next run)."""
-        try:
-            for outcome in held:
-                with self._lock:
-                    if outcome is None:
-                        self.left += 1
-                        continue
-                    self.outcomes.append(outcome)
-                if self.on_outcome is not None:
-                    self.on_outcome(outcome)
-        finally:
-            for _ in held:
-                self._queue.task_done()
+        self._tally(held)
 
 
 @dataclass
