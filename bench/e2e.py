@@ -4,6 +4,8 @@ One command, side by side in one run on the same inputs (BBC texts and the HTML 
 article-extraction benchmark, from ../shared/data, never copied into the repository):
 
 - `process`: the stages alone, in one process (what `copydesk process` runs, without printing);
+- `process-pool` (ask for it with --paths): the stages alone in `--concurrency` processes at
+  once, each over its share of the inputs: the ceiling of a pool on the same cores;
 - `embedded`: `copydesk run DIR --once` (EmbeddedRunner; indexing included), as the CLI runs it:
   a pool of `--concurrency` worker processes; `embedded-1proc`: `--threads C`, one process;
 - `celery-folder`: Celery prefork workers on a folder store;
@@ -57,7 +59,7 @@ PATHS = ("process", "embedded", "celery-folder", "celery-s3", "noop")
 ONE_PROCESS = "embedded-1proc"
 #: Optional paths (ask for them with --paths): the folder store with COPYDESK_FSYNC_RECORDS=0.
 NOFSYNC = {"embedded-nofsync": "embedded", "celery-folder-nofsync": "celery-folder"}
-REPORTED = ("process", "embedded", "embedded-nofsync", "embedded-1proc", "celery-folder", "celery-folder-nofsync", "celery-s3", "noop")
+REPORTED = ("process", "process-pool", "embedded", "embedded-nofsync", "embedded-1proc", "celery-folder", "celery-folder-nofsync", "celery-s3", "noop")
 CLK = os.sysconf("SC_CLK_TCK")
 PROCESS_TASK = "copydesk.process_article"
 NOOP_TASK = "bench.noop"
@@ -143,7 +145,10 @@ def warm_up(pipeline, datas: list[tuple[str, bytes]]) -> None:
         process_document(data, Source("bench", key, "warm"), pipeline)
 
 
-def child_process(folder: Path) -> dict:
+def child_process(folder: Path, part: str = "") -> dict:
+    """The stages alone over the inputs; with `part` "i/n", over every n-th input from the
+    i-th, starting the clock when the parent says go (a line on stdin) so that the n parts run
+    at once."""
     from tasks.article import Source
     from tasks.pipeline import build_pipeline, process_document
 
@@ -151,6 +156,11 @@ def child_process(folder: Path) -> dict:
     datas = [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in files]
     pipeline = build_pipeline()
     warm_up(pipeline, datas)
+    if part:
+        i, n = (int(x) for x in part.split("/"))
+        datas = datas[i::n]
+        print("ready", flush=True)
+        sys.stdin.readline()
     cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     for key, data in datas:
         result = process_document(data, Source("bench", key, None, len(data)), pipeline)
@@ -244,6 +254,32 @@ def run_child(mode: str, folder: Path, args, extra_env: dict[str, str] | None = 
     if out.returncode != 0:
         raise RuntimeError(f"{mode} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_process_parts(folder: Path, args) -> dict:
+    """`process-pool`: the stages alone in `--concurrency` processes at once, each over its
+    share of the inputs: what the stages alone can do on the cores a pool gets (two processes
+    on this VM's two vCPUs each run slower than one alone)."""
+    env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache")}
+    n = args.concurrency
+    kids = [subprocess.Popen([sys.executable, __file__, "--child", "process", "--child-dir", str(folder),
+                              "--child-part", f"{i}/{n}"], env=env, cwd=ROOT, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for i in range(n)]
+    for kid in kids:  # every part warmed up before any clock starts
+        assert kid.stdout is not None and kid.stdout.readline().strip() == "ready", "a part did not start"
+    for kid in kids:
+        assert kid.stdin is not None
+        kid.stdin.write("go\n")
+        kid.stdin.flush()
+    parts = []
+    for kid in kids:
+        out, err = kid.communicate()
+        if kid.returncode != 0:
+            raise RuntimeError(f"process-pool part failed:\n{err[-3000:]}")
+        parts.append(json.loads(out.strip().splitlines()[-1]))
+    return {"n": sum(p["n"] for p in parts), "wall": max(p["wall"] for p in parts),
+            "cpu_main": sum(p["cpu_main"] for p in parts), "rss_mb": max(p["rss_mb"] for p in parts)}
 
 
 def write_inputs(folder: Path, inputs, prefix: str = "incoming/") -> None:
@@ -620,6 +656,11 @@ def report(results: dict, args) -> None:
             ",".join(f"{x:.0f}" for x in r.get("pool_rss_mb", [])) or f"{r.get('rss_mb', 0):.0f}",
         ]
         print(" | ".join(row))
+    ceiling = results.get("process-pool", {}).get("rate")
+    if ceiling:
+        pools = [p for p in REPORTED if p not in ("process", "process-pool", ONE_PROCESS) and p in results]
+        print(f"x process-pool (the stages alone in {args.concurrency} processes at once, {ceiling:.1f} art/s): "
+              + ", ".join(f"{p} {results[p]['rate'] / ceiling:.2f}" for p in pools))
     for path in ("celery-folder", "celery-folder-nofsync", "celery-s3"):
         r = results.get(path)
         if r and r.get("cpu_ms", {}).get("pool"):
@@ -653,12 +694,13 @@ def main() -> None:
     ap.add_argument("--child", choices=("process", "embedded"), help=argparse.SUPPRESS)
     ap.add_argument("--child-dir", help=argparse.SUPPRESS)
     ap.add_argument("--child-threads", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--child-part", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child:
         folder = Path(args.child_dir)
         if args.child == "process":
-            result = child_process(folder)
+            result = child_process(folder, args.child_part)
         elif args.child_threads:
             result = child_embedded(folder, 1, args.child_threads)
         else:
@@ -701,10 +743,10 @@ def main() -> None:
 def run_path(path: str, inputs, args, workdir: Path, results: dict) -> None:
     extra_env = {"COPYDESK_FSYNC_RECORDS": "0"} if path in NOFSYNC else None
     base = NOFSYNC.get(path, path)
-    if base in ("process", "embedded", "embedded-1proc"):
+    if base in ("process", "process-pool", "embedded", "embedded-1proc"):
         folder = workdir / path / "bucket"
         write_inputs(folder, inputs)
-        r = run_child(base, folder, args, extra_env)
+        r = run_process_parts(folder, args) if base == "process-pool" else run_child(base, folder, args, extra_env)
         r["rate"] = r["n"] / r["wall"]
         r["cpu_ms"] = {"main": r["cpu_main"] * 1000 / r["n"]}
         if r.get("processes", 1) > 1:
