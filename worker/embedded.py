@@ -57,17 +57,55 @@ INDEX_EVERY = 200
 JOIN_POLL_SECONDS = 0.02
 
 
-class _Tally:
-    """What both queues count: the outcomes reported, the inputs left for the next run."""
+class _RunQueue:
+    """What both of `copydesk run`'s queues share: the counts, the stop, the hand-over of
+    inputs, removals, and the reporting of answered inputs."""
 
-    _lock: threading.Lock
-    _queue: queue.Queue
-    outcomes: list[Outcome]
-    left: int
-    on_outcome: Callable[[Outcome], None] | None
+    def __init__(self, job: ArticleJob, settings: Settings, on_outcome: Callable[[Outcome], None] | None,
+                 stopping: Any) -> None:
+        self.job = job
+        self._settings = settings
+        self.on_outcome = on_outcome
+        self._queue: queue.Queue = queue.Queue()
+        self.outcomes: list[Outcome] = []
+        #: Inputs enqueued but not processed (stopping, or their worker gone): the next run's.
+        self.left = 0
+        self.enqueued = 0
+        self.removed = 0
+        #: Set by stop() (a multiprocessing Event in a pool and its children: the parent sets it).
+        self.stopping = stopping
+        self._lock = threading.Lock()
 
-    def _tally(self, held: list[Outcome | None]) -> None:
-        """Count and report `held` (None: left for the next run), then mark them done."""
+    def start(self) -> None:
+        """Start the workers, if they do not start with the queue (see ProcessPoolQueue.start)."""
+
+    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
+        with self._lock:
+            self.enqueued += 1
+            if self.stopping.is_set():  # stopping: counted, and left in incoming/ for the next run
+                self.left += 1
+                return
+        self.start()
+        self._queue.put((event, force, prior))
+
+    def enqueue_removal(self, event: ObjectEvent) -> None:
+        from .search.indexer import remove_document
+
+        remove_document(self.job.store, self._settings, event.key)
+        with self._lock:
+            self.removed += 1
+
+    def join(self) -> None:
+        self._queue.join()
+
+    @property
+    def pending(self) -> int:
+        """Tasks queued or running."""
+        return self._queue.unfinished_tasks
+
+    def _report(self, held: list[Outcome | None]) -> None:
+        """Count and report answered inputs whose records are in place (None: left for the next
+        run), then mark them done."""
         try:
             for outcome in held:
                 with self._lock:
@@ -82,25 +120,14 @@ class _Tally:
                 self._queue.task_done()
 
 
-class InProcessQueue(_Tally):
+class InProcessQueue(_RunQueue):
     """A TaskQueue whose workers are threads of this process."""
 
     def __init__(self, job: ArticleJob, settings: Settings, threads: int,
                  on_outcome: Callable[[Outcome], None] | None = None, stopping: Any = None):
-        self.job = job
-        self._settings = settings
+        super().__init__(job, settings, on_outcome, stopping if stopping is not None else threading.Event())
         self.max_retries = settings.max_retries
         self.backoff_cap = settings.retry_backoff_max
-        self.on_outcome = on_outcome
-        self._queue: queue.Queue = queue.Queue()
-        self.outcomes: list[Outcome] = []
-        #: Inputs enqueued but not started because the runner was stopping.
-        self.left = 0
-        self.enqueued = 0
-        self.removed = 0
-        #: Set by stop() (a multiprocessing Event in a pool's child: the parent sets it).
-        self.stopping = stopping if stopping is not None else threading.Event()
-        self._lock = threading.Lock()
         #: Per thread: the outcomes whose records wait for the thread's group commit.
         self._local = threading.local()
         #: Batches handed to the committer thread: (writes taken from the store, outcomes).
@@ -111,34 +138,8 @@ class InProcessQueue(_Tally):
         for thread in self._threads:
             thread.start()
 
-    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
-        with self._lock:
-            self.enqueued += 1
-            if self.stopping.is_set():  # stopping: counted, and left in incoming/ for the next run
-                self.left += 1
-                return
-        self._queue.put((event, force, prior))
-
-    def start(self) -> None:
-        """The threads started with the queue: nothing to do (see ProcessPoolQueue.start)."""
-
     def close(self) -> None:
         """Nothing to release: the threads are daemons, idle once the queue is drained."""
-
-    def join(self) -> None:
-        self._queue.join()
-
-    def enqueue_removal(self, event: ObjectEvent) -> None:
-        from .search.indexer import remove_document
-
-        remove_document(self.job.store, self._settings, event.key)
-        with self._lock:
-            self.removed += 1
-
-    @property
-    def pending(self) -> int:
-        """Tasks queued or running."""
-        return self._queue.unfinished_tasks
 
     def _work(self) -> None:
         # Group commit (folder store, fsync'd records): each thread defers its records' writes
@@ -200,10 +201,6 @@ class InProcessQueue(_Tally):
                 log.error("records_commit_failed", articles=len(held), error=type(exc).__name__, message=str(exc)[:300])
                 held = [None] * len(held)
             self._report(held)
-
-    def _report(self, held: list[Outcome | None]) -> None:
-        """Count and report outcomes whose records are in place (None: left for the next run)."""
-        self._tally(held)
 
     def _sleep(self, seconds: float) -> None:
         self._publish()  # the articles done before this retry are not held through its backoff
@@ -306,7 +303,7 @@ class _PoolChild:
         self.alive = True
 
 
-class ProcessPoolQueue(_Tally):
+class ProcessPoolQueue(_RunQueue):
     """A TaskQueue whose workers are `processes` child processes forked from this one, like
     Celery's prefork pool: the stages run on every core, not under one GIL.
 
@@ -322,20 +319,11 @@ class ProcessPoolQueue(_Tally):
                  on_outcome: Callable[[Outcome], None] | None = None) -> None:
         import multiprocessing
 
-        self.job = job
-        self._settings = settings
-        self.processes = processes
-        self.documents = documents
-        self.on_outcome = on_outcome
         # fork: the children share the loaded models and the job as they are (copy-on-write).
         self._context = multiprocessing.get_context("fork")
-        self.stopping = self._context.Event()
-        self._queue: queue.Queue = queue.Queue()
-        self.outcomes: list[Outcome] = []
-        self.left = 0
-        self.enqueued = 0
-        self.removed = 0
-        self._lock = threading.Lock()
+        super().__init__(job, settings, on_outcome, self._context.Event())
+        self.processes = processes
+        self.documents = documents
         self._children: list[_PoolChild] = []
         self._threads: list[threading.Thread] = []
 
@@ -362,29 +350,6 @@ class ProcessPoolQueue(_Tally):
                 thread = threading.Thread(target=target, args=(child,), daemon=True, name=f"copydesk-pool-{target.__name__[1:]}-{i}")
                 thread.start()
                 self._threads.append(thread)
-
-    def enqueue(self, event: ObjectEvent, *, force: bool = False, prior: str | None = None) -> None:
-        with self._lock:
-            self.enqueued += 1
-            if self.stopping.is_set():
-                self.left += 1
-                return
-        self.start()
-        self._queue.put((event, force, prior))
-
-    def enqueue_removal(self, event: ObjectEvent) -> None:
-        from .search.indexer import remove_document
-
-        remove_document(self.job.store, self._settings, event.key)
-        with self._lock:
-            self.removed += 1
-
-    def join(self) -> None:
-        self._queue.join()
-
-    @property
-    def pending(self) -> int:
-        return self._queue.unfinished_tasks
 
     def close(self) -> None:
         """Stop the children once they have answered everything (after join())."""
@@ -417,11 +382,11 @@ class ProcessPoolQueue(_Tally):
                     self._queue.put(item)  # for another child; this feeder is done
                     self._queue.task_done()
                     return
-                self._answer([None])  # no child left: left for the next run
+                self._report([None])  # no child left: left for the next run
                 continue
             if stopping:
                 child.slots.release()
-                self._answer([None])  # stopping: left for the next run
+                self._report([None])  # stopping: left for the next run
                 continue
             with contextlib.suppress(OSError):  # the child is gone: its receiver counts what it held as left
                 child.conn.send(item)
@@ -439,7 +404,7 @@ class ProcessPoolQueue(_Tally):
                 self.documents.put(marker, document)
             with self._lock:
                 child.in_flight -= len(held)
-            self._answer(held)
+            self._report(held)
             for _ in held:
                 child.slots.release()
         # The child exited or died: what it had not answered has no record.
@@ -448,11 +413,7 @@ class ProcessPoolQueue(_Tally):
             lost, child.in_flight = child.in_flight, 0
         if lost:
             log.error("run_process_lost", pid=child.process.pid, articles=lost)
-            self._answer([None] * lost)
-
-    def _answer(self, held: list[Outcome | None]) -> None:
-        """Count and report answered inputs (None: left for the next run)."""
-        self._tally(held)
+            self._report([None] * lost)
 
 
 @dataclass

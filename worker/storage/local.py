@@ -386,12 +386,6 @@ class LocalStore(Store):
         if getattr(self._batches, "writes", None) is None:
             self._batches.writes = []
 
-    def commit_batch(self) -> int:
-        """Make this thread's deferred writes durable, then rename them into place, in the
-        order they were written; returns how many. On failure none is left half-done: the
-        ones not renamed are removed, and the error is raised (their inputs have no record)."""
-        return self.commit_writes(self.take_batch())
-
     def take_batch(self) -> PendingWrites:
         """This thread's deferred writes so far (temporary file, final path), handed over: the
         batch stays open for the thread's next writes, and whoever holds the list commits it
@@ -403,7 +397,10 @@ class LocalStore(Store):
         return writes
 
     def commit_writes(self, writes: PendingWrites) -> int:
-        """commit_batch() of writes taken by take_batch() (from any thread)."""
+        """Make writes taken by take_batch() (from any thread; commit_batch(): this thread's)
+        durable, then rename them into place, in the order they were written; returns how many.
+        On failure none is left half-done: the ones not renamed are removed, and the error is
+        raised (their inputs have no record)."""
         if not writes:
             return 0
         done = 0
