@@ -484,22 +484,22 @@ def add_missing(blocks: list[Block], block_words: Sequence[Sequence[str]], lines
     # can be added, and without one the blocks stay as they are (the common case, found by
     # string search at C speed).
     # Bounded as agreement.Reference.shares: beyond MAX_SEARCH characters compared, no shortcut.
-    long_lines = [line_words for line_words in map(words, lines) if len(line_words) >= MISSING_MIN_WORDS]
+    lines_words = [words(line) for line in lines]
+    long_lines = [line_words for line_words in lines_words if len(line_words) >= MISSING_MIN_WORDS]
     if not long_lines:
         return blocks
-    text = " " + " ".join(word for one in block_words for word in one) + " "
+    flat = [word for one in block_words for word in one]
+    text = " " + " ".join(flat) + " "
     if len(long_lines) * len(text) <= MAX_SEARCH and all(f" {' '.join(w)} " in text for w in long_lines):
         return blocks
     # Every run of the blocks' words (across block boundaries too) -> the block it starts in.
-    flat = [word for one in block_words for word in one]
     owner = [index for index, one in enumerate(block_words) for _ in one]
     where: dict[tuple[str, ...], int] = {}
     for i in range(len(flat) - NGRAM + 1):
         where.setdefault(tuple(flat[i : i + NGRAM]), owner[i])
     after: dict[int, list[Block]] = {}
     anchor = -1
-    for line in lines:
-        line_words = words(line)
+    for line, line_words in zip(lines, lines_words, strict=True):
         line_runs = runs(line_words)
         if not line_runs:
             continue
