@@ -129,6 +129,13 @@ class EncoderTable:
         uses (Encoder.lookup), so loading the model for inference builds no second dict."""
         return {word: i for i, word in enumerate(self.words)}
 
+    def ids(self, text: str) -> np.ndarray:
+        """The rows of the text's words (word_bytes) that the table has, in order (training's
+        look-up, through `index`)."""
+        tokens = word_bytes(text)
+        found = np.fromiter(map(self.index.get, tokens, repeat(-1)), dtype=np.int32, count=len(tokens))
+        return found[found >= 0]
+
     @classmethod
     def load(cls, path: Path) -> EncoderTable:
         if not path.is_file():

@@ -25,7 +25,6 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from itertools import repeat
 from decimal import Decimal
 from pathlib import Path
 from collections.abc import Sequence
@@ -468,11 +467,6 @@ class Prepared:
         table_ids: dict[int, np.ndarray] = {}
         lead_table_ids: dict[int, np.ndarray] = {}
 
-        def ids_of(tokens: list[bytes]) -> np.ndarray:
-            assert table is not None
-            found = np.fromiter(map(table.index.get, tokens, repeat(-1)), dtype=np.int32, count=len(tokens))
-            return found[found >= 0]
-
         for e in examples:
             # Words as inference reads them (the first MAX_CHARS characters, at most MAX_WORDS):
             # their features, and their count, which decides between the short and the
@@ -485,9 +479,9 @@ class Prepared:
             if len(tokens) >= LEAD_MIN_WORDS:
                 lead_features[id(e)] = feature_module.features(feature_module.lead(e.text, LEAD_WORDS))
             if table is not None:
-                table_ids[id(e)] = ids_of(feature_module.word_bytes(e.text))
+                table_ids[id(e)] = table.ids(e.text)
                 if id(e) in lead_features:
-                    lead_table_ids[id(e)] = ids_of(feature_module.word_bytes(feature_module.lead(e.text, LEAD_WORDS)))
+                    lead_table_ids[id(e)] = table.ids(feature_module.lead(e.text, LEAD_WORDS))
         prepared = cls(examples, weights_by_source, analysed, n_words, lead_features, table, table_ids, lead_table_ids)
         if second_table is not None:
             if table is None:
@@ -502,13 +496,8 @@ class Prepared:
         if table.words == self.table.words:
             table_ids, lead_table_ids = self.table_ids, self.lead_table_ids
         else:
-            def ids_of(text: str) -> np.ndarray:
-                tokens = feature_module.word_bytes(text)
-                found = np.fromiter(map(table.index.get, tokens, repeat(-1)), dtype=np.int32, count=len(tokens))
-                return found[found >= 0]
-
-            table_ids = {id(e): ids_of(e.text) for e in self.examples}
-            lead_table_ids = {id(e): ids_of(feature_module.lead(e.text, LEAD_WORDS)) for e in self.examples if id(e) in self.lead_features}
+            table_ids = {id(e): table.ids(e.text) for e in self.examples}
+            lead_table_ids = {id(e): table.ids(feature_module.lead(e.text, LEAD_WORDS)) for e in self.examples if id(e) in self.lead_features}
         return replace(self, table=table, table_ids=table_ids, lead_table_ids=lead_table_ids, second=None)
 
     def weights(self, part: Sequence[Example]) -> np.ndarray:
