@@ -69,6 +69,11 @@ def upstream_file(archive: zipfile.ZipFile, name: str) -> bytes:
 class MiniLM:
     """all-MiniLM-L6-v2 (BERT, 6 layers, 384 wide) from the package's zip, forward pass in numpy."""
 
+    package = PACKAGE
+    source = SOURCE
+    #: None: the shipped table's meta names no licence (the package's is in its metadata).
+    licence: str | None = None
+
     def __init__(self) -> None:
         import all_minilm_l6_v2
         from safetensors.numpy import load
@@ -210,7 +215,9 @@ def shipped_words(min_count: int = MIN_WORD_COUNT) -> list[bytes]:
     return sorted(word for word, n in counts.items() if n >= min_count)
 
 
-SOURCES = {"minilm": MiniLM, "use": UseMultilingual, "e5": E5Multilingual}
+SOURCES: dict[str, type[MiniLM] | type[UseMultilingual] | type[E5Multilingual]] = {
+    "minilm": MiniLM, "use": UseMultilingual, "e5": E5Multilingual,
+}
 RECIPES = {
     "minilm": f"each run through MiniLM as its word pieces ([CLS] pieces [SEP], at most {MAX_PIECES}), last hidden states mean-pooled",
     "use": "each embedded alone as a one-word sentence by USE multilingual v3 (512 dimensions, L2-normed)",
@@ -225,10 +232,7 @@ def raw_vectors(source: str, words: list[bytes], cache: Path | None = None) -> n
         with np.load(cache) as data:
             if data["key"].tobytes().decode() == key:
                 return data["raw"]
-    if source == "minilm":
-        raw = MiniLM().word_vectors([w.decode("utf-8", "replace") for w in words])
-    else:
-        raw = SOURCES[source]().word_vectors([w.decode("utf-8", "replace") for w in words])  # type: ignore[attr-defined]
+    raw = SOURCES[source]().word_vectors([w.decode("utf-8", "replace") for w in words])
     if cache is not None:
         np.savez(cache, raw=raw, key=np.frombuffer(key.encode(), dtype=np.uint8))
     return raw
@@ -250,12 +254,10 @@ def main(argv: list[str] | None = None) -> None:
     scale = 32767 / float(np.abs(reduced).max())
     table = np.round(reduced * scale).astype(np.int16)
     model = SOURCES[args.source]
-    source = SOURCE if args.source == "minilm" else model.source  # type: ignore[attr-defined]
-    package = PACKAGE if args.source == "minilm" else model.package  # type: ignore[attr-defined]
     meta = {
         "format": 1,
-        "source": source,
-        "package": f"{package} {metadata.version(package)}",
+        "source": model.source,
+        "package": f"{model.package} {metadata.version(model.package)}",
         "dims": args.dims,
         "words": len(words),
         "min_word_count": MIN_WORD_COUNT,
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "build_command": f"{BUILD_COMMAND} --source {args.source}"
         + (f" --dims {args.dims}" if args.dims != DIMS else "") + (f" --out {args.out}" if args.out != SHIPPED_MODEL_DIR / ENCODER_FILE else ""),
-        **({"licence": model.licence} if args.source != "minilm" else {}),  # type: ignore[attr-defined]
+        **({"licence": model.licence} if model.licence else {}),
         "cpu_seconds": round(time.process_time() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
