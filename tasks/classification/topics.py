@@ -309,36 +309,28 @@ class TopicModel:
         if self.long is not None:
             arrays += [self.long.weights.astype(np.float16), self.long.bias]
             scalars["long"] = {"min_words": self.long.min_words, "temperature": f"{self.long.temperature:.{TEMPERATURE_DIGITS}g}"}
-        if self.encoder is not None:
-            encoder_arrays, scalars["encoder"] = self.encoder.hash_parts()
-            arrays += encoder_arrays
-        if self.second_encoder is not None:
-            encoder_arrays, scalars["second_encoder"] = self.second_encoder.hash_parts()
+        for key, one in self._encoders():
+            encoder_arrays, scalars[key] = one.hash_parts()
             arrays += encoder_arrays
         for array in arrays:
             digest.update(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
         digest.update(json.dumps(scalars, sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
+    def _encoders(self) -> list[tuple[str, Encoder]]:
+        """(key in the model file, encoder) of the encoders this model has, first then second."""
+        return [(key, one) for key, one in (("encoder", self.encoder), ("second_encoder", self.second_encoder)) if one is not None]
+
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, Any] = {}
         if self.long is not None:
             arrays = {"long_weights": self.long.weights.astype(np.float16), "long_bias": self.long.bias.astype(np.float32)}
-        if self.encoder is not None:
-            arrays.update(
-                encoder_word_weights=self.encoder.word_weights.astype(np.float16),
-                encoder_weights=self.encoder.weights.astype(np.float16),
-                encoder_bias=self.encoder.bias.astype(np.float32),
-            )
-            self._save_table(folder, self.encoder)
-        if self.second_encoder is not None:
-            arrays.update(
-                second_encoder_word_weights=self.second_encoder.word_weights.astype(np.float16),
-                second_encoder_weights=self.second_encoder.weights.astype(np.float16),
-                second_encoder_bias=self.second_encoder.bias.astype(np.float32),
-            )
-            self._save_table(folder, self.second_encoder)
+        for key, one in self._encoders():
+            arrays[f"{key}_word_weights"] = one.word_weights.astype(np.float16)
+            arrays[f"{key}_weights"] = one.weights.astype(np.float16)
+            arrays[f"{key}_bias"] = one.bias.astype(np.float32)
+            self._save_table(folder, one)
         np.savez_compressed(
             folder / MODEL_FILE,
             vocabulary=np.frombuffer("\n".join(self.vocabulary).encode(), dtype=np.uint8),
@@ -381,15 +373,14 @@ class TopicModel:
         }
         if self.long is not None:
             meta["long"] = {"min_words": self.long.min_words, "temperature": self.long.temperature}
-        for key, one in (("encoder", self.encoder), ("second_encoder", self.second_encoder)):
-            if one is not None:
-                meta[key] = {
-                    "file": one.file,
-                    "table": one.table.digest,
-                    "temperature": one.temperature,
-                    "blend": one.blend,
-                    "languages": one.languages,
-                }
+        for key, one in self._encoders():
+            meta[key] = {
+                "file": one.file,
+                "table": one.table.digest,
+                "temperature": one.temperature,
+                "blend": one.blend,
+                "languages": one.languages,
+            }
         return meta
 
     @classmethod
