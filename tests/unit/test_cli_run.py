@@ -335,6 +335,24 @@ def test_a_pool_of_processes_processes_commits_and_indexes_every_input(tmp_path,
         runner.close()
 
 
+def first_time(flag: str) -> bool:
+    """True once, in whichever process creates `flag` first (the pool's children share the disk)."""
+    try:
+        os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
+def run_pool_once(folder, settings):
+    """One `run --once` with a pool of two processes, closed afterwards."""
+    runner = EmbeddedRunner(folder, settings, processes=2)
+    try:
+        return runner.run_once()
+    finally:
+        runner.close()
+
+
 def test_a_pool_child_that_dies_leaves_its_inputs_for_the_next_run(tmp_path, monkeypatch):
     """A child process killed mid-article takes the inputs it had not answered with it: the
     run still ends, counts them as left (no record), and the next run processes them."""
@@ -346,13 +364,8 @@ def test_a_pool_child_that_dies_leaves_its_inputs_for_the_next_run(tmp_path, mon
     flag = str(tmp_path / "died")
 
     def dying_run(key, *args, **kwargs):
-        if key.endswith("1-" + EXAMPLES[0].name):
-            try:
-                os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
-            except FileExistsError:
-                pass
-            else:
-                os._exit(9)  # once, in whichever child gets this input
+        if key.endswith("1-" + EXAMPLES[0].name) and first_time(flag):
+            os._exit(9)  # once, in whichever child gets this input
         return real_run(key, *args, **kwargs)
 
     monkeypatch.setattr(runner.job, "run", dying_run)
@@ -362,11 +375,7 @@ def test_a_pool_child_that_dies_leaves_its_inputs_for_the_next_run(tmp_path, mon
         runner.close()
     assert os.path.exists(flag)
     assert report.left >= 1 and len(report.processed) + report.left == total
-    again = EmbeddedRunner(folder, settings, processes=2)
-    try:
-        second = again.run_once()
-    finally:
-        again.close()
+    second = run_pool_once(folder, settings)
     assert len(second.processed) == report.left and second.skipped == len(report.processed)
     assert len(list((folder / "processed").rglob("*.json"))) == total
 
@@ -390,11 +399,7 @@ def test_a_stop_reaches_the_pool_children_and_leaves_the_rest_for_the_next_run(t
     flag = str(tmp_path / "stopped")
 
     def stopping_run(*args, **kwargs):
-        try:
-            os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
-        except FileExistsError:
-            pass
-        else:
+        if first_time(flag):
             runner.stop()  # in the child: the Event is shared with the runner and the other child
         return real_run(*args, **kwargs)
 
@@ -407,11 +412,7 @@ def test_a_stop_reaches_the_pool_children_and_leaves_the_rest_for_the_next_run(t
     assert len(report.processed) >= 1 and report.left >= 1
     assert len(report.processed) + report.left == total
     assert len(list((folder / "processed").rglob("*.json"))) == len(report.processed)
-    again = EmbeddedRunner(folder, settings, processes=2)
-    try:
-        second = again.run_once()
-    finally:
-        again.close()
+    second = run_pool_once(folder, settings)
     assert len(second.processed) == report.left and second.skipped == len(report.processed)
 
 
