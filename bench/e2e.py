@@ -244,8 +244,13 @@ def child_embedded(folder: Path, processes: int, threads: int | None = None) -> 
     }
 
 
+def child_env(folder: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """A one-process path's environment: INFO logs (as deployed), its own model cache."""
+    return {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache"), **(extra_env or {})}
+
+
 def run_child(mode: str, folder: Path, args, extra_env: dict[str, str] | None = None) -> dict:
-    env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache"), **(extra_env or {})}
+    env = child_env(folder, extra_env)
     cmd = [sys.executable, __file__, "--child", mode, "--child-dir", str(folder), "--concurrency", str(args.concurrency)]
     if mode == "embedded-1proc":
         cmd[3] = "embedded"
@@ -260,7 +265,7 @@ def run_process_parts(folder: Path, args) -> dict:
     """`process-pool`: the stages alone in `--concurrency` processes at once, each over its
     share of the inputs: what the stages alone can do on the cores a pool gets (two processes
     on this VM's two vCPUs each run slower than one alone)."""
-    env = {**os.environ, "COPYDESK_LOG_LEVEL": "INFO", "COPYDESK_CACHE_DIR": str(folder.parent / "cache")}
+    env = child_env(folder)
     n = args.concurrency
     kids = [subprocess.Popen([sys.executable, __file__, "--child", "process", "--child-dir", str(folder),
                               "--child-part", f"{i}/{n}"], env=env, cwd=ROOT, text=True,
