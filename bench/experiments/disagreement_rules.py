@@ -10,6 +10,8 @@ configuration with the best mean F1 on the other five is scored on it.
   text of the page (the page's <a> texts found in the block, longest first) and they have < W
   words; readability's lack of the block is required, or (variant) not when readability has no
   reading.
+- `dups`: copies of a block copydesk has fewer times than readability's lines of >= N words
+  have it (trafilatura keeps one of a repeated paragraph) added after it.
 - `fusion`: readability-lxml's lines with trafilatura's blocks of >= N words (of whose 4-grams
   < K are known) added, copydesk's output when readability holds < F of trafilatura's words.
 
@@ -98,6 +100,20 @@ def disagree(page, op, max_wpb, min_inside, min_shared, where):
     return "\n\n".join(b for j, b in enumerate(page.blocks) if j not in gone)
 
 
+def dups(page, min_words):
+    key = lambda text: " ".join(agreement.words(text))  # noqa: E731
+    theirs = Counter(key(line) for line in page.lines if len(agreement.words(line)) >= min_words)
+    mine = Counter(key(b) for b in page.blocks)
+    merged = []
+    for block in page.blocks:
+        merged.append(block)
+        k = key(block)
+        if theirs.get(k, 0) > mine[k]:
+            merged.extend([block] * (theirs[k] - mine[k]))
+            mine[k] = theirs[k]
+    return "\n\n".join(merged) if merged else page.own
+
+
 def links(page, min_link, max_words, need_reading):
     keep = [
         b for b, s, share, n in zip(page.blocks, page.shared, page.links, page.nwords, strict=True)
@@ -125,6 +141,7 @@ def main():
         "links": [("v11",)] + [
             ("links", m, w, r) for m in (0.5, 0.7, 0.8, 0.9, 0.99) for w in (10, 20, 40, 10**9) for r in (True, False)
         ],
+        "dups": [("v11",)] + [("dups", n) for n in (5, 10, 20, 30)],
         "fusion": [("v11",)] + [("fusion", n, k, f) for n, k, f in itertools.product((10, 20, 30), (0.3, 0.5), (0.0, 0.2, 0.4, 0.6))],
     }
     memo = {}
@@ -135,6 +152,8 @@ def main():
             return page.own
         if config[0] == "links":
             return links(page, *config[1:])
+        if config[0] == "dups":
+            return dups(page, *config[1:])
         if config[0] == "fusion":
             return rd_fusion(page.row, page.own, *config[1:])
         return disagree(page, *config)
