@@ -44,8 +44,16 @@ WORDS_RE = re.compile(r"\w+")
 
 
 def words(text: str) -> list[str]:
-    if text.isascii():  # lowercasing ASCII text changes no word boundary
-        return WORDS_RE.findall(text.lower())
+    """The text's words (`\\w+`), each lowercased on its own."""
+    lowered = text.lower()
+    # Lowercasing the whole text first (one pass in C) gives the same words when it maps each
+    # character to one character (equal lengths: no character lowercases to nothing) and no
+    # capital sigma is in it: no character's lowercase differs from it in being a word character
+    # (true of every code point; tests/unit/test_clean_agreement.py checks), and final sigma is
+    # the only lowercasing that depends on the characters around (it looks past apostrophes and
+    # other case-ignorable characters into the next word).
+    if len(lowered) == len(text) and "\u03a3" not in text:
+        return WORDS_RE.findall(lowered)
     return [w.lower() for w in WORDS_RE.findall(text)]
 
 

@@ -154,10 +154,11 @@ def second_opinion(kept: list[Block], lines: list[str]) -> list[Block]:
     if not lines:
         return kept
     block_words = [words(block.text) for block in kept]
+    lines_words = [words(line) for line in lines]
     if droppable_tail(block_words):
-        kept = trim_tail(kept, block_words, Reference(words(" ".join(lines))))
+        kept = trim_tail(kept, block_words, Reference([word for one in lines_words for word in one]))
         block_words = block_words[: len(kept)]
-    return add_missing(kept, block_words, lines)
+    return add_missing(kept, block_words, lines, lines_words)
 
 
 def page_blocks(tree: etree._Element) -> list[str]:

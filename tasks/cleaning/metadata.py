@@ -23,14 +23,16 @@ from .result import Metadata
 
 META_XPATH = etree.XPath("//meta[@content]")
 JSONLD_XPATH = etree.XPath("//script[@type='application/ld+json']/text()")
-CANONICAL_XPATH = etree.XPath("//link[@rel='canonical']/@href | //link[@rel='Canonical']/@href")
+#: Each a single pass over the page's elements (a union of paths is one pass per path); the same
+#: nodes in the same (document) order as the unions they replace.
+CANONICAL_XPATH = etree.XPath("//link[@rel='canonical' or @rel='Canonical']/@href")
 BASE_XPATH = etree.XPath("//base/@href")
 H1_XPATH = etree.XPath("//h1")
 TITLE_XPATH = etree.XPath("//head/title/text() | //title/text()")
 AUTHOR_MARKUP_XPATH = etree.XPath(
-    "//*[@rel='author'] | //*[@itemprop='author']//*[@itemprop='name'] | //*[@itemprop='author' and not(*)]"
+    "//*[@rel='author' or (@itemprop='name' and ancestor::*[@itemprop='author']) or (@itemprop='author' and not(*))]"
 )
-TIME_XPATH = etree.XPath("//*[@itemprop='datePublished']/@datetime | //*[@itemprop='datePublished']/@content")
+TIME_XPATH = etree.XPath("//*[@itemprop='datePublished']/@*[name()='datetime' or name()='content']")
 
 #: <meta> names/properties per field, most trusted first (compared lower-cased).
 TITLE_META = ("og:title", "twitter:title", "dc.title", "title")

@@ -473,18 +473,25 @@ def runs(block_words: Sequence[str]) -> set[tuple[str, ...]]:
     return {tuple(block_words[i : i + n]) for i in range(len(block_words) - n + 1)} if n else set()
 
 
-def add_missing(blocks: list[Block], block_words: Sequence[Sequence[str]], lines: Sequence[str]) -> list[Block]:
+def add_missing(
+    blocks: list[Block],
+    block_words: Sequence[Sequence[str]],
+    lines: Sequence[str],
+    lines_words: Sequence[Sequence[str]] | None = None,
+) -> list[Block]:
     """The blocks with readability's lines that they lack: lines of at least MISSING_MIN_WORDS
     words, fewer than MISSING_MAX_KNOWN of whose word runs occur in the blocks. Each goes after
     the block that holds the last known run of readability's lines before it (first if none),
-    so the article keeps readability's order. Linear: runs are looked up in a dict."""
+    so the article keeps readability's order. Linear: runs are looked up in a dict. `lines_words`:
+    the lines' words (agreement.words), when the caller has them."""
     if not lines:
         return blocks
     # A line whose words occur in a row in the blocks has all its runs known: only the others
     # can be added, and without one the blocks stay as they are (the common case, found by
     # string search at C speed).
     # Bounded as agreement.Reference.shares: beyond MAX_SEARCH characters compared, no shortcut.
-    lines_words = [words(line) for line in lines]
+    if lines_words is None:
+        lines_words = [words(line) for line in lines]
     long_lines = [line_words for line_words in lines_words if len(line_words) >= MISSING_MIN_WORDS]
     if not long_lines:
         return blocks

@@ -102,3 +102,34 @@ def test_pages_over_the_element_bound_get_no_second_opinion(monkeypatch):
     assert RELATED[1] in html.clean_html(markup).paragraphs
     monkeypatch.setattr(html, "REFERENCE_MAX_ELEMENTS", 20_000)
     assert RELATED[1] not in html.clean_html(markup).paragraphs
+
+
+def _words_one_by_one(text: str) -> list[str]:
+    return [w.lower() for w in agreement.WORDS_RE.findall(text)]
+
+
+def test_no_character_lowercases_to_nothing_or_out_of_the_word_characters():
+    """What words' one-pass lowercasing relies on, for every code point."""
+    import sys
+
+    word = agreement.WORDS_RE
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        lowered = char.lower()
+        assert lowered, hex(code)
+        if len(lowered) == 1:
+            assert bool(word.fullmatch(char)) == bool(word.fullmatch(lowered)), hex(code)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Plain ASCII, Words and 2 numbers_x",
+        "Ünïcödé ÀÉÎ straße İstanbul ǅemal Ⅻ ＡＢＣ",
+        "ΟΔΟΣ'Α ΟΔΟΣ Α ΣΑΣ σας",  # final sigma looks past the apostrophe
+        "İİ x",  # lowercases to longer text
+        "",
+    ],
+)
+def test_words_are_the_words_each_lowercased(text):
+    assert agreement.words(text) == _words_one_by_one(text)

@@ -110,3 +110,24 @@ def test_the_settings_reach_the_stage():
     with pytest.raises(ValueError):
         Settings.from_env({"COPYDESK_MAX_DEPTH": "0"})
 
+
+
+@pytest.mark.parametrize("levels", [1, 2, 39, 40, 41, 60])
+def test_the_html_depth_check_agrees_with_the_walk(levels):
+    """check_element_depth (one XPath) refuses exactly the trees check_depth (a walk) refuses,
+    at and around the limit, and on pages of mixed depths."""
+    from tasks.cleaning.markup import check_depth, check_element_depth, parse_html
+
+    limits = ParseLimits(max_depth=40)
+    # html and body are two levels; a second, shallow branch beside the deep one.
+    markup = "<html><body>" + "<div>" * (levels - 2) + "x" + "</div>" * max(0, levels - 2) + "<p>y</p></body></html>"
+    root = parse_html(markup)  # the default limit is deeper
+    outcomes = []
+    for check in (check_depth, check_element_depth):
+        try:
+            check(root, limits)
+            outcomes.append("ok")
+        except BadInput as exc:
+            outcomes.append(exc.reason)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == ("ok" if max(levels, 3) <= 40 else "too_deep")
