@@ -9,7 +9,8 @@ be read per outlet and priors / blends scored offline without training again.
 The fold models are outlets.fold_model's (the shipped recipe as the current code trains it, at the
 model on disk's temperatures), so a change to labels.py or training.py is measured by saving again to
 another file. --variant applies a change to the training data first (VARIANTS): no_health_rule (the
-rows as published, before the health rule), business_rule (a word rule moving HuffPost world and
+rows as published, before the health rule), health_rule_huffpost_only / health_rule_ag_only (the
+rule on one source's sections), business_rule (a word rule moving HuffPost world and
 politics headlines about markets, prices and jobs to business; measured, not kept).
 """
 
@@ -143,6 +144,22 @@ def _no_health_rule() -> None:
     from tasks.classification import labels
 
     labels.health_by_rule = lambda text, label, source: label
+
+
+@variant("health_rule_huffpost_only")
+def _health_rule_huffpost_only() -> None:
+    """The health rule on HuffPost's sections only (AG's 2004 Sci/Tech left as published)."""
+    from tasks.classification import labels
+
+    labels.HEALTH_RULE_SECTIONS = {k: v for k, v in labels.HEALTH_RULE_SECTIONS.items() if k != "ag_news"}
+
+
+@variant("health_rule_ag_only")
+def _health_rule_ag_only() -> None:
+    """The health rule on AG's Sci/Tech only (HuffPost's sections left as published)."""
+    from tasks.classification import labels
+
+    labels.HEALTH_RULE_SECTIONS = {k: v for k, v in labels.HEALTH_RULE_SECTIONS.items() if k == "ag_news"}
 
 
 BUSINESS_TERMS = (
