@@ -36,8 +36,8 @@ SHIPPED_DATA_DESCRIPTION = [
     "POLITICS→politics, WORLD NEWS→world, BUSINESS and MONEY→business, SPORTS→sports, TECH and SCIENCE→scitech, "
     "ENTERTAINMENT→entertainment, WELLNESS and HEALTHY LIVING→health. Boundaries, by the label guidelines below: WELLNESS "
     "is the health desk (diseases, Covid and monkeypox explainers, mental health, diet, fitness and wellbeing), though "
-    "more self-help than hospital news; SCIENCE is scitech (space, animals, climate; the few studies of people's health in it would be health by the guidelines but keep the section's label: "
-    "the mapping is by section, not item by item); MONEY (personal finance, prices) is business. Left out: COMEDY (late-night shows about "
+    "more self-help than hospital news; SCIENCE is scitech (space, animals, climate; its few studies of people's health are read by the health rule below, "
+    "like WORLD NEWS's outbreak and vaccine news); MONEY (personal finance, prices) is business. Left out: COMEDY (late-night shows about "
     "politicians: entertainment by the desk, politics by the words; noise either way), U.S. NEWS, CRIME and WEIRD NEWS "
     "(general desks of mixed topic), MEDIA (the news business, between business and entertainment), CULTURE & ARTS, "
     "ENVIRONMENT and the lifestyle and VOICES sections (none of the labels); its test split is never trained on",

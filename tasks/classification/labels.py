@@ -86,7 +86,8 @@ GNAD_DE = {
 #: U.S. NEWS and CRIME/WEIRD NEWS (general desks of mixed topic), MEDIA (the news business:
 #: between business and entertainment, as 10kGNAD's Etat), CULTURE & ARTS, ENVIRONMENT, the
 #: VOICES, lifestyle and PARENTING sections (none of our labels). The shared copy holds only the
-#: mapped sections; a section not listed here is skipped.
+#: mapped sections; a section not listed here is skipped. In training, the rows of WORLD NEWS, TECH
+#: and SCIENCE are then read by the health rule (HEALTH_TERMS).
 HUFFPOST = {
     "POLITICS": "politics",
     "WORLD NEWS": "world",
