@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from collections.abc import Iterator
 
@@ -26,6 +27,9 @@ LABEL_GUIDELINES = {
     "health; public-health orders (masks, lockdowns) are health unless the story is the political row about them",
     "health | scitech": "research on people's health (a drug trial, a study of a disease, a diet) is health; "
     "biology, space, physics, climate and computing research is scitech, and so is a health gadget or app as a product",
+    "health | world": "an epidemic abroad, its cases, its vaccines and its hospitals are health (monkeypox spreading, a "
+    "country's Covid lockdown, a cholera outbreak after floods); a war's or disaster's casualties are world, even when a "
+    "hospital is hit",
     "business | politics": "government economic policy decided by politicians (a budget, a tax rise voted, a "
     "minister's plan) is politics; companies, markets, prices, jobs, central-bank rates, trade figures and "
     "regulators' rulings on companies are business, even when a government is involved",
@@ -34,6 +38,9 @@ LABEL_GUIDELINES = {
     "business | scitech": "a tech company's earnings, deals, layoffs or share price are business, and so is a "
     "regulator's or court's fine, ruling or antitrust case against it (a data-protection fine, an app-store ruling); "
     "its products, research, security flaws and outages are scitech",
+    "business | scitech, money online": "cryptocurrency prices, crashes and failed coins or exchanges are business (a "
+    "market); a tech company's tax, contracts, unions and workplace rows are business; blockchains, apps and platforms "
+    "as technology are scitech",
     "sports": "competitions, athletes, clubs, and the business of sport (transfers, takeovers, broadcast deals)",
     "sports | business": "the money of a club, team, league, competition or governing body (its accounts, losses, "
     "wage bill, owners, takeover or sale, sponsors, broadcast deal, stadium plans) is sports; a company that is not a "
@@ -41,6 +48,12 @@ LABEL_GUIDELINES = {
     "business",
     "entertainment": "film, television, music, stage, celebrities and awards; a comedy show about politicians is "
     "entertainment when the story is the show, politics when it is the politics",
+    "sections": "an outlet's section is not the label: a story gets the label of what it is about by these lines, "
+    "wherever the outlet filed it (the Guardian files monkeypox and Covid news under World news, studies of people's "
+    "health under Science, central-bank rates and inflation abroad under World news, crypto crashes and a tech "
+    "giant's tax under Technology). Training data follows the lines: sections are mapped one by one, and the rows of "
+    "sections with no health desk are read by the health rule (HEALTH_TERMS). The evaluation sets are scored as "
+    "published, so a story filed against these lines counts as an error there",
     "world | politics": "politics is domestic government and elections of the outlet's country; world is other "
     "countries and relations between states (AG News and the held-out set score them as one class)",
 }
@@ -73,7 +86,8 @@ GNAD_DE = {
 #: U.S. NEWS and CRIME/WEIRD NEWS (general desks of mixed topic), MEDIA (the news business:
 #: between business and entertainment, as 10kGNAD's Etat), CULTURE & ARTS, ENVIRONMENT, the
 #: VOICES, lifestyle and PARENTING sections (none of our labels). The shared copy holds only the
-#: mapped sections; a section not listed here is skipped.
+#: mapped sections; a section not listed here is skipped. In training, the rows of WORLD NEWS, TECH
+#: and SCIENCE are then read by the health rule (HEALTH_TERMS).
 HUFFPOST = {
     "POLITICS": "politics",
     "WORLD NEWS": "world",
@@ -88,6 +102,41 @@ HUFFPOST = {
     "WELLNESS": "health",
     "HEALTHY LIVING": "health",
 }
+#: Health by the guidelines in the sections of outlets that have no health desk (issue 14). AG
+#: News (2004) has no health class and files medical news under Sci/Tech; HuffPost files Covid,
+#: Ebola and vaccine news under WORLD NEWS as well as under WELLNESS; the BBC set has no health
+#: section either. Left as they are, these rows teach that an outbreak, a vaccine or a hospital
+#: is world or scitech news, and when the written set is left out the model learns health from
+#: HuffPost's self-help headlines alone. The rule, written down before it was measured: a training
+#: row filed under one of HEALTH_RULE_SECTIONS whose headline (AG's snippet has no separate
+#: headline: its whole text) names a disease, an epidemic, a vaccine or medicine, a hospital or
+#: care, or a health service (HEALTH_TERMS) is health, as LABEL_GUIDELINES' first line says. It is
+#: a word rule applied to every row of those sections, never an article chosen by hand or from a
+#: model's errors; it is noisy both ways (a hospital hit by shelling is world by the guidelines, a
+#: study of people's sleep without one of the words stays scitech). Politics and business rows are
+#: left alone: there the guidelines turn on whether the story is a political fight or a company's
+#: money, which a word list cannot tell. Only training rows are relabelled: every outlet is scored
+#: on its labels as published.
+HEALTH_TERMS = (
+    r"covid(?:-19)?|coronavirus|pandemic|epidemic|outbreaks?|vaccines?|vaccinat\w+|inoculat\w+|flu|influenza|measles|"
+    r"malaria|cholera|ebola|polio|tuberculosis|hiv|cancers?|tumou?rs?|diabetes|obes\w+|alzheimer'?s|dementia|asthma|"
+    r"hospitals?|patients?|doctors?|nurses?|medical|medicines?|clinical|surgery|surgeons?|public health|mental health|"
+    r"health ?care|health officials?|health services?|diseases?|infections?|omicron|monkeypox|mpox|smallpox|sars|autism|"
+    r"cholesterol|heart attacks?|smoking|cigarettes?|antibiotics?|pregnan\w+"
+)
+_HEALTH_PATTERN = re.compile(r"\b(?:" + HEALTH_TERMS + r")\b", re.IGNORECASE)
+#: source -> the labels (sections mapped) whose rows the health rule reads.
+HEALTH_RULE_SECTIONS = {"ag_news": ("scitech",), "huffpost": ("world", "scitech")}
+
+
+def health_by_rule(text: str, label: str, source: str) -> str:
+    """The row's label after the health rule (see HEALTH_TERMS)."""
+    if label not in HEALTH_RULE_SECTIONS.get(source, ()):
+        return label
+    headline = text if source == "ag_news" else text.split("\n", 1)[0]
+    return "health" if _HEALTH_PATTERN.search(headline) else label
+
+
 #: 10kGNAD ships only its test split here; a fixed half of it (by id hash) is used for training
 #: German and the other half for evaluation.
 GNAD_TRAIN_PERCENT = 50
@@ -189,14 +238,15 @@ def huffpost(split: str = "all") -> list[Example]:
 
 
 def shipped_training_data() -> list[tuple[str, str, str]]:
-    """(text, label, source) of everything the shipped model learns from."""
+    """(text, label, source) of everything the shipped model learns from, with the health rule
+    (HEALTH_TERMS) applied."""
     out = [(t, label, "ag_news") for t, label in ag_news("train")]
     out += [(t, label, "bbc_news") for t, label in bbc_news("train")]
     out += [(t, label, "10kgnad_de") for t, label in gnad_de("train")]
     out += [(t, label, "health_en") for t, label in health_en()]
     out += [(t, label, "news_en") for t, label in news_en()]
     out += [(t, label, "huffpost") for t, label in huffpost("train")]
-    return out
+    return [(t, health_by_rule(t, label, source), source) for t, label, source in out]
 
 
 def test_sets() -> dict[str, list[Example]]:

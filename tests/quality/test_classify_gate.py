@@ -40,7 +40,14 @@ pytestmark = pytest.mark.quality
 # Model 5c88ad7a909c (a second encoder, distilled from USE multilingual v3, blended in for German
 # articles, issue 14): 10kGNAD 0.8770 (6 articles more), the English sets unchanged; its floor
 # raised with the same ~1.2-point margin.
-FLOORS = {"ag_news": 0.868, "bbc_news": 0.955, "10kgnad_de": 0.865, "news_en": 0.95}
+# Model 8840aefe4a16 (the health rule, labels.HEALTH_TERMS: 271 training rows of AG Sci/Tech and
+# HuffPost WORLD NEWS/SCIENCE/TECH whose headline names a disease, vaccine, hospital... are health,
+# issue 14), on these slices as the stage scores them: AG 0.8713 (-0.9 points: AG has no health
+# class, and its Sci/Tech, Business and World medical snippets now come out health, as the
+# guidelines file them: 98 of the whole test set's 7,600), BBC 0.9700, 10kGNAD 0.8717 (2 articles
+# fewer), news_en 0.9841. The AG floor is lowered to keep its ~1.2-point margin; 10kGNAD's to keep
+# ~1 point; the others keep theirs.
+FLOORS = {"ag_news": 0.859, "bbc_news": 0.955, "10kgnad_de": 0.86, "news_en": 0.95}
 #: Leave-one-outlet-out (tasks/classification/outlets.py; BBC's fold is the former cross-source
 #: probe), as floors of (accuracy on the outlet's texts, every label's accuracy or None, accuracy on
 #: their first 40 words), world and politics as one class. Recorded with the recipe of model
@@ -63,21 +70,29 @@ FLOORS = {"ag_news": 0.868, "bbc_news": 0.955, "10kgnad_de": 0.865, "news_en": 0
 #: the German fold (it keeps the German training half, its only German source) 0.8877 against
 #: 0.8743 with the linear model alone, lowest labels business 0.779 (53 of 68) and entertainment
 #: 0.850 (17 of 20), leads 0.8048; it has a floor of its own since this model.
+#: Model 8840aefe4a16 (the health rule above; same command, one run, 2026-12-02 06:07-06:17 UTC at
+#: load 3-4): BBC 0.9254, lowest business 0.853, leads 0.8867; the Guardian 0.8476, lowest scitech
+#: 0.585 (31 of 53) and world/politics 0.733, leads 0.7812; German unchanged (0.8877, business
+#: 0.779, entertainment 0.850, leads 0.8075); the written set 0.8926 (0.8237 before), health 0.771
+#: (185 of 240; 0.346 before), lowest other label entertainment 0.893, leads 0.8540; HuffPost
+#: 0.6935, leads 0.6935. Floors follow with the same margins: the written set's full, lead and health
+#: floors rise, the Guardian's scitech and lead floors fall by one-two articles' worth.
 #: The floors sit a noise margin under: ~1.5-2 points of accuracy, ~4 of a label (one Guardian
 #: scitech article is 1.9 points; one German entertainment article 5). The issue's targets (0.90 on every full-length outlet, 0.80 for
 #: every label) are not met on the Guardian, the written set and German business: see the README.
 LOO_FLOORS: dict[str, tuple[float, float | None, float]] = {
-    "bbc_news": (0.91, 0.81, 0.875),
-    "guardian_2022": (0.825, 0.58, 0.77),
-    "written": (0.805, 0.85, 0.755),
+    "bbc_news": (0.91, 0.81, 0.87),
+    "guardian_2022": (0.825, 0.545, 0.765),
+    "written": (0.875, 0.85, 0.835),
     "huffpost": (0.675, None, 0.675),
     "10kgnad_de": (0.87, 0.75, 0.785),
 }
 #: Labels of an outlet under the issue's target, with a floor of their own: the written set's health
-#: is learnt only from HuffPost's WELLNESS headlines when the written set is left out (the other
-#: sources have no health): 0.017 (4 of 240) with the linear model alone, 0.346 (83 of 240) with
-#: the encoder, whose words reach beyond the training data. See the README.
-LOO_LABELS_UNMET = {"written": {"health": 0.30}, "10kgnad_de": {"business": 0.73}}
+#: is learnt, when the written set is left out, from HuffPost's WELLNESS headlines and the rows the
+#: health rule reads as health (AG Sci/Tech and HuffPost WORLD NEWS outbreak, vaccine and hospital
+#: news): 0.017 (4 of 240) with the linear model alone and no rule, 0.346 (83 of 240) with the
+#: encoder, 0.771 (185 of 240) with the encoder and the rule. See the README.
+LOO_LABELS_UNMET = {"written": {"health": 0.73}, "10kgnad_de": {"business": 0.73}}
 AG_SLICE = 1500
 #: Calibration, recorded on the AG slice: 3.1% flagged uncertain; right 0.907 when sure, 0.41 when
 #: not (model 43a1facad502: 4.8%, 0.9041, 0.5278; model 750d5b849ca2, with the encoder: 6.5%, 0.9081, 0.4845).

@@ -697,3 +697,21 @@ def test_the_encoder_build_reads_only_the_upstream_model_files(tmp_path):
         build_encoder.upstream_file(archive, "config.json")
     assert set(build_encoder.UPSTREAM_SHA256) == {"model.safetensors", "tokenizer.json", "config.json"}
     assert all(len(digest) == len(hashlib.sha256().hexdigest()) for digest in build_encoder.UPSTREAM_SHA256.values())
+
+
+def test_the_health_rule_reads_the_headline_of_sections_with_no_health_desk():
+    from tasks.classification.labels import health_by_rule
+
+    outbreak = "Congo Confirms First Ebola Case In Major City\n\nHealth officials said the patient had travelled."
+    assert health_by_rule(outbreak, "world", "huffpost") == "health"
+    # HuffPost: the headline only; a body that mentions a hospital does not count.
+    assert health_by_rule("Storm Floods Coastal Towns\n\nThe local hospital was evacuated.", "world", "huffpost") == "world"
+    # AG News has no separate headline: its whole snippet is read, in its Sci/Tech section only.
+    assert health_by_rule("Flu Vaccine Supply Cut in Half WASHINGTON (AP) -- supply was cut", "scitech", "ag_news") == "health"
+    assert health_by_rule("Falluja raids kill seven, hospital officials say", "world", "ag_news") == "world"
+    # Politics and business rows, and the sources with a health desk or none of the sections, are left alone.
+    assert health_by_rule("Senate Votes On Covid Relief Bill\n\n", "politics", "huffpost") == "politics"
+    assert health_by_rule("Vaccine maker's profits double", "business", "ag_news") == "business"
+    assert health_by_rule("Covid vaccine uptake falls\n\n", "scitech", "bbc_news") == "scitech"
+    # Whole words: a computer virus or "healthy profits" is not a health story.
+    assert health_by_rule("New virus hits Windows users; healthy demand", "scitech", "ag_news") == "scitech"
