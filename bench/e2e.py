@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +59,15 @@ PATHS = ("process", "embedded", "celery-folder", "celery-s3", "noop")
 ONE_PROCESS = "embedded-1proc"
 #: Optional paths (ask for them with --paths): the folder store with COPYDESK_FSYNC_RECORDS=0.
 NOFSYNC = {"embedded-nofsync": "embedded", "celery-folder-nofsync": "celery-folder"}
-REPORTED = ("process", "process-pool", "embedded", "embedded-nofsync", "embedded-1proc", "celery-folder", "celery-folder-nofsync", "celery-s3", "noop")
+#: Optional: Celery on the folder store with one article per task message
+#: (COPYDESK_DISPATCH_BATCH=1, as before issue 15's fourth session).
+SINGLE = {"celery-folder-single": "celery-folder"}
+REPORTED = ("process", "process-pool", "embedded", "embedded-nofsync", "embedded-1proc", "celery-folder", "celery-folder-single",
+            "celery-folder-nofsync", "celery-s3", "noop")
 CLK = os.sysconf("SC_CLK_TCK")
 PROCESS_TASK = "copydesk.process_article"
+#: The article tasks: one article a message, or a dispatcher's batch (COPYDESK_DISPATCH_BATCH).
+ARTICLE_TASKS = (PROCESS_TASK, "copydesk.process_articles")
 NOOP_TASK = "bench.noop"
 
 
@@ -306,6 +312,7 @@ class Stack:
         self.broker = f"redis://127.0.0.1:{args.redis_port}/{args.redis_db}"
         self.redis = redis.Redis.from_url(self.broker)
         self.redis.flushdb()
+        self.reset_counters()
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = {
             **os.environ,
@@ -391,8 +398,25 @@ class Stack:
         path.write_bytes(data)
         return hashlib.md5(data).hexdigest()
 
+    def _pull(self) -> None:
+        """Read the tasks' finish lines (bench/_e2e_app.py's hook) added since the last pull."""
+        raw = self.redis.lrange("bench:events", self._seen, -1)
+        self._seen += len(raw)
+        for line in raw:
+            name, stamp, keys, counts = line.decode().split("\t")
+            answered = keys.split("\x1f") if keys else []
+            # Single articles and batches both count articles under PROCESS_TASK.
+            task = PROCESS_TASK if name in ARTICLE_TASKS else name
+            self._done[task] += len(answered) if task in (PROCESS_TASK, NOOP_TASK) else 1
+            for key in answered:
+                self._finished.setdefault(key, float(stamp))
+            for part in filter(None, counts.split(",")):
+                verb, n = part.split("=")
+                self._requests[task][verb] += int(n)
+
     def done(self, task: str) -> int:
-        return int(self.redis.get(f"bench:done:{task}") or 0)
+        self._pull()
+        return self._done[task]
 
     def wait_done(self, task: str, n: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -402,11 +426,8 @@ class Stack:
             time.sleep(0.05)
 
     def finished(self) -> dict[str, float]:
-        out = {}
-        for raw in self.redis.lrange("bench:finished", 0, -1):
-            stamp, key = raw.decode().split("\t", 1)
-            out[key] = float(stamp)
-        return out
+        self._pull()
+        return dict(self._finished)
 
     def wait_indexed(self, timeout: float = 90.0) -> None:
         from worker.search.indexer import pending_count
@@ -418,15 +439,16 @@ class Stack:
         time.sleep(0.5)
 
     def requests(self) -> dict[str, Counter]:
-        out = {}
-        for task in (PROCESS_TASK, "copydesk.index_batch", "copydesk.index_merge"):
-            raw = self.redis.hgetall(f"bench:req:{task}")
-            out[task] = Counter({k.decode(): int(v) for k, v in raw.items()})
-        return out
+        self._pull()
+        return {task: Counter(self._requests[task]) for task in (PROCESS_TASK, "copydesk.index_batch", "copydesk.index_merge")}
 
     def reset_counters(self) -> None:
         for key in self.redis.scan_iter("bench:*"):
             self.redis.delete(key)
+        self._seen = 0
+        self._done: Counter[str] = Counter()
+        self._finished: dict[str, float] = {}
+        self._requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def cpu(self) -> dict[str, float]:
         main, pool = tree_cpu(self.procs["articles"].pid)
@@ -470,7 +492,10 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
 
         # The version the workers compute: the same model and settings.
         version = build_pipeline(model_dir=stack.settings.model_dir or None, parse_limits=stack.settings.parse_limits).version
-        dispatcher = Dispatcher(store, layout, CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600)
+        # The dispatcher's batches as configured (the path's environment may change them).
+        batch = int((extra_env or {}).get("COPYDESK_DISPATCH_BATCH", stack.settings.dispatch_batch))
+        dispatcher = Dispatcher(store, layout, CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600,
+                                batch_size=batch, batch_seconds=stack.settings.dispatch_batch_seconds)
         task = NOOP_TASK if kind == "noop" else PROCESS_TASK
 
         def submit(key: str, etag: str) -> None:
@@ -489,12 +514,15 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         stack.reset_counters()
         store.reset()
 
-        # Throughput: every input uploaded first (not timed), then one event each.
+        # Throughput: every input uploaded first (not timed), then one event each, as a burst
+        # the dispatcher has at hand (a sweep's page, SQS polls): several articles to a message
+        # (COPYDESK_DISPATCH_BATCH; the no-op floor sends one task per message).
         keyed = [(f"incoming/{name}", stack.upload(f"incoming/{name}", data)) for name, data in inputs]
         cpu0 = stack.cpu()
         t0 = time.time()
-        for key, etag in keyed:
-            submit(key, etag)
+        with dispatcher.batching():
+            for key, etag in keyed:
+                submit(key, etag)
         stack.wait_done(task, len(keyed), 3600)
         t1 = max(stack.finished().values())
         if kind != "noop":
@@ -502,7 +530,8 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         cpu1 = stack.cpu()
         n = len(keyed)
         rate = n / (t1 - t0)
-        result: dict = {"n": n, "rate": rate, "cpu_ms": {k: (cpu1[k] - cpu0[k]) * 1000 / n for k in cpu1}}
+        result: dict = {"n": n, "rate": rate, "cpu_ms": {k: (cpu1[k] - cpu0[k]) * 1000 / n for k in cpu1},
+                        "dispatch_batch": batch if kind != "noop" else 1}
         result["pool_rss_mb"] = stack.pool_rss()
         if kind != "noop":
             reqs = stack.requests()
@@ -518,7 +547,16 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
                 submit(key, etag)
             result["requests_current"] = dict(store.reset())
 
-        # Latency at half capacity: new versions uploaded one by one at rate/2.
+        # Latency at half capacity: new versions uploaded one by one at rate/2, each event
+        # dispatched as the HTTP listener does a POSTed notification: in a thread of its own,
+        # lingering up to COPYDESK_DISPATCH_BATCH_SECONDS for other events to share its message.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def submit_lingering(key: str, etag: str) -> None:
+            with dispatcher.batching(linger=True):
+                submit(key, etag)
+
+        listener = ThreadPoolExecutor(max_workers=40, thread_name_prefix="bench-listener")
         stack.reset_counters()
         pace = rate / 2
         count = max(20, min(len(inputs), int(pace * args.latency_seconds)))
@@ -532,7 +570,8 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
                 time.sleep(delay)
             etag = stack.upload(key, data)
             uploaded[key] = time.time()
-            submit(key, etag)
+            listener.submit(submit_lingering, key, etag)
+        listener.shutdown(wait=True)
         stack.wait_done(task, len(lat_inputs), 600)
         if kind != "noop":
             stack.wait_indexed()
@@ -572,7 +611,8 @@ def run_rss(inputs, args, workdir: Path) -> dict:
 
         version = build_pipeline(model_dir=stack.settings.model_dir or None, parse_limits=stack.settings.parse_limits).version
         store = stack.store()
-        dispatcher = Dispatcher(store, Layout.from_settings(stack.settings), CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600)
+        dispatcher = Dispatcher(store, Layout.from_settings(stack.settings), CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600,
+                                batch_size=stack.settings.dispatch_batch, batch_seconds=stack.settings.dispatch_batch_seconds)
         total = args.rss_articles
         # The inputs in a fixed shuffled order: every stretch of articles has the same mix of
         # BBC texts and HTML pages (in file order the first 2,000 would be texts only, and the
@@ -591,8 +631,9 @@ def run_rss(inputs, args, workdir: Path) -> dict:
                 name, data = inputs[i % len(inputs)]
                 key = f"incoming/rss/{i // len(inputs)}/{name}"
                 batch.append((key, stack.upload(key, variant(name, data, f"rss {i}"))))
-            for key, etag in batch:
-                dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
+            with dispatcher.batching():
+                for key, etag in batch:
+                    dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
             submitted += len(batch)
             stack.wait_done(PROCESS_TASK, submitted, 3600)
             kids = sorted(children_of(stack.procs["articles"].pid))
@@ -666,11 +707,12 @@ def report(results: dict, args) -> None:
         pools = [p for p in REPORTED if p not in ("process", "process-pool", ONE_PROCESS) and p in results]
         print(f"x process-pool (the stages alone in {args.concurrency} processes at once, {ceiling:.1f} art/s): "
               + ", ".join(f"{p} {results[p]['rate'] / ceiling:.2f}" for p in pools))
-    for path in ("celery-folder", "celery-folder-nofsync", "celery-s3"):
+    for path in ("celery-folder", "celery-folder-single", "celery-folder-nofsync", "celery-s3"):
         r = results.get(path)
         if r and r.get("cpu_ms", {}).get("pool"):
             share = r["cpu_ms"]["index"] / r["cpu_ms"]["pool"]
-            print(f"{path}: index worker CPU = {share:.1%} of the article pool's; {r['index_runs']} index batch runs for {r['n']} articles; "
+            print(f"{path}: up to {r.get('dispatch_batch', 1)} articles per task message in the burst; "
+                  f"index worker CPU = {share:.1%} of the article pool's; {r['index_runs']} index batch runs for {r['n']} articles; "
                   f"index requests/article {fmt_requests(r['index_requests'], r['n'])}; dispatcher {fmt_requests(r['dispatcher_requests'], r['n'])}")
             lc = r.get("latency_cpu_ms") or {}
             if lc.get("pool"):
@@ -746,8 +788,8 @@ def main() -> None:
 
 
 def run_path(path: str, inputs, args, workdir: Path, results: dict) -> None:
-    extra_env = {"COPYDESK_FSYNC_RECORDS": "0"} if path in NOFSYNC else None
-    base = NOFSYNC.get(path, path)
+    extra_env = {"COPYDESK_FSYNC_RECORDS": "0"} if path in NOFSYNC else {"COPYDESK_DISPATCH_BATCH": "1"} if path in SINGLE else None
+    base = NOFSYNC.get(path) or SINGLE.get(path) or path
     if base in ("process", "process-pool", "embedded", "embedded-1proc"):
         folder = workdir / path / "bucket"
         write_inputs(folder, inputs)

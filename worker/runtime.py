@@ -28,6 +28,9 @@ class Runtime:
         self._lock = threading.Lock()
         #: The Celery article task's jobs by bucket, built once per process (worker/jobs/article.py).
         self.article_jobs: dict[str | None, ArticleJob] = {}
+        #: While a batch of articles runs (worker/jobs/article.py): the index documents its
+        #: articles wrote, announced to the index queue together at the end; None otherwise.
+        self.held_documents: list[tuple[str, bytes]] | None = None
 
     @cached_property
     def store(self) -> Store:
@@ -84,6 +87,8 @@ class Runtime:
             RedisClaims(self.redis),
             self.pipeline_version,
             self.settings.claim_seconds,
+            batch_size=self.settings.dispatch_batch,
+            batch_seconds=self.settings.dispatch_batch_seconds,
         )
 
 
