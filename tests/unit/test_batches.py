@@ -276,3 +276,21 @@ def test_the_sqs_listener_sends_a_polls_events_together_and_deletes_only_what_wa
     assert sorted(k for m in queue.messages for k in m) == [f"incoming/{i}.txt" for i in range(3)]
     assert len(queue.messages) < 3  # a poll's events share a message (moto hands out up to 10 a poll)
     assert visible_and_in_flight() == 0
+
+
+def test_the_metrics_count_a_batchs_articles_not_its_message():
+    from worker import metrics
+
+    m = metrics._m()
+
+    def value(counter, *labels):
+        return (counter.labels(*labels) if labels else counter)._value.get()
+
+    before = (value(m.articles_processed), value(m.articles_quarantined, "empty"), value(m.articles_skipped, "already_processed"))
+    task = app.tasks[PROCESS_ARTICLES]
+    metrics._task_started(task=task)
+    metrics._task_finished(task=task, state="SUCCESS", retval={"status": "batch", "articles": [
+        ["processed", "incoming/a.txt", None], ["quarantined", "incoming/e.txt", "empty"],
+        ["processed", "incoming/b.txt", None], ["skipped", "incoming/c.txt", "already_processed"]], "sent_on": 1})
+    after = (value(m.articles_processed), value(m.articles_quarantined, "empty"), value(m.articles_skipped, "already_processed"))
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2, 1, 1]
