@@ -294,3 +294,43 @@ def test_the_metrics_count_a_batchs_articles_not_its_message():
         ["processed", "incoming/b.txt", None], ["skipped", "incoming/c.txt", "already_processed"]], "sent_on": 1})
     after = (value(m.articles_processed), value(m.articles_quarantined, "empty"), value(m.articles_skipped, "already_processed"))
     assert [a - b for a, b in zip(after, before, strict=True)] == [2, 1, 1]
+
+
+class OrderCheckingStore(MemoryStore):
+    """An S3-like store (every write in place at once) that fails a record written before its
+    article's pending marker."""
+
+    def put(self, key, data, **kwargs):
+        if key.startswith("processed/"):
+            relative = key[len("processed/"):-len(".json")]
+            markers = [k for k in self._objects if k.startswith("index/pending/") and f"/{relative}.json~" in k]
+            assert markers, f"record {key} written before its index document"
+        return super().put(key, data, **kwargs)
+
+
+def test_on_a_store_without_group_commit_each_marker_is_written_before_its_record(monkeypatch, sent):
+    store = OrderCheckingStore("news")
+    runtime = Runtime(Settings.from_env({}, store="memory://news"), store=store)
+    monkeypatch.setattr(runtime_module, "_runtime", runtime)
+    monkeypatch.setattr(runtime_module, "_runtime_pid", __import__("os").getpid())
+    announced: list = []
+    monkeypatch.setattr(article_module, "request_index_batch", lambda runtime, *a, documents=None, **k: announced.append(documents))
+    items = put_inputs(store, ["a.txt", "b.txt"])
+    result = run_batch(store, items)
+    assert [s for s, _, _ in result["articles"]] == ["processed", "processed"]
+    assert len(announced) == 1 and sorted(m for m, _ in announced[0]) == sorted(k for k in store._objects if k.startswith("index/pending/"))
+
+
+def test_on_the_folder_store_the_markers_are_written_before_the_records_are_committed(store, sent, monkeypatch):
+    commit_writes = type(store).commit_writes
+
+    def checked(self, writes):
+        for _, path in writes:
+            relative = path.rsplit("/processed/", 1)[1][: -len(".json")]
+            assert any(f"/{relative}.json~" in str(p) for p in (self.root / "index" / "pending").rglob("*")), path
+        return commit_writes(self, writes)
+
+    monkeypatch.setattr(type(store), "commit_writes", checked)
+    items = put_inputs(store, ["a.txt", "b.txt"])
+    assert [s for s, _, _ in run_batch(store, items)["articles"]] == ["processed", "processed"]
+    assert store.exists("processed/a.txt.json") and store.exists("processed/b.txt.json")

@@ -65,9 +65,10 @@ def _article_job(runtime, bucket: str | None):
         def on_document_written(doc_key: str, document: bytes) -> None:
             held = runtime.held_documents
             if held is not None:
-                # A batch of articles: its markers are written together at its end, just before
-                # its records, and announced with one request (process_articles).
-                held.append((doc_key, document))
+                # A batch of articles (process_articles): announced with one request at its end;
+                # when its records are committed together, its markers are written just before.
+                marker = None if runtime.defer_markers else document_written(store, settings, doc_key, document)
+                held.append((doc_key, document, marker))
                 return
             document_written(store, settings, doc_key, document,
                              announce=lambda marker, doc: request_index_batch(runtime, marker, doc))
@@ -215,6 +216,7 @@ def process_articles(self, bucket: str, items: list[dict[str, Any]]):
     sent_on = 0
     runtime.held_documents = []
     store.begin_batch()
+    runtime.defer_markers = job.durable_records and store.defers_durable_writes()
     try:
         for i, item in enumerate(items):
             if i and time.monotonic() - started >= BATCH_BUDGET_SECONDS:
@@ -233,27 +235,36 @@ def process_articles(self, bucket: str, items: list[dict[str, Any]]):
                 sent_on += 1
                 continue
             answered.append([outcome.status, outcome.key, outcome.reason])
-        held, runtime.held_documents = runtime.held_documents, None
-        if held:
-            from ..search.indexer import document_written
-
-            # The markers just before the records (a record never lacks its index document),
-            # and announced at once: an index batch listing them finds them in its cache.
-            written = [(document_written(store, runtime.settings, doc_key, document), document) for doc_key, document in held]
-            request_index_batch(runtime, documents=written)
-        store.commit_batch()
+        _commit(runtime, store)
     except Exception as exc:
         # Sending failed (the broker is down) or the commit did. What is done is committed if
         # the store lets it (a failed commit left nothing half-done), and the message is
         # requeued whole: redelivered, it is split (above), every article's state read again.
         log.error("batch_failed", articles=len(items), error=type(exc).__name__, message=str(exc)[:300])
         with contextlib.suppress(Exception):
-            store.commit_batch()
+            _commit(runtime, store)  # raises again before any record when a marker cannot be written
         raise Reject(f"batch failed: {type(exc).__name__}", requeue=True) from exc
     finally:
         runtime.held_documents = None
+        runtime.defer_markers = False
         store.end_batch()
     return {"status": "batch", "articles": answered, "sent_on": sent_on}
+
+
+def _commit(runtime, store) -> None:
+    """The end of a batch: its deferred markers written just before its records (a record never
+    lacks its index document), every marker announced with one request (an index batch listing
+    them finds them in its cache), then its records made durable and put in place."""
+    held = runtime.held_documents or []
+    if held:
+        from ..search.indexer import document_written
+
+        for i, (doc_key, document, marker) in enumerate(held):
+            if marker is None:  # a failure here leaves the records uncommitted (see the caller)
+                held[i] = (doc_key, document, document_written(store, runtime.settings, doc_key, document))
+        request_index_batch(runtime, documents=[(marker, document) for _, document, marker in held if marker])
+    runtime.held_documents = None
+    store.commit_batch()
 
 
 def _retry_alone(runtime, bucket: str, item: dict[str, Any], exc: BaseException, backoff_max: int) -> None:
