@@ -72,8 +72,10 @@ class SqsListener:
                     except Exception as exc:  # never let one message stop the listener
                         log.error("sqs_message_failed", message_id=_message_id(message), error=type(exc).__name__, message=str(exc)[:300])
         except Exception as exc:
-            # The poll's last batch could not be sent: its messages are left, and come back
-            # after the queue's visibility timeout (events sent meanwhile find their claims).
+            # A batch of the poll could not be sent (the dispatcher raises that when the block
+            # ends, whichever message's event filled it): none of the poll's messages is deleted.
+            # They come back after the queue's visibility timeout (events sent meanwhile find
+            # their claims).
             log.error("sqs_enqueue_failed", messages=len(done), error=type(exc).__name__, message=str(exc)[:300])
             return len(messages)
         for message in done:
