@@ -498,15 +498,18 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
                                 batch_size=batch, batch_seconds=stack.settings.dispatch_batch_seconds)
         task = NOOP_TASK if kind == "noop" else PROCESS_TASK
 
+        sizes: dict[str, int] = {}  # as notifications and listings give them
+
         def submit(key: str, etag: str) -> None:
             if kind == "noop":
                 stack.app.send_task(NOOP_TASK, kwargs={"bucket": store.bucket, "key": key, "etag": etag}, queue=ARTICLES_QUEUE)
             else:
-                dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
+                dispatcher.submit(ObjectEvent(store.bucket, key, etag, sizes.get(key), origin="bench"))
 
         # Warm-up: a few inputs through the whole path (pool children import and fork-share).
         warm = [(f"incoming/warm/{i}-{name.rsplit('/', 1)[-1]}", variant(name, data, "warm")) for i, (name, data) in enumerate(inputs[:4])]
         for key, data in warm:
+            sizes[key] = len(data)
             submit(key, stack.upload(key, data))
         stack.wait_done(task, len(warm), 120)
         if kind != "noop":
@@ -518,6 +521,7 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         # the dispatcher has at hand (a sweep's page, SQS polls): several articles to a message
         # (COPYDESK_DISPATCH_BATCH; the no-op floor sends one task per message).
         keyed = [(f"incoming/{name}", stack.upload(f"incoming/{name}", data)) for name, data in inputs]
+        sizes.update((f"incoming/{name}", len(data)) for name, data in inputs)
         cpu0 = stack.cpu()
         t0 = time.time()
         with dispatcher.batching():
@@ -570,6 +574,7 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
                 time.sleep(delay)
             etag = stack.upload(key, data)
             uploaded[key] = time.time()
+            sizes[key] = len(data)
             listener.submit(submit_lingering, key, etag)
         listener.shutdown(wait=True)
         stack.wait_done(task, len(lat_inputs), 600)
@@ -582,6 +587,12 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         finished = stack.finished()
         lat = [finished[k] - uploaded[k] for k in uploaded if k in finished]
         result["latency_ms"] = {q: percentile(lat, q) * 1000 for q in (50, 95, 99)}
+        # Texts and pages apart: the pages come last, and a page's stages cost ~10 texts'.
+        for kind_, suffix in (("text", ".txt"), ("html", ".html")):
+            part = [finished[k] - uploaded[k] for k in uploaded if k in finished and k.endswith(suffix)]
+            if part:
+                result[f"latency_ms_{kind_}"] = {q: percentile(part, q) * 1000 for q in (50, 95, 99)}
+                result[f"latency_n_{kind_}"] = len(part)
         result["latency_n"] = len(lat)
         result["latency_rate"] = pace
         return result
@@ -716,7 +727,9 @@ def report(results: dict, args) -> None:
                   f"index requests/article {fmt_requests(r['index_requests'], r['n'])}; dispatcher {fmt_requests(r['dispatcher_requests'], r['n'])}")
             lc = r.get("latency_cpu_ms") or {}
             if lc.get("pool"):
-                print(f"{path} at half capacity ({r['latency_rate']:.1f}/s, {r['latency_n']} articles): CPU ms/article main {lc['main']:.2f}, "
+                parts = "; ".join(f"{k} p50/p95/p99 {v[50]:.0f}/{v[95]:.0f}/{v[99]:.0f} ms (n={r[f'latency_n_{k}']})"
+                                  for k in ("text", "html") if (v := r.get(f"latency_ms_{k}")))
+                print(f"{path} at half capacity ({r['latency_rate']:.1f}/s, {r['latency_n']} articles): latency {parts}; CPU ms/article main {lc['main']:.2f}, "
                       f"pool {lc['pool']:.2f}, index worker {lc['index']:.2f} = {lc['index'] / lc['pool']:.1%} of the pool's; "
                       f"{r['latency_index_runs']} index batch runs")
     print()

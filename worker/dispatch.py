@@ -16,9 +16,9 @@ it is one HEAD of the lineage log (`state.dispatch_state`); the record (and the 
 record) are read only when a log exists.
 
 Batches (issue 15): events submitted inside `with dispatcher.batching():` are queued several
-articles to a message (up to `batch_size` ids, COPYDESK_DISPATCH_BATCH), which the worker runs
-with one group commit. The open batch is shared by every thread of the process. A message is
-sent when it is full, or when a block ends:
+articles to a message (up to `batch_size` ids, COPYDESK_DISPATCH_BATCH, and BATCH_BYTES of
+inputs), which the worker runs with one group commit. The open batch is shared by every thread
+of the process. A message is sent when it is full, or when a block ends:
 - `batching()` (a source with several events at hand: a sweep's page, one SQS poll, `copydesk
   submit`): its events are sent when it ends, with whatever other threads added meanwhile;
 - `batching(linger=True)` (a source that gets events one at a time from many clients at once:
@@ -48,6 +48,11 @@ from .state import dispatch_state, is_current
 from .storage import NotFound, Store
 
 log = get_logger("copydesk.dispatch")
+
+#: A batch is sent once its inputs add up to this many bytes (when the events give sizes), so a
+#: message of large HTML pages is not a long one: its first record would wait for the last
+#: page's stages (a text article is a few KB, a page tens to hundreds).
+BATCH_BYTES = 256 * 1024
 
 ENQUEUED = "enqueued"
 REMOVAL_ENQUEUED = "removal_enqueued"
@@ -89,6 +94,7 @@ class _Batch:
     items: list[Queued] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
     oldest: float = 0.0
+    bytes: int = 0
     sending: bool = False
     sent: bool = False
     error: BaseException | None = None
@@ -194,7 +200,8 @@ class Dispatcher:
                 batch = self._open = _Batch(oldest=time.monotonic())
             batch.items.append(item)
             batch.tokens.append(token)
-            full = len(batch.items) >= self.batch_size
+            batch.bytes += item.event.size or 0
+            full = len(batch.items) >= self.batch_size or batch.bytes >= BATCH_BYTES
             if full:
                 self._open = None
                 batch.sending = True

@@ -336,3 +336,16 @@ def test_on_the_folder_store_the_markers_are_written_before_the_records_are_comm
     items = put_inputs(store, ["a.txt", "b.txt"])
     assert [s for s, _, _ in run_batch(store, items)["articles"]] == ["processed", "processed"]
     assert store.exists("processed/a.txt.json") and store.exists("processed/b.txt.json")
+
+
+def test_batches_are_bounded_by_the_bytes_of_their_inputs():
+    from worker.dispatch import BATCH_BYTES
+
+    queue = BatchRecordingQueue()
+    d = dispatcher(queue, size=16)
+    sizes = [BATCH_BYTES // 2, BATCH_BYTES // 4, BATCH_BYTES // 4, 2_000, BATCH_BYTES * 3, 2_000]
+    with d.batching():
+        for i, size in enumerate(sizes):
+            d.submit(ObjectEvent("news", f"incoming/{i}.txt", f"e{i}", size))
+    assert queue.messages == [["incoming/0.txt", "incoming/1.txt", "incoming/2.txt"],  # the bytes reached
+                              ["incoming/3.txt", "incoming/4.txt"], ["incoming/5.txt"]]
