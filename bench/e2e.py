@@ -564,7 +564,13 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         stack.reset_counters()
         pace = rate / 2
         count = max(20, min(len(inputs), int(pace * args.latency_seconds)))
-        lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in inputs[:count]]
+        # In a fixed shuffled order, as the RSS run: every stretch has the burst's mix of texts and
+        # pages (in file order the pages came last, all at once, at a rate meant for the mix).
+        import random
+
+        mixed = list(inputs)
+        random.Random(15).shuffle(mixed)
+        lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in mixed[:count]]
         uploaded: dict[str, float] = {}
         lat_cpu0 = stack.cpu()
         start = time.time()
