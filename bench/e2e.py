@@ -15,13 +15,18 @@ article-extraction benchmark, from ../shared/data, never copied into the reposit
 Celery paths run an article worker (`-Q copydesk.articles,copydesk.maintenance -c C`) and an
 index worker (`-Q copydesk.index -c 1`), both `celery -A bench._e2e_app` (copydesk's app with a
 request-counting store and a finish hook in Redis), and the bench itself plays the listener:
-it uploads the inputs, then submits one event per object through the real dispatcher.
+it uploads the inputs, then submits one event per object through the real dispatcher, the
+burst inside one `batching()` block (as a sweep's page: up to COPYDESK_DISPATCH_BATCH articles
+a message), the half-capacity phase as the HTTP listener does (each event in a thread of its
+own, lingering up to COPYDESK_DISPATCH_BATCH_SECONDS for others to share its message).
+`celery-folder-single` (ask for it with --paths) is celery-folder with one article a message.
 
 For each path: articles/s (time from the first event to the last record), CPU ms per article by
 process (worker main, pool children, index worker, S3 server, the bench as listener),
 store requests per new article by verb (dispatcher + task + the index batches, amortised) and
 per article already current (every event sent again), and upload→record latency p50/p95/p99
-with objects uploaded at half the measured capacity. Ratios against `process` and `noop` of
+with objects uploaded at half the measured capacity, in a fixed shuffled order (texts and pages
+also apart). Ratios against `process` and `noop` of
 the same run are what to read; the machine is shared and noisy.
 
     redis-server --port 6384 --save "" --appendonly no --daemonize yes --dir /tmp

@@ -1,7 +1,7 @@
 """Several articles in one task message (issue 15): the dispatcher's batches and the worker's
 `copydesk.process_articles`, run through `Task.apply` in this process on a folder store (the
 group commit is real: temporary files, one flush, renames). Real workers: tests/integration/
-test_batches.py.
+test_batch_pipeline.py and test_batch_redelivery.py.
 """
 
 from __future__ import annotations
