@@ -1,9 +1,9 @@
 """The Celery app of bench/e2e.py: copydesk's own app, plus what the bench needs to see.
 
-- every store a worker process opens is wrapped in CountingStore; after each task the process
-  adds its counts to a Redis hash (`bench:req:<task name>`), one pipeline per task;
-- each finished task is recorded in Redis (`bench:done:<task name>` count, and the finish time
-  of each article in `bench:finished`), so the bench needs no polling of the store;
+- every store a worker process opens is wrapped in CountingStore;
+- each finished task is recorded in Redis with one RPUSH to `bench:events` (its name, finish
+  time, the articles it answered and its store requests), so the bench needs no polling of the
+  store and the hook costs the pool little;
 - `bench.noop`: a task with copydesk's base class and settings that does nothing, the floor.
 
 Start it as `celery -A bench._e2e_app worker ...` with the same environment as copydesk.
@@ -53,18 +53,22 @@ def noop(self, bucket: str, key: str, etag: str | None = None, **_kwargs):
 
 
 @task_postrun.connect
-def _after_task(task=None, kwargs=None, **_rest):
+def _after_task(task=None, kwargs=None, retval=None, **_rest):
+    """One RPUSH per task: `name TAB finish time TAB keys (US-separated) TAB requests`, the
+    articles whose records are in place (a batch's answered ones) and the store requests the
+    task made; the bench parses the list (Stack.events)."""
     finished = time.time()
     name = getattr(task, "name", "?")
-    pipe = _client().pipeline(transaction=False)
+    if isinstance(retval, dict) and retval.get("status") == "batch":
+        keys = [a[1] for a in retval.get("articles") or ()]
+    elif isinstance(retval, dict) and kwargs and "key" in kwargs:
+        keys = [kwargs["key"]]
+    else:
+        keys = []  # a retry, a failure, an index or maintenance task
     rt = runtime_module._runtime
-    if rt is not None and "store" in rt.__dict__ and isinstance(rt.store, CountingStore):
-        for verb, n in rt.store.reset().items():
-            pipe.hincrby(f"bench:req:{name}", verb, n)
-    pipe.incr(f"bench:done:{name}")
-    if kwargs and "key" in kwargs:
-        pipe.rpush("bench:finished", f"{finished:.6f}\t{kwargs['key']}")
-    pipe.execute()
+    counts = rt.store.reset() if rt is not None and "store" in rt.__dict__ and isinstance(rt.store, CountingStore) else {}
+    requests = ",".join(f"{verb}={n}" for verb, n in counts.items())
+    _client().rpush("bench:events", f"{name}\t{finished:.6f}\t{chr(31).join(keys)}\t{requests}")
 
 
 # -- optional: cProfile each pool child (BENCH_PROFILE_DIR=dir), stats written as it exits --

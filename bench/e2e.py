@@ -15,13 +15,18 @@ article-extraction benchmark, from ../shared/data, never copied into the reposit
 Celery paths run an article worker (`-Q copydesk.articles,copydesk.maintenance -c C`) and an
 index worker (`-Q copydesk.index -c 1`), both `celery -A bench._e2e_app` (copydesk's app with a
 request-counting store and a finish hook in Redis), and the bench itself plays the listener:
-it uploads the inputs, then submits one event per object through the real dispatcher.
+it uploads the inputs, then submits one event per object through the real dispatcher, the
+burst inside one `batching()` block (as a sweep's page: up to COPYDESK_DISPATCH_BATCH articles
+a message), the half-capacity phase as the HTTP listener does (each event in a thread of its
+own, lingering up to COPYDESK_DISPATCH_BATCH_SECONDS for others to share its message).
+`celery-folder-single` (ask for it with --paths) is celery-folder with one article a message.
 
 For each path: articles/s (time from the first event to the last record), CPU ms per article by
 process (worker main, pool children, index worker, S3 server, the bench as listener),
 store requests per new article by verb (dispatcher + task + the index batches, amortised) and
 per article already current (every event sent again), and upload→record latency p50/p95/p99
-with objects uploaded at half the measured capacity. Ratios against `process` and `noop` of
+with objects uploaded at half the measured capacity, in a fixed shuffled order (texts and pages
+also apart). Ratios against `process` and `noop` of
 the same run are what to read; the machine is shared and noisy.
 
     redis-server --port 6384 --save "" --appendonly no --daemonize yes --dir /tmp
@@ -43,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +64,15 @@ PATHS = ("process", "embedded", "celery-folder", "celery-s3", "noop")
 ONE_PROCESS = "embedded-1proc"
 #: Optional paths (ask for them with --paths): the folder store with COPYDESK_FSYNC_RECORDS=0.
 NOFSYNC = {"embedded-nofsync": "embedded", "celery-folder-nofsync": "celery-folder"}
-REPORTED = ("process", "process-pool", "embedded", "embedded-nofsync", "embedded-1proc", "celery-folder", "celery-folder-nofsync", "celery-s3", "noop")
+#: Optional: Celery on the folder store with one article per task message
+#: (COPYDESK_DISPATCH_BATCH=1, as before issue 15's fourth session).
+SINGLE = {"celery-folder-single": "celery-folder"}
+REPORTED = ("process", "process-pool", "embedded", "embedded-nofsync", "embedded-1proc", "celery-folder", "celery-folder-single",
+            "celery-folder-nofsync", "celery-s3", "noop")
 CLK = os.sysconf("SC_CLK_TCK")
 PROCESS_TASK = "copydesk.process_article"
+#: The article tasks: one article a message, or a dispatcher's batch (COPYDESK_DISPATCH_BATCH).
+ARTICLE_TASKS = (PROCESS_TASK, "copydesk.process_articles")
 NOOP_TASK = "bench.noop"
 
 
@@ -306,6 +317,7 @@ class Stack:
         self.broker = f"redis://127.0.0.1:{args.redis_port}/{args.redis_db}"
         self.redis = redis.Redis.from_url(self.broker)
         self.redis.flushdb()
+        self.reset_counters()
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = {
             **os.environ,
@@ -391,8 +403,25 @@ class Stack:
         path.write_bytes(data)
         return hashlib.md5(data).hexdigest()
 
+    def _pull(self) -> None:
+        """Read the tasks' finish lines (bench/_e2e_app.py's hook) added since the last pull."""
+        raw = self.redis.lrange("bench:events", self._seen, -1)
+        self._seen += len(raw)
+        for line in raw:
+            name, stamp, keys, counts = line.decode().split("\t")
+            answered = keys.split("\x1f") if keys else []
+            # Single articles and batches both count articles under PROCESS_TASK.
+            task = PROCESS_TASK if name in ARTICLE_TASKS else name
+            self._done[task] += len(answered) if task in (PROCESS_TASK, NOOP_TASK) else 1
+            for key in answered:
+                self._finished.setdefault(key, float(stamp))
+            for part in filter(None, counts.split(",")):
+                verb, n = part.split("=")
+                self._requests[task][verb] += int(n)
+
     def done(self, task: str) -> int:
-        return int(self.redis.get(f"bench:done:{task}") or 0)
+        self._pull()
+        return self._done[task]
 
     def wait_done(self, task: str, n: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -402,11 +431,8 @@ class Stack:
             time.sleep(0.05)
 
     def finished(self) -> dict[str, float]:
-        out = {}
-        for raw in self.redis.lrange("bench:finished", 0, -1):
-            stamp, key = raw.decode().split("\t", 1)
-            out[key] = float(stamp)
-        return out
+        self._pull()
+        return dict(self._finished)
 
     def wait_indexed(self, timeout: float = 90.0) -> None:
         from worker.search.indexer import pending_count
@@ -418,15 +444,16 @@ class Stack:
         time.sleep(0.5)
 
     def requests(self) -> dict[str, Counter]:
-        out = {}
-        for task in (PROCESS_TASK, "copydesk.index_batch", "copydesk.index_merge"):
-            raw = self.redis.hgetall(f"bench:req:{task}")
-            out[task] = Counter({k.decode(): int(v) for k, v in raw.items()})
-        return out
+        self._pull()
+        return {task: Counter(self._requests[task]) for task in (PROCESS_TASK, "copydesk.index_batch", "copydesk.index_merge")}
 
     def reset_counters(self) -> None:
         for key in self.redis.scan_iter("bench:*"):
             self.redis.delete(key)
+        self._seen = 0
+        self._done: Counter[str] = Counter()
+        self._finished: dict[str, float] = {}
+        self._requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def cpu(self) -> dict[str, float]:
         main, pool = tree_cpu(self.procs["articles"].pid)
@@ -470,18 +497,24 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
 
         # The version the workers compute: the same model and settings.
         version = build_pipeline(model_dir=stack.settings.model_dir or None, parse_limits=stack.settings.parse_limits).version
-        dispatcher = Dispatcher(store, layout, CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600)
+        # The dispatcher's batches as configured (the path's environment may change them).
+        batch = int((extra_env or {}).get("COPYDESK_DISPATCH_BATCH", stack.settings.dispatch_batch))
+        dispatcher = Dispatcher(store, layout, CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600,
+                                batch_size=batch, batch_seconds=stack.settings.dispatch_batch_seconds)
         task = NOOP_TASK if kind == "noop" else PROCESS_TASK
+
+        sizes: dict[str, int] = {}  # as notifications and listings give them
 
         def submit(key: str, etag: str) -> None:
             if kind == "noop":
                 stack.app.send_task(NOOP_TASK, kwargs={"bucket": store.bucket, "key": key, "etag": etag}, queue=ARTICLES_QUEUE)
             else:
-                dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
+                dispatcher.submit(ObjectEvent(store.bucket, key, etag, sizes.get(key), origin="bench"))
 
         # Warm-up: a few inputs through the whole path (pool children import and fork-share).
         warm = [(f"incoming/warm/{i}-{name.rsplit('/', 1)[-1]}", variant(name, data, "warm")) for i, (name, data) in enumerate(inputs[:4])]
         for key, data in warm:
+            sizes[key] = len(data)
             submit(key, stack.upload(key, data))
         stack.wait_done(task, len(warm), 120)
         if kind != "noop":
@@ -489,12 +522,16 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         stack.reset_counters()
         store.reset()
 
-        # Throughput: every input uploaded first (not timed), then one event each.
+        # Throughput: every input uploaded first (not timed), then one event each, as a burst
+        # the dispatcher has at hand (a sweep's page, SQS polls): several articles to a message
+        # (COPYDESK_DISPATCH_BATCH; the no-op floor sends one task per message).
         keyed = [(f"incoming/{name}", stack.upload(f"incoming/{name}", data)) for name, data in inputs]
+        sizes.update((f"incoming/{name}", len(data)) for name, data in inputs)
         cpu0 = stack.cpu()
         t0 = time.time()
-        for key, etag in keyed:
-            submit(key, etag)
+        with dispatcher.batching():
+            for key, etag in keyed:
+                submit(key, etag)
         stack.wait_done(task, len(keyed), 3600)
         t1 = max(stack.finished().values())
         if kind != "noop":
@@ -502,7 +539,8 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         cpu1 = stack.cpu()
         n = len(keyed)
         rate = n / (t1 - t0)
-        result: dict = {"n": n, "rate": rate, "cpu_ms": {k: (cpu1[k] - cpu0[k]) * 1000 / n for k in cpu1}}
+        result: dict = {"n": n, "rate": rate, "cpu_ms": {k: (cpu1[k] - cpu0[k]) * 1000 / n for k in cpu1},
+                        "dispatch_batch": batch if kind != "noop" else 1}
         result["pool_rss_mb"] = stack.pool_rss()
         if kind != "noop":
             reqs = stack.requests()
@@ -518,11 +556,26 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
                 submit(key, etag)
             result["requests_current"] = dict(store.reset())
 
-        # Latency at half capacity: new versions uploaded one by one at rate/2.
+        # Latency at half capacity: new versions uploaded one by one at rate/2, each event
+        # dispatched as the HTTP listener does a POSTed notification: in a thread of its own,
+        # lingering up to COPYDESK_DISPATCH_BATCH_SECONDS for other events to share its message.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def submit_lingering(key: str, etag: str) -> None:
+            with dispatcher.batching(linger=True):
+                submit(key, etag)
+
+        listener = ThreadPoolExecutor(max_workers=40, thread_name_prefix="bench-listener")
         stack.reset_counters()
         pace = rate / 2
         count = max(20, min(len(inputs), int(pace * args.latency_seconds)))
-        lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in inputs[:count]]
+        # In a fixed shuffled order, as the RSS run: every stretch has the burst's mix of texts and
+        # pages (in file order the pages came last, all at once, at a rate meant for the mix).
+        import random
+
+        mixed = list(inputs)
+        random.Random(15).shuffle(mixed)
+        lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in mixed[:count]]
         uploaded: dict[str, float] = {}
         lat_cpu0 = stack.cpu()
         start = time.time()
@@ -532,7 +585,9 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
                 time.sleep(delay)
             etag = stack.upload(key, data)
             uploaded[key] = time.time()
-            submit(key, etag)
+            sizes[key] = len(data)
+            listener.submit(submit_lingering, key, etag)
+        listener.shutdown(wait=True)
         stack.wait_done(task, len(lat_inputs), 600)
         if kind != "noop":
             stack.wait_indexed()
@@ -543,6 +598,12 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         finished = stack.finished()
         lat = [finished[k] - uploaded[k] for k in uploaded if k in finished]
         result["latency_ms"] = {q: percentile(lat, q) * 1000 for q in (50, 95, 99)}
+        # Texts and pages apart: the pages come last, and a page's stages cost ~10 texts'.
+        for kind_, suffix in (("text", ".txt"), ("html", ".html")):
+            part = [finished[k] - uploaded[k] for k in uploaded if k in finished and k.endswith(suffix)]
+            if part:
+                result[f"latency_ms_{kind_}"] = {q: percentile(part, q) * 1000 for q in (50, 95, 99)}
+                result[f"latency_n_{kind_}"] = len(part)
         result["latency_n"] = len(lat)
         result["latency_rate"] = pace
         return result
@@ -572,7 +633,8 @@ def run_rss(inputs, args, workdir: Path) -> dict:
 
         version = build_pipeline(model_dir=stack.settings.model_dir or None, parse_limits=stack.settings.parse_limits).version
         store = stack.store()
-        dispatcher = Dispatcher(store, Layout.from_settings(stack.settings), CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600)
+        dispatcher = Dispatcher(store, Layout.from_settings(stack.settings), CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600,
+                                batch_size=stack.settings.dispatch_batch, batch_seconds=stack.settings.dispatch_batch_seconds)
         total = args.rss_articles
         # The inputs in a fixed shuffled order: every stretch of articles has the same mix of
         # BBC texts and HTML pages (in file order the first 2,000 would be texts only, and the
@@ -591,8 +653,9 @@ def run_rss(inputs, args, workdir: Path) -> dict:
                 name, data = inputs[i % len(inputs)]
                 key = f"incoming/rss/{i // len(inputs)}/{name}"
                 batch.append((key, stack.upload(key, variant(name, data, f"rss {i}"))))
-            for key, etag in batch:
-                dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
+            with dispatcher.batching():
+                for key, etag in batch:
+                    dispatcher.submit(ObjectEvent(store.bucket, key, etag, origin="bench"))
             submitted += len(batch)
             stack.wait_done(PROCESS_TASK, submitted, 3600)
             kids = sorted(children_of(stack.procs["articles"].pid))
@@ -666,15 +729,18 @@ def report(results: dict, args) -> None:
         pools = [p for p in REPORTED if p not in ("process", "process-pool", ONE_PROCESS) and p in results]
         print(f"x process-pool (the stages alone in {args.concurrency} processes at once, {ceiling:.1f} art/s): "
               + ", ".join(f"{p} {results[p]['rate'] / ceiling:.2f}" for p in pools))
-    for path in ("celery-folder", "celery-folder-nofsync", "celery-s3"):
+    for path in ("celery-folder", "celery-folder-single", "celery-folder-nofsync", "celery-s3"):
         r = results.get(path)
         if r and r.get("cpu_ms", {}).get("pool"):
             share = r["cpu_ms"]["index"] / r["cpu_ms"]["pool"]
-            print(f"{path}: index worker CPU = {share:.1%} of the article pool's; {r['index_runs']} index batch runs for {r['n']} articles; "
+            print(f"{path}: up to {r.get('dispatch_batch', 1)} articles per task message in the burst; "
+                  f"index worker CPU = {share:.1%} of the article pool's; {r['index_runs']} index batch runs for {r['n']} articles; "
                   f"index requests/article {fmt_requests(r['index_requests'], r['n'])}; dispatcher {fmt_requests(r['dispatcher_requests'], r['n'])}")
             lc = r.get("latency_cpu_ms") or {}
             if lc.get("pool"):
-                print(f"{path} at half capacity ({r['latency_rate']:.1f}/s, {r['latency_n']} articles): CPU ms/article main {lc['main']:.2f}, "
+                parts = "; ".join(f"{k} p50/p95/p99 {v[50]:.0f}/{v[95]:.0f}/{v[99]:.0f} ms (n={r[f'latency_n_{k}']})"
+                                  for k in ("text", "html") if (v := r.get(f"latency_ms_{k}")))
+                print(f"{path} at half capacity ({r['latency_rate']:.1f}/s, {r['latency_n']} articles): latency {parts}; CPU ms/article main {lc['main']:.2f}, "
                       f"pool {lc['pool']:.2f}, index worker {lc['index']:.2f} = {lc['index'] / lc['pool']:.1%} of the pool's; "
                       f"{r['latency_index_runs']} index batch runs")
     print()
@@ -746,8 +812,8 @@ def main() -> None:
 
 
 def run_path(path: str, inputs, args, workdir: Path, results: dict) -> None:
-    extra_env = {"COPYDESK_FSYNC_RECORDS": "0"} if path in NOFSYNC else None
-    base = NOFSYNC.get(path, path)
+    extra_env = {"COPYDESK_FSYNC_RECORDS": "0"} if path in NOFSYNC else {"COPYDESK_DISPATCH_BATCH": "1"} if path in SINGLE else None
+    base = NOFSYNC.get(path) or SINGLE.get(path) or path
     if base in ("process", "process-pool", "embedded", "embedded-1proc"):
         folder = workdir / path / "bucket"
         write_inputs(folder, inputs)

@@ -48,8 +48,9 @@ def main() -> None:
     ap.add_argument("--html", type=int, default=30)
     ap.add_argument("--redis-port", type=int, default=6393)
     ap.add_argument("--redis-db", type=int, default=3)
-    ap.add_argument("--profile", nargs="?", const="task", choices=("task", "job"),
-                    help="cProfile the task pass (or the job pass) with a CPU-time clock; print the top functions")
+    ap.add_argument("--profile", nargs="?", const="task", choices=("task", "job", "batch"),
+                    help="cProfile the task pass (or the job pass, or the batch pass) with a CPU-time clock; print the top functions")
+    ap.add_argument("--batch", type=int, default=16, help="articles per message of the batch pass (copydesk.process_articles)")
     ap.add_argument("--top", type=int, default=35)
     args = ap.parse_args()
     if args.redis_port == 6379:
@@ -59,9 +60,9 @@ def main() -> None:
     folder = workdir / "bucket"
     inputs = build_inputs(args.bbc, args.html)
     # The same inputs under one prefix per pass: every article is new in every pass.
-    for prefix in ("incoming/job/", "incoming/task/"):
+    for prefix in ("incoming/job/", "incoming/task/", "incoming/batch/"):
         write_inputs(folder, inputs, prefix=prefix)
-    for prefix in ("incoming/warm-job/", "incoming/warm-task/"):  # first-use costs (imports, folders)
+    for prefix in ("incoming/warm-job/", "incoming/warm-task/", "incoming/warm-batch/"):  # first-use costs (imports, folders)
         write_inputs(folder, inputs[:5], prefix=prefix)
     broker = f"redis://127.0.0.1:{args.redis_port}/{args.redis_db}"
     os.environ.update(
@@ -81,7 +82,8 @@ def main() -> None:
     from worker.app import configure
     from worker.dispatch import Dispatcher, RedisClaims
     from worker.events.model import ObjectEvent
-    from worker.jobs.article import process_article, request_index_batch
+    from worker.jobs.article import process_article, process_articles, request_index_batch
+    from worker.jobs.queues import article_item
     from worker.logging import configure_logging
     from worker.runtime import for_this_process
     from worker.search.indexer import document_written
@@ -129,11 +131,18 @@ def main() -> None:
         def enqueue_removal(self, event):
             raise AssertionError
 
+    class EagerBatchQueue(EagerQueue):
+        def enqueue_many(self, items):
+            process_articles.apply(kwargs={"bucket": items[0].event.bucket,
+                                           "items": [article_item(i.event, i.force, i.prior) for i in items]})
+
     def run_pass(prefix: str, queue, count: int | None = None) -> tuple[float, float]:
-        dispatcher = Dispatcher(runtime.store, runtime.layout, queue, RedisClaims(runtime.redis), pipeline.version, 600)
+        dispatcher = Dispatcher(runtime.store, runtime.layout, queue, RedisClaims(runtime.redis), pipeline.version, 600,
+                                batch_size=args.batch)
         c0, t0, s0 = cpu(), time.perf_counter(), sys_cpu()
-        for (name, _), etag in list(zip(inputs, etags, strict=True))[:count]:
-            dispatcher.submit(ObjectEvent(runtime.store.bucket, f"{prefix}{name}", etag, origin="bench"))
+        with dispatcher.batching():
+            for (name, _), etag in list(zip(inputs, etags, strict=True))[:count]:
+                dispatcher.submit(ObjectEvent(runtime.store.bucket, f"{prefix}{name}", etag, origin="bench"))
         system[prefix] = sys_cpu() - s0
         return cpu() - c0, time.perf_counter() - t0
 
@@ -141,6 +150,7 @@ def main() -> None:
 
     run_pass("incoming/warm-job/", JobQueue(), 5)
     run_pass("incoming/warm-task/", EagerQueue(), 5)
+    run_pass("incoming/warm-batch/", EagerBatchQueue(), 5)
     # CPU time, not wall time: waits on Redis and the disk are not what this looks for.
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     if profiler and args.profile == "job":
@@ -153,6 +163,11 @@ def main() -> None:
     task_cpu, task_wall = run_pass("incoming/task/", EagerQueue())
     if profiler and args.profile == "task":
         profiler.disable()
+    if profiler and args.profile == "batch":
+        profiler.enable()
+    batch_cpu, batch_wall = run_pass("incoming/batch/", EagerBatchQueue())
+    if profiler and args.profile == "batch":
+        profiler.disable()
     n = len(inputs)
     print(f"{n} inputs ({args.bbc} BBC + {args.html} HTML), one process, folder store")
     print(f"stages alone: {stages_cpu * 1000 / n:.2f} CPU ms/article ({stages_wall * 1000 / n:.2f} wall)")
@@ -160,7 +175,9 @@ def main() -> None:
           f"{system['incoming/job/'] * 1000 / n:.2f} ({job_wall * 1000 / n:.2f} wall)")
     print(f"dispatcher + task (eager): {task_cpu * 1000 / n:.2f} CPU ms/article, of which system "
           f"{system['incoming/task/'] * 1000 / n:.2f} ({task_wall * 1000 / n:.2f} wall)")
-    print(f"ratio stages/task CPU: {stages_cpu / task_cpu:.2f}")
+    print(f"dispatcher + batch task (eager, {args.batch} a message): {batch_cpu * 1000 / n:.2f} CPU ms/article, of which "
+          f"system {system['incoming/batch/'] * 1000 / n:.2f} ({batch_wall * 1000 / n:.2f} wall)")
+    print(f"ratio stages/task CPU: {stages_cpu / task_cpu:.2f}; stages/batch task CPU: {stages_cpu / batch_cpu:.2f}")
     if profiler:
         stats = pstats.Stats(profiler)
         stats.sort_stats("cumulative").print_stats(args.top)

@@ -27,6 +27,8 @@ MAINTENANCE_QUEUE = "copydesk.maintenance"
 QUEUES = (ARTICLES_QUEUE, INDEX_QUEUE, MAINTENANCE_QUEUE)
 
 PROCESS_ARTICLE = "copydesk.process_article"
+#: Several articles in one message (issue 15): the dispatcher's batches.
+PROCESS_ARTICLES = "copydesk.process_articles"
 SWEEP = "copydesk.sweep"
 INDEX_BATCH = "copydesk.index_batch"
 INDEX_MERGE = "copydesk.index_merge"
@@ -74,6 +76,7 @@ def celery_config(settings: Settings) -> dict:
         "task_default_queue": ARTICLES_QUEUE,
         "task_routes": {
             PROCESS_ARTICLE: {"queue": ARTICLES_QUEUE},
+            PROCESS_ARTICLES: {"queue": ARTICLES_QUEUE},
             INDEX_BATCH: {"queue": INDEX_QUEUE},
             INDEX_MERGE: {"queue": INDEX_QUEUE},
             INDEX_REMOVE: {"queue": INDEX_QUEUE},

@@ -324,9 +324,10 @@ def submit(keys: tuple[str, ...], prefix: str | None, force: bool) -> None:
     else:
         events = (ObjectEvent(store.bucket, key, None, origin="submit") for key in keys)
     counts: dict[str, int] = {}
-    for event in events:
-        result = dispatcher.submit(event, force=force)
-        counts[result] = counts.get(result, 0) + 1
+    with dispatcher.batching():  # several articles to a task message (COPYDESK_DISPATCH_BATCH)
+        for event in events:
+            result = dispatcher.submit(event, force=force)
+            counts[result] = counts.get(result, 0) + 1
     click.echo(json.dumps(counts, sort_keys=True))
 
 

@@ -14,13 +14,31 @@ The state read in 2 is the only one per article: the dispatcher hands it to the 
 which does not read it again (issue 15: store requests per article). For an input never seen
 it is one HEAD of the lineage log (`state.dispatch_state`); the record (and the quarantine
 record) are read only when a log exists.
+
+Batches (issue 15): events submitted inside `with dispatcher.batching():` are queued several
+articles to a message (up to `batch_size` ids, COPYDESK_DISPATCH_BATCH, and BATCH_BYTES of
+inputs), which the worker runs with one group commit. The open batch is shared by every thread
+of the process. A message is sent when it is full, or when a block ends:
+- `batching()` (a source with several events at hand: a sweep's page, one SQS poll, `copydesk
+  submit`): its events are sent when it ends, with whatever other threads added meanwhile;
+- `batching(linger=True)` (a source that gets events one at a time from many clients at once:
+  the HTTP listener's requests): the block waits until its events are sent, and sends them
+  itself once the oldest article of their batch has waited `batch_seconds`
+  (COPYDESK_DISPATCH_BATCH_SECONDS), so concurrent requests share messages under load and a
+  lone event waits at most that long.
+A block returns only once its events are sent, and raises if their message could not be (the
+claims of that message are released, so the next event or sweep tries again). Outside a block
+every article is queued at once, one per message, as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .events.model import CREATED, REMOVED, ObjectEvent
@@ -30,6 +48,11 @@ from .state import dispatch_state, is_current
 from .storage import NotFound, Store
 
 log = get_logger("copydesk.dispatch")
+
+#: A batch is sent once its inputs add up to this many bytes (when the events give sizes), so a
+#: message of large HTML pages is not a long one: its first record would wait for the last
+#: page's stages (a text article is a few KB, a page tens to hundreds).
+BATCH_BYTES = 256 * 1024
 
 ENQUEUED = "enqueued"
 REMOVAL_ENQUEUED = "removal_enqueued"
@@ -47,6 +70,34 @@ class TaskQueue(Protocol):
 
     def enqueue_removal(self, event: ObjectEvent) -> None:
         """An input was deleted: take it out of the search index (its outputs stay)."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One article for the queue: what `TaskQueue.enqueue` takes, as one value."""
+
+    event: ObjectEvent
+    force: bool = False
+    prior: str | None = None
+
+
+class BatchQueue(TaskQueue, Protocol):
+    def enqueue_many(self, items: list[Queued]) -> None:
+        """Queue these articles as few messages as it can (all or none raise)."""
+
+
+@dataclass(eq=False)
+class _Batch:
+    """Articles waiting for one message; `sent` once it was handed to the queue (or failed:
+    `error`)."""
+
+    items: list[Queued] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    oldest: float = 0.0
+    bytes: int = 0
+    sending: bool = False
+    sent: bool = False
+    error: BaseException | None = None
 
 
 class Claims(Protocol):
@@ -107,6 +158,9 @@ class Dispatcher:
         claims: Claims,
         pipeline_version: str,
         claim_ttl: int,
+        *,
+        batch_size: int = 1,
+        batch_seconds: float = 0.2,
     ) -> None:
         self.store = store
         self.layout = layout
@@ -114,6 +168,87 @@ class Dispatcher:
         self.claims = claims
         self.pipeline_version = pipeline_version
         self.claim_ttl = claim_ttl
+        #: Most articles per message inside `batching()` (1: one per message; a queue without
+        #: enqueue_many is always sent one at a time), and the longest a lingering block waits.
+        self.batch_size = batch_size if hasattr(queue, "enqueue_many") else 1
+        self.batch_seconds = batch_seconds
+        #: The open batch, shared by every thread; the batches of this thread's open block.
+        self._open: _Batch | None = None
+        self._changed = threading.Condition()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def batching(self, *, linger: bool = False) -> Iterator[None]:
+        """Queue the articles submitted by this thread inside the block several to a message
+        (see the module docstring). Nested blocks belong to the outermost."""
+        if self.batch_size <= 1 or getattr(self._local, "batches", None) is not None:
+            yield
+            return
+        mine: list[_Batch] = []
+        self._local.batches = mine
+        try:
+            yield
+        finally:
+            self._local.batches = None
+            self._wait_sent(mine, linger)
+
+    def _add(self, item: Queued, token: str) -> _Batch:
+        """Put one article in the open batch; the thread that fills it sends it."""
+        with self._changed:
+            batch = self._open
+            if batch is None:
+                batch = self._open = _Batch(oldest=time.monotonic())
+            batch.items.append(item)
+            batch.tokens.append(token)
+            batch.bytes += item.event.size or 0
+            full = len(batch.items) >= self.batch_size or batch.bytes >= BATCH_BYTES
+            if full:
+                self._open = None
+                batch.sending = True
+        if full:
+            self._send(batch)
+        return batch
+
+    def _wait_sent(self, batches: list[_Batch], linger: bool) -> None:
+        """Until every batch in `batches` is sent: send the open one now (or, lingering, once its
+        oldest article has waited batch_seconds); wait for those another thread is sending."""
+        while True:
+            with self._changed:
+                waiting = [b for b in batches if not b.sent]
+                if not waiting:
+                    break
+                take = None
+                if self._open is not None and self._open in waiting:
+                    due = self._open.oldest + self.batch_seconds - time.monotonic()
+                    if not linger or due <= 0:
+                        take, self._open = self._open, None
+                        take.sending = True
+                    else:
+                        self._changed.wait(due)
+                else:
+                    self._changed.wait(1.0)  # being sent by another thread: notified when done
+            if take is not None:
+                self._send(take)
+        failed = next((b.error for b in batches if b.error is not None), None)
+        if failed is not None:
+            raise failed
+
+    def _send(self, batch: _Batch) -> None:
+        items = batch.items
+        try:
+            if len(items) == 1:
+                self.queue.enqueue(items[0].event, force=items[0].force, prior=items[0].prior)
+            else:
+                self.queue.enqueue_many(items)  # type: ignore[attr-defined]
+        except BaseException as exc:
+            log.error("batch_enqueue_failed", articles=len(items), error=type(exc).__name__, message=str(exc)[:300])
+            for token in batch.tokens:
+                self.claims.release(token)  # let the next event or sweep try again
+            batch.error = exc
+        finally:
+            with self._changed:
+                batch.sent = True
+                self._changed.notify_all()
 
     def submit(self, event: ObjectEvent, *, force: bool = False) -> str:
         bound = log.bind(key=event.key, etag=event.etag, origin=event.origin)
@@ -157,6 +292,13 @@ class Dispatcher:
                 bound.info("event_already_queued")
                 return CLAIMED
             prior = state.status
+        mine: list[_Batch] | None = getattr(self._local, "batches", None)
+        if mine is not None:
+            batch = self._add(Queued(event, force, prior), token)
+            if not mine or mine[-1] is not batch:
+                mine.append(batch)
+            bound.info("article_enqueued", force=force)
+            return ENQUEUED
         try:
             self.queue.enqueue(event, force=force, prior=prior)
         except BaseException:

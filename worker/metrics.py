@@ -232,14 +232,22 @@ def _task_finished(task=None, retval=None, state=None, **_kwargs) -> None:
     m = _m()
     m.tasks_in_flight.labels(task.name).dec()
     m.tasks_finished.labels(task.name, state or "UNKNOWN").inc()
-    if isinstance(retval, dict) and "status" in retval:
-        status, reason = retval.get("status"), retval.get("reason") or "unknown"
+    if not isinstance(retval, dict) or "status" not in retval:
+        return
+    if retval["status"] == "batch":  # copydesk.process_articles: [status, key, reason] each
+        answered = [(a[0], a[2]) for a in retval.get("articles") or () if isinstance(a, list) and len(a) == 3]
+    else:
+        answered = [(retval["status"], retval.get("reason"))]
+    processed = 0
+    for status, reason in answered:
         if status == "processed":
-            m.articles_processed.inc()
+            processed += 1
         elif status == "quarantined":
-            m.articles_quarantined.labels(reason).inc()
+            m.articles_quarantined.labels(reason or "unknown").inc()
         elif status == "skipped":
-            m.articles_skipped.labels(reason).inc()
+            m.articles_skipped.labels(reason or "unknown").inc()
+    if processed:
+        m.articles_processed.inc(processed)
 
 
 def _task_retried(sender=None, reason=None, **_kwargs) -> None:

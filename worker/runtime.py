@@ -28,6 +28,12 @@ class Runtime:
         self._lock = threading.Lock()
         #: The Celery article task's jobs by bucket, built once per process (worker/jobs/article.py).
         self.article_jobs: dict[str | None, ArticleJob] = {}
+        #: While a batch of articles runs (worker/jobs/article.py): its articles' index documents
+        #: (document key, document, pending marker once written), announced to the index queue
+        #: together at the end; None otherwise. `defer_markers`: the markers are written at the
+        #: end too (only when the records are: a record is never in place before its marker).
+        self.held_documents: list[tuple[str, bytes, str | None]] | None = None
+        self.defer_markers = False
 
     @cached_property
     def store(self) -> Store:
@@ -84,6 +90,8 @@ class Runtime:
             RedisClaims(self.redis),
             self.pipeline_version,
             self.settings.claim_seconds,
+            batch_size=self.settings.dispatch_batch,
+            batch_seconds=self.settings.dispatch_batch_seconds,
         )
 
 

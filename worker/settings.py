@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from tasks.cleaning.markup import ParseLimits
 
 PREFIX = "COPYDESK_"
+#: Seconds a batch of articles (COPYDESK_DISPATCH_BATCH) may spend before it starts its last
+#: article: its message's time limits are the article's plus this, so every article of a batch
+#: gets at least the soft time limit, and Redis' visibility timeout covers it.
+BATCH_BUDGET_SECONDS = 3
 
 
 class SettingsError(ValueError):
@@ -63,7 +67,7 @@ class Settings(BaseSettings):
     max_elements: int = Field(100_000, gt=0, description="Most elements (tag openings, counted before parsing) one HTML/XML document may have; more: quarantined as `too_many_elements`.")
     max_depth: int = Field(160, gt=0, description="Deepest element nesting parsed; deeper documents are quarantined as `too_deep`.")
     soft_time_limit: int = Field(9, gt=0, description="Seconds after which an article task is asked to stop (SoftTimeLimitExceeded): quarantined as `time_limit` when it was in the stages, retried when it was waiting for the store. An article takes well under a second.")
-    time_limit: int = Field(12, gt=0, description="Seconds after which an article task's process is killed (quarantined as `time_limit` by the worker). Redis' visibility timeout is this + COPYDESK_RETRY_BACKOFF_MAX + 2 s, which bounds redelivery after a worker is killed (see README, Broker).")
+    time_limit: int = Field(12, gt=0, description="Seconds after which an article task's process is killed (quarantined as `time_limit` by the worker). Redis' visibility timeout is this + COPYDESK_RETRY_BACKOFF_MAX (at least 3 s, a batch's budget) + 2 s, which bounds redelivery after a worker is killed (see README, Broker).")
     max_retries: int = Field(0, ge=0, description="Retries of an outage (store or broker unreachable, throttling, 5xx, wrong credentials or bucket, model missing) before the article is quarantined as `retries_exhausted`; 0: retry for as long as the outage lasts.")
     retry_backoff_max: int = Field(6, ge=0, description="Longest wait between retries, in seconds (exponential backoff with full jitter). Kept short: a retried task waits in the worker unacknowledged, so this adds to Redis' visibility timeout.")
     sweep_time_limit: int = Field(20, gt=0, description="Seconds one sweep run lists and dispatches before it stops; the next run continues from its cursor (queued at once until the pass is complete).")
@@ -71,13 +75,15 @@ class Settings(BaseSettings):
     max_memory_per_child: int = Field(512_000, ge=0, description="KiB of resident memory after which a pool child is replaced once its task is done (Celery's worker_max_memory_per_child); 0: never.")
     max_tasks_per_child: int = Field(1000, ge=0, description="Tasks after which a pool child is replaced (Celery's worker_max_tasks_per_child); 0: never.")
     concurrency: int = Field(0, ge=0, description="Worker processes per `copydesk worker` and `copydesk run` (0: one per CPU).")
+    dispatch_batch: int = Field(16, ge=1, le=256, description="Most articles the dispatcher puts in one task message when a source has several events at hand (a sweep's page, one SQS poll, one POSTed notification); the worker runs them with one group commit (folder store: one flush of the file system for the batch). 1: one article per message, as before issue 15's fourth session. Upgrade workers before listeners and beat: an older worker does not know the batch task.")
+    dispatch_batch_seconds: float = Field(0.2, ge=0, le=60, description="Longest an article waits in the dispatcher for its batch to fill, in seconds (a batch is also sent as soon as the source has no more events at hand).")
     claim_ttl: int = Field(0, ge=0, description="Seconds an enqueued (key, etag, pipeline version) stays claimed against duplicate events (0: 300); a task waiting to retry renews its claim.")
     http_token: str = Field("", description="Bearer token the HTTP listener requires (`Authorization: Bearer TOKEN`, scheme in any case). Never logged. The listener refuses to start without one unless COPYDESK_HTTP_ALLOW_ANONYMOUS is set.")
     http_allow_anonymous: bool = Field(False, description="Let the HTTP listener run without a token (any client on its network may then announce objects of the configured bucket).")
     http_max_records: int = Field(100, gt=0, description="Most records one POSTed notification may hold; larger ones are refused whole (HTTP 413).")
     http_timeout: int = Field(10, gt=0, description="Seconds the HTTP listener gives a client to send its request body (slower clients get 408) and keeps an idle connection.")
     sqs_keep_unparseable: bool = Field(False, description="Leave SQS messages that are not S3 notifications on the queue (for its redrive policy's dead-letter queue) instead of deleting them.")
-    fsync_records: bool = Field(True, description="Folder store only: fsync each record and quarantine record before renaming it into place. Off: a power loss may lose the records of the last seconds (their inputs are processed again by the next sweep or run; outputs are rewritten in place, nothing else is lost). One fsync per article cost 3-5 ms of system CPU and 3-7 ms of wall time on the 2-core test VM, more than the stages of a text article (issue 15).")
+    fsync_records: bool = Field(True, description="Folder store only: make each record and quarantine record durable before renaming it into place (Celery workers: one group commit per task message, i.e. per batch of up to COPYDESK_DISPATCH_BATCH articles, one fsync for a message of one article; `copydesk run`: one group commit per batch of up to 32 records per worker thread, see \"Group commit in `copydesk run`\"). Off: a power loss may lose the records of the last seconds (their inputs are processed again by the next sweep or run; outputs are rewritten in place, nothing else is lost). One fsync per article cost 3-5 ms of system CPU and 3-7 ms of wall time on the 2-core test VM, more than the stages of a text article (issue 15).")
     cache_dir: str = Field("", description="Folder for cached index segments (empty: `$XDG_CACHE_HOME/copydesk`, else `~/.cache/copydesk`).")
     model_dir: str = Field("", description="Folder of the topic model to load (empty: the model shipped in the package).")
     watch_settle_seconds: float = Field(1.0, ge=0, le=3600, description="`copydesk run` without --once: seconds a new file's size and modification time must stay unchanged before it is processed (a file still being written waits).")
@@ -145,8 +151,9 @@ class Settings(BaseSettings):
     def visibility_timeout(self) -> int:
         """Redis redelivers an unacked task after this. It exceeds the hard time limit plus the
         longest retry countdown (a retried task is held unacknowledged until its countdown
-        ends), so a live task is not handed out twice; and it bounds redelivery after a kill."""
-        return self.time_limit + self.retry_backoff_max + 2
+        ends) and above a batch's hard time limit (the article's plus BATCH_BUDGET_SECONDS), so a
+        live task is not handed out twice; and it bounds redelivery after a kill."""
+        return self.time_limit + max(self.retry_backoff_max, BATCH_BUDGET_SECONDS) + 2
 
     def with_(self, **changes: Any) -> Settings:
         values = self.model_dump()

@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .app import PROCESS_ARTICLE, QUEUES
+from .app import PROCESS_ARTICLE, PROCESS_ARTICLES, QUEUES
 from .broker import queue_snapshot as _queue_snapshot
 from .heartbeat import alive as alive_workers
 
@@ -73,7 +73,9 @@ def worker_activity(celery_app, timeout: float, expected: int) -> dict[str, Any]
             "active": len(active.get(name) or []),
             "reserved": len(reserved.get(name) or []),
             "tasks_total": sum(int(v) for v in totals.values()),
-            "articles_total": int(totals.get(PROCESS_ARTICLE, 0)),
+            # Article task messages: one article each, or a batch (copydesk.process_articles,
+            # counted once: Celery's totals count messages).
+            "articles_total": int(totals.get(PROCESS_ARTICLE, 0)) + int(totals.get(PROCESS_ARTICLES, 0)),
             "uptime_s": s.get("uptime"),
         }
     return {

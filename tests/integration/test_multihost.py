@@ -128,9 +128,10 @@ def test_every_article_processed_exactly_once_across_hosts(net, services, sample
                            f"{worker.node} to answer a ping", [worker])
         finally:
             control.close()
-        # Submitted from one of the hosts, as an operator's shell there would.
+        # Submitted from one of the hosts, as an operator's shell there would; four articles a
+        # message (six messages: with the default 16, two, and one host would have nothing).
         submit = subprocess.run(net.argv(0, [str(BIN / "copydesk"), "submit", "--prefix", "incoming/mh/"]),
-                                env=env, capture_output=True, text=True, timeout=120)
+                                env={**env, "COPYDESK_DISPATCH_BATCH": "4"}, capture_output=True, text=True, timeout=120)
         assert submit.returncode == 0, submit.stderr[-2000:]
 
         def records():

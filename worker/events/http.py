@@ -119,7 +119,11 @@ def make_app(
             )
 
         def submit_all() -> list[str]:
-            return [dispatcher.submit(event) for event in events]
+            # Several articles to a task message (COPYDESK_DISPATCH_BATCH), shared with the
+            # requests handled meanwhile: the answer waits until this one's events are sent, at
+            # most COPYDESK_DISPATCH_BATCH_SECONDS for others to join.
+            with dispatcher.batching(linger=True):
+                return [dispatcher.submit(event) for event in events]
 
         try:
             results = await run_in_threadpool(submit_all)

@@ -60,14 +60,36 @@ class SqsListener:
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
         messages = resp.get("Messages", [])
-        for message in messages:
+        # The poll's events go several articles to a task message (COPYDESK_DISPATCH_BATCH); a
+        # message is deleted only once everything it announced was sent.
+        done: list[dict] = []
+        try:
+            with self.dispatcher.batching():
+                for message in messages:
+                    try:
+                        if self.handle(message, delete=False):
+                            done.append(message)
+                    except Exception as exc:  # never let one message stop the listener
+                        log.error("sqs_message_failed", message_id=_message_id(message), error=type(exc).__name__, message=str(exc)[:300])
+        except Exception as exc:
+            # A batch of the poll could not be sent (the dispatcher raises that when the block
+            # ends, whichever message's event filled it): none of the poll's messages is deleted.
+            # They come back after the queue's visibility timeout (events sent meanwhile find
+            # their claims).
+            log.error("sqs_enqueue_failed", messages=len(done), error=type(exc).__name__, message=str(exc)[:300])
+            return len(messages)
+        for message in done:
             try:
-                self.handle(message)
-            except Exception as exc:  # never let one message stop the listener
+                self._delete(message)
+                log.debug("sqs_message_done", message_id=_message_id(message))
+            except Exception as exc:
                 log.error("sqs_message_failed", message_id=_message_id(message), error=type(exc).__name__, message=str(exc)[:300])
         return len(messages)
 
-    def handle(self, message: dict) -> None:
+    def handle(self, message: dict, *, delete: bool = True) -> bool:
+        """Hand one message's events to the dispatcher. True when they all were (the message
+        may go: deleted here unless `delete` is False); an unparseable message is deleted (or
+        left for the redrive policy) here, and False returned."""
         message_id = _message_id(message)
         try:
             events = parse_notification(message.get("Body", ""), origin="sqs")
@@ -75,19 +97,21 @@ class SqsListener:
             receives = (message.get("Attributes") or {}).get("ApproximateReceiveCount")
             if self.keep_unparseable:
                 log.error("sqs_message_unparseable", message_id=message_id, error=str(exc), action="left_for_redrive", receives=receives)
-                return
+                return False
             log.error("sqs_message_unparseable", message_id=message_id, error=str(exc), action="deleted", receives=receives)
             self._delete(message)
-            return
+            return False
         try:
             for event in events:
                 self.dispatcher.submit(event)
         except Exception as exc:
             # Leave the message: it becomes visible again after the queue's visibility timeout.
             log.error("sqs_enqueue_failed", message_id=message_id, error=type(exc).__name__, message=str(exc)[:300])
-            return
-        self._delete(message)
-        log.debug("sqs_message_done", message_id=message_id, events=len(events))
+            return False
+        if delete:
+            self._delete(message)
+            log.debug("sqs_message_done", message_id=message_id, events=len(events))
+        return True
 
     def _delete(self, message: dict) -> None:
         handle = message.get("ReceiptHandle")

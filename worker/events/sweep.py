@@ -118,8 +118,9 @@ def sweep(
     started = time.monotonic()
     listing_prefix = prefix or layout.input_prefix
     if force or state is None or prefix:
-        for info in store.list(listing_prefix):
-            _dispatch(dispatcher, store, layout, info, counts, force)
+        with dispatcher.batching():
+            for info in store.list(listing_prefix):
+                _dispatch(dispatcher, store, layout, info, counts, force)
         result = dict(counts)
         log.info("sweep_finished", complete=True, **result)
         return result
@@ -142,9 +143,11 @@ def sweep(
                 break
         last = page[-1].key[len(layout.input_prefix):] if page else None
         final = len(page) < PAGE
-        _reconcile_page(
-            store, layout, dispatcher, page, cursor, None if final else last, listed_at, listings_trusted, counts, quarantine
-        )
+        # A page's articles go several to a task message, all sent before the cursor moves on.
+        with dispatcher.batching():
+            _reconcile_page(
+                store, layout, dispatcher, page, cursor, None if final else last, listed_at, listings_trusted, counts, quarantine
+            )
         if final:
             complete = True
             state.set_cursor(None)

@@ -1,4 +1,6 @@
 """`copydesk.process_article(bucket, key, etag)`: fetch, run the stages, write. Nothing else.
+`copydesk.process_articles(bucket, items)`: the same for several articles (ids, never documents),
+with one group commit for the batch (see `process_articles`).
 
 Every run ends in a record, a quarantine record, or a scheduled retry:
 - the article's faults (bad input, a stage that crashes on it, the soft time limit during the
@@ -11,25 +13,37 @@ Every run ends in a record, a quarantine record, or a scheduled retry:
 
 from __future__ import annotations
 
-from billiard.exceptions import TimeLimitExceeded
+import contextlib
+import time
+from typing import Any
 
-from ..app import INDEX_BATCH, INDEX_QUEUE, PROCESS_ARTICLE, app
+from billiard.exceptions import TimeLimitExceeded
+from celery.exceptions import Reject
+from celery.signals import worker_init
+from celery.utils.time import get_exponential_backoff_interval
+
+from ..app import ARTICLES_QUEUE, INDEX_BATCH, INDEX_QUEUE, PROCESS_ARTICLE, PROCESS_ARTICLES, app, current_settings
 from ..logging import get_logger
+from ..settings import BATCH_BUDGET_SECONDS
 from ..state import output_state
-from ..processing import OUTAGE_ERRORS
-from .base import CopydeskTask
+from ..processing import OUTAGE_ERRORS, SlowFirstAttempt, is_transient
+from .base import RETRY_BASE_SECONDS, CopydeskTask
 
 log = get_logger("copydesk.task")
 
 
-def request_index_batch(runtime, marker: str | None = None, document: bytes | None = None) -> None:
+def request_index_batch(runtime, marker: str | None = None, document: bytes | None = None,
+                        documents: list[tuple[str, bytes]] | None = None) -> None:
     """Ask the index queue for a batch, debounced in Redis by count and age (no store request);
-    the document just written as `marker` goes to the batches' Redis cache in the same round
-    trip."""
+    the document just written as `marker` (or the `documents` of a batch of articles, as
+    (marker, document)) go to the batches' Redis cache in the same round trip."""
     from ..search.indexer import BATCH_AGE, BatchRequests
 
     requests = BatchRequests(runtime.redis, runtime.store.url)
-    when = requests.document_written(marker, document)
+    if documents is not None:
+        when = requests.documents_written(documents)
+    else:
+        when = requests.document_written(marker, document)
     if when == "later":
         # Skipped when it comes due if a run started meanwhile (BatchRequests.superseded).
         app.send_task(INDEX_BATCH, kwargs={"generation": requests.generation}, countdown=BATCH_AGE, queue=INDEX_QUEUE)
@@ -49,6 +63,13 @@ def _article_job(runtime, bucket: str | None):
         store, settings = job.store, runtime.settings  # the job's store: its writes are counted in the metrics
 
         def on_document_written(doc_key: str, document: bytes) -> None:
+            held = runtime.held_documents
+            if held is not None:
+                # A batch of articles (process_articles): announced with one request at its end;
+                # when its records are committed together, its markers are written just before.
+                marker = None if runtime.defer_markers else document_written(store, settings, doc_key, document)
+                held.append((doc_key, document, marker))
+                return
             document_written(store, settings, doc_key, document,
                              announce=lambda marker, doc: request_index_batch(runtime, marker, doc))
 
@@ -111,3 +132,165 @@ def process_article(
     # every return value, ~0.1 ms for the whole outcome with its summary (issue 15). What the
     # metrics (status, reason) and a Flower user need; the record has the rest.
     return {"status": outcome.status, "key": outcome.key, "reason": outcome.reason}
+
+
+# -- batches: several articles in one message (issue 15) -----------------------------------
+def _single(bucket: str, item: dict[str, Any], *, prior: str | None, retries: int = 0, countdown: float | None = None) -> None:
+    """Send one article of a batch on alone, as the `copydesk.process_article` message a
+    dispatcher sends, `retries` its Celery retry count (its next attempt is retries + 1)."""
+    kwargs = {"bucket": bucket, "key": item["key"], "etag": item.get("etag"), "version_id": item.get("version_id"),
+              "force": bool(item.get("force")), "prior": prior}
+    app.tasks[PROCESS_ARTICLE].apply_async(kwargs=kwargs, retries=retries, countdown=countdown, queue=ARTICLES_QUEUE)
+
+
+def _batch(bucket: str, items: list[dict[str, Any]]) -> None:
+    """Send `items` on as one batch message (what this batch had no time left for)."""
+    if len(items) == 1:
+        _single(bucket, items[0], prior=items[0].get("prior"))
+    else:
+        app.tasks[PROCESS_ARTICLES].apply_async(kwargs={"bucket": bucket, "items": items}, queue=ARTICLES_QUEUE)
+
+
+def _valid_items(items: Any) -> list[dict[str, Any]]:
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("key"), str) and i["key"] for i in items):
+        raise Reject("a batch's items must be a list of objects with a key", requeue=False)
+    return items
+
+
+class ArticleBatchTask(ArticleTask):
+    """The batch's own failure path. Outages are not retried as a whole: each article that
+    meets one is sent on alone (`_single`), so Celery's autoretry is off here."""
+
+    abstract = True
+    autoretry_for = ()
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """The hard time limit killed the child (it runs in the worker's main process, before the
+        message is acknowledged): every article of the batch is sent on alone with its state
+        read again, so the one that hung meets the single article's time-limit path (one more
+        try, then `time_limit`) and the others are processed, or skipped when already current."""
+        if not isinstance(exc, TimeLimitExceeded):
+            return
+        bucket, items = (kwargs or {}).get("bucket"), (kwargs or {}).get("items") or []
+        log.warning("batch_split", reason="time_limit", articles=len(items))
+        try:
+            for item in items:
+                _single(bucket, item, prior=None)
+        except Exception as send_error:
+            # The broker is down too: no record, so the next sweep enqueues the inputs again.
+            log.error("batch_split_failed", articles=len(items), error=type(send_error).__name__, message=str(send_error)[:300])
+
+
+@app.task(bind=True, base=ArticleBatchTask, name=PROCESS_ARTICLES)
+def process_articles(self, bucket: str, items: list[dict[str, Any]]):
+    """Several articles in one message, one after the other, with one group commit.
+
+    Their index documents (pending markers) are written together at the end and announced in
+    one Redis round trip, then their records (and quarantine records) are made durable together
+    (the folder store: one flush of the file system, then each renamed into place), before
+    Celery acknowledges the message. Each article is
+    contained as alone:
+    - bad input is quarantined and the batch goes on;
+    - an outage or a slow first attempt (the soft time limit in the stages) sends that article
+      on alone as its next attempt, with the single article's backoff; the batch goes on, and
+      the article is neither redone nor lost;
+    - once BATCH_BUDGET_SECONDS have passed, the articles not started are sent on as a new batch
+      (the message's time limits are the article's plus that budget, set at worker start, so
+      every article gets at least the soft time limit, and Redis' visibility timeout covers it);
+    - a redelivered batch (its worker died, or it was requeued) is split: each article alone,
+      its state read again (done ones are skipped), so an input that kills its process cannot
+      take the others down with it twice; the hard time limit splits it the same way.
+    """
+    items = _valid_items(items)
+    runtime = self.runtime
+    if (self.request.delivery_info or {}).get("redelivered"):
+        log.warning("batch_split", reason="redelivered", articles=len(items))
+        for item in items:
+            _single(bucket, item, prior=None)
+        return {"status": "batch", "articles": [], "split": len(items)}
+    settings = current_settings()
+    job = _article_job(runtime, bucket)
+    store = job.store
+    started = time.monotonic()
+    answered: list[list[Any]] = []
+    sent_on = 0
+    runtime.held_documents = []
+    store.begin_batch()
+    runtime.defer_markers = job.durable_records and store.defers_durable_writes()
+    try:
+        for i, item in enumerate(items):
+            if i and time.monotonic() - started >= BATCH_BUDGET_SECONDS:
+                _batch(bucket, items[i:])  # the articles not started: a batch of their own
+                sent_on += len(items) - i
+                log.info("batch_handed_on", articles=len(items) - i, after_s=round(time.monotonic() - started, 3))
+                break
+            try:
+                outcome = job.run(
+                    item["key"], item.get("etag"), version_id=item.get("version_id"), force=bool(item.get("force")),
+                    task_id=self.request.id, attempt=1, prior=item.get("prior"),
+                )
+            except Exception as exc:
+                # Sent on alone as its next attempt; the others are untouched.
+                _retry_alone(runtime, bucket, item, exc, settings.retry_backoff_max)
+                sent_on += 1
+                continue
+            answered.append([outcome.status, outcome.key, outcome.reason])
+        _commit(runtime, store)
+    except Exception as exc:
+        # Sending failed (the broker is down) or the commit did. What is done is committed if
+        # the store lets it (a failed commit left nothing half-done), and the message is
+        # requeued whole: redelivered, it is split (above), every article's state read again.
+        log.error("batch_failed", articles=len(items), error=type(exc).__name__, message=str(exc)[:300])
+        with contextlib.suppress(Exception):
+            _commit(runtime, store)  # raises again before any record when a marker cannot be written
+        raise Reject(f"batch failed: {type(exc).__name__}", requeue=True) from exc
+    finally:
+        runtime.held_documents = None
+        runtime.defer_markers = False
+        store.end_batch()
+    return {"status": "batch", "articles": answered, "sent_on": sent_on}
+
+
+def _commit(runtime, store) -> None:
+    """The end of a batch: its deferred markers written just before its records (a record never
+    lacks its index document), every marker announced with one request (an index batch listing
+    them finds them in its cache), then its records made durable and put in place."""
+    held = runtime.held_documents or []
+    if held:
+        from ..search.indexer import document_written
+
+        for i, (doc_key, document, marker) in enumerate(held):
+            if marker is None:  # a failure here leaves the records uncommitted (see the caller)
+                held[i] = (doc_key, document, document_written(store, runtime.settings, doc_key, document))
+        request_index_batch(runtime, documents=[(marker, document) for _, document, marker in held if marker])
+    runtime.held_documents = None
+    store.commit_batch()
+
+
+def _retry_alone(runtime, bucket: str, item: dict[str, Any], exc: BaseException, backoff_max: int) -> None:
+    """An article of a batch met an outage or was too slow on its first attempt: its second
+    attempt is a single-article message, after the same backoff as a single article's retry,
+    its claim renewed (as CopydeskTask.on_retry does). Anything else a job raises (a bug) sends
+    it on alone too: the single article's path then decides."""
+    countdown = get_exponential_backoff_interval(factor=RETRY_BASE_SECONDS, retries=0, maximum=backoff_max, full_jitter=True)
+    retryable = is_transient(exc) or isinstance(exc, SlowFirstAttempt)
+    log.warning(
+        "task_retry", key=item["key"], etag=item.get("etag"), attempt=1, next_attempt=2 if retryable else 1,
+        error=type(exc).__name__, message=str(exc)[:300], countdown_s=round(countdown, 2), batch=True,
+    )
+    _single(bucket, item, prior=None, retries=1 if retryable else 0, countdown=countdown)
+    with contextlib.suppress(Exception):
+        from ..dispatch import RedisClaims, claim_token
+
+        RedisClaims(runtime.redis).refresh(claim_token(bucket, item["key"], item.get("etag"), runtime.pipeline_version),
+                                           runtime.settings.claim_seconds)
+
+
+@worker_init.connect
+def _batch_time_limits(**_kwargs) -> None:
+    """A batch's message may run BATCH_BUDGET_SECONDS longer than one article's (read when the
+    worker starts consuming, after this signal)."""
+    settings = current_settings()
+    task = app.tasks[PROCESS_ARTICLES]
+    task.soft_time_limit = settings.soft_time_limit + BATCH_BUDGET_SECONDS
+    task.time_limit = settings.time_limit + BATCH_BUDGET_SECONDS

@@ -278,28 +278,39 @@ class BatchRequests:
         self.generation = 0
 
     #: One command instead of MULTI/SET/INCR/GET/EXEC (the same atomicity, a fifth of the
-    #: client's work; issue 15): the cache entry (when given), the count, the generation.
+    #: client's work; issue 15): the cache entries (when given), the count, the generation.
+    #: KEYS: count, generation, then one cache key per document; ARGV: TTL, n, the documents.
     _WRITTEN_SCRIPT = """
-if ARGV[1] ~= '' then redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[2]) end
-return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
+for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i], 'EX', ARGV[1]) end
+return {redis.call('INCRBY', KEYS[1], ARGV[2]), redis.call('GET', KEYS[2])}
 """
 
     def document_written(self, marker: str | None = None, document: bytes | None = None) -> str | None:
         """Count a document written; with `marker` and `document`, also put it in the
         RedisDocumentCache of the same store, in the same round trip."""
-        cache_key = RedisDocumentCache.key_of(self.store_url, marker) if marker is not None and document else ""
+        return self.documents_written([(marker, document)] if marker is not None and document else [], count=1)
+
+    def documents_written(self, documents: list[tuple[str, bytes]], count: int | None = None) -> str | None:
+        """Count `count` documents written (default: as many as given) and put the given ones
+        (marker, document) in the RedisDocumentCache, in one round trip: "later" when they are
+        the first since the last run started, "now" when they reach a multiple of BATCH_COUNT,
+        else None."""
+        n = len(documents) if count is None else count
+        if n <= 0:
+            return None
         script = _SCRIPTS.get(self._redis)
         if script is None:
             script = _SCRIPTS[self._redis] = self._redis.register_script(self._WRITTEN_SCRIPT)
-        n, generation = script(
-            keys=[self.key, self.key + ":generation", cache_key or self.key + ":none"],
-            args=[document if cache_key else b"", RedisDocumentCache.TTL],
+        total, generation = script(
+            keys=[self.key, self.key + ":generation", *(RedisDocumentCache.key_of(self.store_url, m) for m, _ in documents)],
+            args=[RedisDocumentCache.TTL, n, *(d for _, d in documents)],
         )
-        #: The run generation when this document asked (see `superseded`).
+        #: The run generation when these documents asked (see `superseded`).
         self.generation = int(generation or 0)
-        if int(n) == 1:
+        total = int(total)
+        if total == n:
             return "later"
-        if int(n) % self.count == 0:
+        if total // self.count > (total - n) // self.count:
             return "now"
         return None
 

@@ -160,6 +160,11 @@ class Store(abc.ABC):
     def end_batch(self) -> None:  # noqa: B027 - optional hook
         """Stop deferring this thread's writes (uncommitted ones are dropped)."""
 
+    def defers_durable_writes(self) -> bool:
+        """Are this thread's durable unconditional writes deferred now (begin_batch() on a
+        backend with group commit)? Elsewhere a durable write is in place when put() returns."""
+        return False
+
     def exists(self, key: str) -> bool:
         try:
             self.head(key)

@@ -103,6 +103,9 @@ class CountingStore(Store):
     def end_batch(self) -> None:
         self.inner.end_batch()
 
+    def defers_durable_writes(self) -> bool:
+        return self.inner.defers_durable_writes()
+
     def __getattr__(self, name: str):
         # Backend-specific helpers (the folder store's root, temporary-file cleanup): not requests.
         return getattr(self.inner, name)

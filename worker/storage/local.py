@@ -416,6 +416,9 @@ class LocalStore(Store):
             raise _translate(exc, writes[done][1]) from exc
         return done
 
+    def defers_durable_writes(self) -> bool:
+        return getattr(self._batches, "writes", None) is not None
+
     def end_batch(self) -> None:
         """Stop deferring this thread's writes (commit_batch() first: deferred ones are dropped)."""
         for tmp, _ in getattr(self._batches, "writes", None) or ():
