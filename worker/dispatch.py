@@ -236,10 +236,8 @@ class Dispatcher:
     def _send(self, batch: _Batch) -> None:
         items = batch.items
         try:
-            if len(items) == 1:
-                self.queue.enqueue(items[0].event, force=items[0].force, prior=items[0].prior)
-            else:
-                self.queue.enqueue_many(items)  # type: ignore[attr-defined]
+            # A batch queue sends a lone article as the single-article message itself.
+            self.queue.enqueue_many(items)  # type: ignore[attr-defined]
         except BaseException as exc:
             log.error("batch_enqueue_failed", articles=len(items), error=type(exc).__name__, message=str(exc)[:300])
             for token in batch.tokens:

@@ -27,7 +27,7 @@ from ..logging import get_logger
 from ..settings import BATCH_BUDGET_SECONDS
 from ..state import output_state
 from ..processing import OUTAGE_ERRORS, SlowFirstAttempt, is_transient
-from .base import RETRY_BASE_SECONDS, CopydeskTask
+from .base import CopydeskTask
 
 log = get_logger("copydesk.task")
 
@@ -151,6 +151,14 @@ def _batch(bucket: str, items: list[dict[str, Any]]) -> None:
         app.tasks[PROCESS_ARTICLES].apply_async(kwargs={"bucket": bucket, "items": items}, queue=ARTICLES_QUEUE)
 
 
+def _split(bucket: str, items: list[dict[str, Any]], reason: str) -> None:
+    """Send every article of a batch on alone, its state to be read again (done ones are then
+    skipped): what a redelivered batch or one killed by the hard time limit becomes."""
+    log.warning("batch_split", reason=reason, articles=len(items))
+    for item in items:
+        _single(bucket, item, prior=None)
+
+
 def _valid_items(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("key"), str) and i["key"] for i in items):
         raise Reject("a batch's items must be a list of objects with a key", requeue=False)
@@ -172,13 +180,28 @@ class ArticleBatchTask(ArticleTask):
         if not isinstance(exc, TimeLimitExceeded):
             return
         bucket, items = (kwargs or {}).get("bucket"), (kwargs or {}).get("items") or []
-        log.warning("batch_split", reason="time_limit", articles=len(items))
         try:
-            for item in items:
-                _single(bucket, item, prior=None)
+            _split(bucket, items, "time_limit")
         except Exception as send_error:
             # The broker is down too: no record, so the next sweep enqueues the inputs again.
             log.error("batch_split_failed", articles=len(items), error=type(send_error).__name__, message=str(send_error)[:300])
+
+    def retry_alone(self, bucket: str, item: dict[str, Any], exc: BaseException, backoff_max: int) -> None:
+        """An article of a batch met an outage or was too slow on its first attempt: its second
+        attempt is a single-article message, after the backoff a single article's retry gets (this
+        task's retry options), its claim renewed as `on_retry` renews it. Anything else a job
+        raises (a bug) sends it on alone too: the single article's path then decides."""
+        countdown = get_exponential_backoff_interval(
+            factor=self.retry_backoff, retries=0, maximum=backoff_max, full_jitter=self.retry_jitter
+        )
+        retryable = is_transient(exc) or isinstance(exc, SlowFirstAttempt)
+        log.warning(
+            "task_retry", key=item["key"], etag=item.get("etag"), attempt=1, next_attempt=2 if retryable else 1,
+            error=type(exc).__name__, message=str(exc)[:300], countdown_s=round(countdown, 2), batch=True,
+        )
+        _single(bucket, item, prior=None, retries=1 if retryable else 0, countdown=countdown)
+        with contextlib.suppress(Exception):
+            self._refresh_claim(bucket, item["key"], item.get("etag"))
 
 
 @app.task(bind=True, base=ArticleBatchTask, name=PROCESS_ARTICLES)
@@ -204,9 +227,7 @@ def process_articles(self, bucket: str, items: list[dict[str, Any]]):
     items = _valid_items(items)
     runtime = self.runtime
     if (self.request.delivery_info or {}).get("redelivered"):
-        log.warning("batch_split", reason="redelivered", articles=len(items))
-        for item in items:
-            _single(bucket, item, prior=None)
+        _split(bucket, items, "redelivered")
         return {"status": "batch", "articles": [], "split": len(items)}
     settings = current_settings()
     job = _article_job(runtime, bucket)
@@ -231,7 +252,7 @@ def process_articles(self, bucket: str, items: list[dict[str, Any]]):
                 )
             except Exception as exc:
                 # Sent on alone as its next attempt; the others are untouched.
-                _retry_alone(runtime, bucket, item, exc, settings.retry_backoff_max)
+                self.retry_alone(bucket, item, exc, settings.retry_backoff_max)
                 sent_on += 1
                 continue
             answered.append([outcome.status, outcome.key, outcome.reason])
@@ -265,25 +286,6 @@ def _commit(runtime, store) -> None:
         request_index_batch(runtime, documents=[(marker, document) for _, document, marker in held if marker])
     runtime.held_documents = None
     store.commit_batch()
-
-
-def _retry_alone(runtime, bucket: str, item: dict[str, Any], exc: BaseException, backoff_max: int) -> None:
-    """An article of a batch met an outage or was too slow on its first attempt: its second
-    attempt is a single-article message, after the same backoff as a single article's retry,
-    its claim renewed (as CopydeskTask.on_retry does). Anything else a job raises (a bug) sends
-    it on alone too: the single article's path then decides."""
-    countdown = get_exponential_backoff_interval(factor=RETRY_BASE_SECONDS, retries=0, maximum=backoff_max, full_jitter=True)
-    retryable = is_transient(exc) or isinstance(exc, SlowFirstAttempt)
-    log.warning(
-        "task_retry", key=item["key"], etag=item.get("etag"), attempt=1, next_attempt=2 if retryable else 1,
-        error=type(exc).__name__, message=str(exc)[:300], countdown_s=round(countdown, 2), batch=True,
-    )
-    _single(bucket, item, prior=None, retries=1 if retryable else 0, countdown=countdown)
-    with contextlib.suppress(Exception):
-        from ..dispatch import RedisClaims, claim_token
-
-        RedisClaims(runtime.redis).refresh(claim_token(bucket, item["key"], item.get("etag"), runtime.pipeline_version),
-                                           runtime.settings.claim_seconds)
 
 
 @worker_init.connect
