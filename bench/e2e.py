@@ -95,6 +95,16 @@ def build_inputs(bbc: int, html: int) -> list[tuple[str, bytes]]:
     return items
 
 
+def mixed(inputs) -> list:
+    """The inputs in a fixed shuffled order: every stretch of them has the same mix of BBC texts
+    and HTML pages."""
+    import random
+
+    out = list(inputs)
+    random.Random(15).shuffle(out)
+    return out
+
+
 def variant(name: str, data: bytes, tag: str) -> bytes:
     """The same input with a different etag (for the latency phase)."""
     return data + (f"\n<!-- {tag} -->\n".encode() if name.endswith(".html") else f"\n\n{tag}\n".encode())
@@ -569,13 +579,8 @@ def run_celery(kind: str, inputs, args, workdir: Path, extra_env: dict[str, str]
         stack.reset_counters()
         pace = rate / 2
         count = max(20, min(len(inputs), int(pace * args.latency_seconds)))
-        # In a fixed shuffled order, as the RSS run: every stretch has the burst's mix of texts and
-        # pages (in file order the pages came last, all at once, at a rate meant for the mix).
-        import random
-
-        mixed = list(inputs)
-        random.Random(15).shuffle(mixed)
-        lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in mixed[:count]]
+        # Mixed (in file order the pages came last, all at once, at a rate meant for the mix).
+        lat_inputs = [(f"incoming/lat/{name}", variant(name, data, "latency")) for name, data in mixed(inputs)[:count]]
         uploaded: dict[str, float] = {}
         lat_cpu0 = stack.cpu()
         start = time.time()
@@ -636,13 +641,9 @@ def run_rss(inputs, args, workdir: Path) -> dict:
         dispatcher = Dispatcher(store, Layout.from_settings(stack.settings), CeleryQueue(stack.app), RedisClaims(stack.redis), version, 3600,
                                 batch_size=stack.settings.dispatch_batch, batch_seconds=stack.settings.dispatch_batch_seconds)
         total = args.rss_articles
-        # The inputs in a fixed shuffled order: every stretch of articles has the same mix of
-        # BBC texts and HTML pages (in file order the first 2,000 would be texts only, and the
-        # first HTML pages would look like growth).
-        import random
-
-        inputs = list(inputs)
-        random.Random(15).shuffle(inputs)
+        # Mixed: in file order the first 2,000 would be texts only, and the first HTML pages
+        # would look like growth.
+        inputs = mixed(inputs)
         children0 = sorted(children_of(stack.procs["articles"].pid))
         samples: list[dict] = []
         submitted = 0
