@@ -95,7 +95,6 @@ class _Batch:
     tokens: list[str] = field(default_factory=list)
     oldest: float = 0.0
     bytes: int = 0
-    sending: bool = False
     sent: bool = False
     error: BaseException | None = None
 
@@ -204,7 +203,6 @@ class Dispatcher:
             full = len(batch.items) >= self.batch_size or batch.bytes >= BATCH_BYTES
             if full:
                 self._open = None
-                batch.sending = True
         if full:
             self._send(batch)
         return batch
@@ -222,7 +220,6 @@ class Dispatcher:
                     due = self._open.oldest + self.batch_seconds - time.monotonic()
                     if not linger or due <= 0:
                         take, self._open = self._open, None
-                        take.sending = True
                     else:
                         self._changed.wait(due)
                 else:
