@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("parts", type=Path)
     parser.add_argument("tables", nargs="+", help="NAME=PATH of an encoder table (npz as build_encoder writes)")
     parser.add_argument("--confusion", action="append", default=[], help="print per-label and confusion of this variant")
+    parser.add_argument("--three-way", action="store_true", help="also blend the linear model with two tables' encoders at once")
     args = parser.parse_args()
     parts, meta = loo_parts.load(args.parts)
     tables = {one.split("=", 1)[0]: EncoderTable.load(Path(one.split("=", 1)[1])) for one in args.tables}
@@ -126,6 +127,16 @@ def main() -> None:
                     if a != b:
                         both = np.where(english[:, None], enc[a][kind], enc[b][kind])
                         variants[f"{a} en + {b} de"] = np.where((english | german)[:, None], 0.5 * lin + 0.5 * both, lin)
+            if args.three_way:
+                # Both tables for English (and German): the linear model and the two encoders' mean.
+                for a in enc:
+                    for b in enc:
+                        if a < b:
+                            for w in (0.5, 0.6):
+                                mixed = w * lin + (1 - w) * 0.5 * (enc[a][kind] + enc[b][kind])
+                                variants[f"{a}+{b} en, linear {w}"] = np.where(
+                                    english[:, None], mixed, np.where(german[:, None], 0.5 * lin + 0.5 * enc[b][kind], lin))
+                                variants[f"{a}+{b} en+de, linear {w}"] = np.where((english | german)[:, None], mixed, lin)
             for variant, probs in variants.items():
                 found = np.array([merge_world_politics(label) for label in labels[probs.argmax(axis=1)]])
                 results.setdefault(variant, {}).setdefault(name, {})[kind] = float((found == truth).mean())

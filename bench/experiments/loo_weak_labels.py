@@ -11,7 +11,11 @@ model on disk's temperatures), so a change to labels.py or training.py is measur
 another file. --variant applies a change to the training data first (VARIANTS): no_health_rule (the
 rows as published, before the health rule), health_rule_huffpost_only / health_rule_ag_only (the
 rule on one source's sections), business_rule (a word rule moving HuffPost world and
-politics headlines about markets, prices and jobs to business; measured, not kept).
+politics headlines about markets, prices and jobs to business; measured, not kept), scitech_money_rule
+(AG Sci/Tech and HuffPost TECH/SCIENCE rows about a company's money to business; measured, not kept),
+no_ag_world_rule (the health rule without AG's World section, as model 8840aefe4a16 was trained),
+health_rule_ag_business_medicine (AG Business rows naming a drug approval, trial, recall or a vaccine to
+health) and sports_money_rule (AG and BBC business rows naming a sports body to sports): both measured, not kept.
 """
 
 from __future__ import annotations
@@ -186,6 +190,100 @@ def _business_rule() -> None:
                 label = "business"
             out.append((text, label, source))
         return out
+
+    labels.shipped_training_data = relabelled
+
+
+#: Company money in a tech section (issue 14, LABEL_GUIDELINES' business | scitech line: a tech company's
+#: earnings, deals, layoffs or share price are business): results, takeovers, listings, share moves, job cuts.
+MONEY_TERMS = (
+    r"profits?|earnings|revenues?|net income|(?:shares|stock) (?:rose|fell|rise|fall|jump\w*|drop\w*|slump\w*|climb\w*|"
+    r"surge\w*)|ipo|initial public offering|acquir\w+|acquisition|merger|buyout|takeover|layoffs?|job cuts|to cut \d+ jobs"
+)
+
+
+@variant("scitech_money_rule")
+def _scitech_money_rule() -> None:
+    """AG Sci/Tech and HuffPost TECH/SCIENCE rows about a company's money (MONEY_TERMS in AG's snippet / the
+    HuffPost headline), not already health by the health rule: business, as the business | scitech line says."""
+    import re
+
+    from tasks.classification import labels
+
+    pattern = re.compile(r"\b(?:" + MONEY_TERMS + r")\b", re.I)
+    original = labels.shipped_training_data
+
+    def relabelled():
+        out = []
+        for text, label, source in original():
+            head = text if source == "ag_news" else text.split("\n", 1)[0]
+            if source in ("ag_news", "huffpost") and label == "scitech" and pattern.search(head):
+                label = "business"
+            out.append((text, label, source))
+        return out
+
+    labels.shipped_training_data = relabelled
+
+
+@variant("no_ag_world_rule")
+def _no_ag_world_rule() -> None:
+    """The health rule as model 8840aefe4a16 had it: AG's World rows left as published (labels.EPIDEMIC_TERMS
+    not applied)."""
+    from tasks.classification import labels
+
+    labels.HEALTH_RULE_SECTIONS = {**labels.HEALTH_RULE_SECTIONS, "ag_news": ("scitech",)}
+
+
+#: Medicines as the guidelines' health line reads them (approvals, trials, recalls, shortages, vaccines).
+MEDICINE_TERMS = r"fda|food and drug administration|vaccines?|clinical trials?|drug trials?|recall\w* (?:of )?(?:the )?\w* ?drugs?|drugs? recall"
+
+
+@variant("health_rule_ag_business_medicine")
+def _health_rule_ag_business_medicine() -> None:
+    """AG Business rows naming a medicine's approval, trial, recall or a vaccine (MEDICINE_TERMS): health
+    (measured, not kept)."""
+    import re
+
+    from tasks.classification import labels
+
+    pattern = re.compile(r"\b(?:" + MEDICINE_TERMS + r")\b", re.I)
+    original = labels.shipped_training_data
+
+    def relabelled():
+        return [
+            (text, "health" if source == "ag_news" and label == "business" and pattern.search(text) else label, source)
+            for text, label, source in original()
+        ]
+
+    labels.shipped_training_data = relabelled
+
+
+#: Sports bodies named in a business snippet or article (LABEL_GUIDELINES' sports | business line).
+CLUB_TERMS = (
+    r"football clubs?|premier league|premiership|fc|glazer|manchester united|man utd|arsenal|chelsea|nfl|nba|nhl|"
+    r"major league baseball|fifa|uefa|lockout of players|stadium"
+)
+
+
+@variant("sports_money_rule")
+def _sports_money_rule() -> None:
+    """AG and BBC business rows naming a sports body (CLUB_TERMS, first 400 characters): sports (measured, not kept)."""
+    import re
+
+    from tasks.classification import labels
+
+    pattern = re.compile(r"\b(?:" + CLUB_TERMS + r")\b", re.I)
+    original = labels.shipped_training_data
+
+    def relabelled():
+        return [
+            (
+                text,
+                "sports" if source in ("ag_news", "bbc_news") and label == "business" and pattern.search(text[:400]) else label,
+                source,
+            )
+            for text, label, source in original()
+        ]
 
     labels.shipped_training_data = relabelled
 

@@ -103,7 +103,8 @@ HUFFPOST = {
     "HEALTHY LIVING": "health",
 }
 #: Health by the guidelines in the sections of outlets that have no health desk (issue 14). AG
-#: News (2004) has no health class and files medical news under Sci/Tech; HuffPost files Covid,
+#: News (2004) has no health class and files medical news under Sci/Tech and outbreaks (bird flu,
+#: polio, the flu vaccine shortage) under World, read with EPIDEMIC_TERMS below; HuffPost files Covid,
 #: Ebola and vaccine news under WORLD NEWS as well as under WELLNESS; the BBC set has no health
 #: section either. Left as they are, these rows teach that an outbreak, a vaccine or a hospital
 #: is world or scitech news, and when the written set is left out the model learns health from
@@ -125,16 +126,32 @@ HEALTH_TERMS = (
     r"cholesterol|heart attacks?|smoking|cigarettes?|antibiotics?|pregnan\w+"
 )
 _HEALTH_PATTERN = re.compile(r"\b(?:" + HEALTH_TERMS + r")\b", re.IGNORECASE)
+#: Epidemics, diseases and vaccines only: HEALTH_TERMS without hospitals, patients, doctors, care
+#: and the like. AG News's World section (issue 14, added after the first rule) is read with
+#: these words: its rows are 2004 snippets with no separate headline, and "hospital officials said"
+#: closes much of its war news, which the guidelines' health | world line keeps in world (a war's
+#: casualties are world even when a hospital is hit); its bird flu, polio, flu vaccine and Darfur
+#: disease snippets are health by the same line. 70 rows, noisy both ways like the rest of the rule
+#: (mad cow disease in a beef trade deal, Arafat's illness).
+EPIDEMIC_TERMS = (
+    r"covid(?:-19)?|coronavirus|pandemic|epidemics?|vaccines?|vaccinat\w+|flu|influenza|measles|malaria|cholera|ebola|"
+    r"polio|tuberculosis|hiv|sars|avian|diseases?|infections?|omicron|monkeypox|mpox|smallpox|public health|"
+    r"health officials?|world health organi[sz]ation"
+)
+_EPIDEMIC_PATTERN = re.compile(r"\b(?:" + EPIDEMIC_TERMS + r")\b", re.IGNORECASE)
 #: source -> the labels (sections mapped) whose rows the health rule reads.
-HEALTH_RULE_SECTIONS = {"ag_news": ("scitech",), "huffpost": ("world", "scitech")}
+HEALTH_RULE_SECTIONS = {"ag_news": ("scitech", "world"), "huffpost": ("world", "scitech")}
+#: (source, label) of the sections read with EPIDEMIC_TERMS instead of HEALTH_TERMS.
+EPIDEMIC_RULE_SECTIONS = {("ag_news", "world")}
 
 
 def health_by_rule(text: str, label: str, source: str) -> str:
-    """The row's label after the health rule (see HEALTH_TERMS)."""
+    """The row's label after the health rule (see HEALTH_TERMS and EPIDEMIC_TERMS)."""
     if label not in HEALTH_RULE_SECTIONS.get(source, ()):
         return label
     headline = text if source == "ag_news" else text.split("\n", 1)[0]
-    return "health" if _HEALTH_PATTERN.search(headline) else label
+    pattern = _EPIDEMIC_PATTERN if (source, label) in EPIDEMIC_RULE_SECTIONS else _HEALTH_PATTERN
+    return "health" if pattern.search(headline) else label
 
 
 #: 10kGNAD ships only its test split here; a fixed half of it (by id hash) is used for training

@@ -77,22 +77,33 @@ FLOORS = {"ag_news": 0.859, "bbc_news": 0.955, "10kgnad_de": 0.86, "news_en": 0.
 #: (185 of 240; 0.346 before), lowest other label entertainment 0.893, leads 0.8540; HuffPost
 #: 0.6935, leads 0.6935. Floors follow with the same margins: the written set's full, lead and health
 #: floors rise, the Guardian's scitech and lead floors fall by one-two articles' worth.
+#: Model 153fc8d6d09b (AG's World section joins the health rule with labels.EPIDEMIC_TERMS; same
+#: command, one run, 2026-12-02 10:17-10:25 UTC at load 2-3; the temperatures did not change, so
+#: the figures hold at this model's): BBC 0.9245, lowest business 0.851, leads 0.8872; the Guardian
+#: 0.8490, lowest scitech 0.585, leads 0.7853; German 0.8904, business 0.779, entertainment 0.850,
+#: leads 0.8102; the written set 0.9001, health 0.812 (195 of 240), lowest other label
+#: entertainment 0.893, leads 0.8547; HuffPost 0.6845, leads 0.6843 (-0.009: Covid and vaccine
+#: headlines filed under POLITICS and WORLD NEWS now come out health, and churn between world/politics
+#: and the other labels; see the model card). The written set's full and health floors rise with
+#: their margins; HuffPost's fall by a point to keep its ~2-point margin.
 #: The floors sit a noise margin under: ~1.5-2 points of accuracy, ~4 of a label (one Guardian
 #: scitech article is 1.9 points; one German entertainment article 5). The issue's targets (0.90 on every full-length outlet, 0.80 for
 #: every label) are not met on the Guardian, the written set and German business: see the README.
 LOO_FLOORS: dict[str, tuple[float, float | None, float]] = {
     "bbc_news": (0.91, 0.81, 0.87),
     "guardian_2022": (0.825, 0.545, 0.765),
-    "written": (0.875, 0.85, 0.835),
-    "huffpost": (0.675, None, 0.675),
+    "written": (0.88, 0.85, 0.835),
+    "huffpost": (0.665, None, 0.665),
     "10kgnad_de": (0.87, 0.75, 0.785),
 }
 #: Labels of an outlet under the issue's target, with a floor of their own: the written set's health
 #: is learnt, when the written set is left out, from HuffPost's WELLNESS headlines and the rows the
 #: health rule reads as health (AG Sci/Tech and HuffPost WORLD NEWS outbreak, vaccine and hospital
 #: news): 0.017 (4 of 240) with the linear model alone and no rule, 0.346 (83 of 240) with the
-#: encoder, 0.771 (185 of 240) with the encoder and the rule. See the README.
-LOO_LABELS_UNMET = {"written": {"health": 0.73}, "10kgnad_de": {"business": 0.73}}
+#: encoder, 0.771 (185 of 240) with the encoder and the rule, 0.812 (195 of 240) with AG's World
+#: section in the rule (above the issue's 0.80, under the 0.85 label floor: it keeps its own). See
+#: tasks/classification/HISTORY.md.
+LOO_LABELS_UNMET = {"written": {"health": 0.77}, "10kgnad_de": {"business": 0.73}}
 AG_SLICE = 1500
 #: Calibration, recorded on the AG slice: 3.1% flagged uncertain; right 0.907 when sure, 0.41 when
 #: not (model 43a1facad502: 4.8%, 0.9041, 0.5278; model 750d5b849ca2, with the encoder: 6.5%, 0.9081, 0.4845).

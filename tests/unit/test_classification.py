@@ -706,9 +706,12 @@ def test_the_health_rule_reads_the_headline_of_sections_with_no_health_desk():
     assert health_by_rule(outbreak, "world", "huffpost") == "health"
     # HuffPost: the headline only; a body that mentions a hospital does not count.
     assert health_by_rule("Storm Floods Coastal Towns\n\nThe local hospital was evacuated.", "world", "huffpost") == "world"
-    # AG News has no separate headline: its whole snippet is read, in its Sci/Tech section only.
+    # AG News has no separate headline: its whole snippet is read, in Sci/Tech with HEALTH_TERMS...
     assert health_by_rule("Flu Vaccine Supply Cut in Half WASHINGTON (AP) -- supply was cut", "scitech", "ag_news") == "health"
+    # ...and in World with EPIDEMIC_TERMS only: an outbreak is health, a war's hospital casualties stay world.
+    assert health_by_rule("Bird flu spreads in Thailand BANGKOK - a second outbreak", "world", "ag_news") == "health"
     assert health_by_rule("Falluja raids kill seven, hospital officials say", "world", "ag_news") == "world"
+    assert health_by_rule("Wounded doctors and patients flee shelled clinic", "world", "ag_news") == "world"
     # Politics and business rows, and the sources with a health desk or none of the sections, are left alone.
     assert health_by_rule("Senate Votes On Covid Relief Bill\n\n", "politics", "huffpost") == "politics"
     assert health_by_rule("Vaccine maker's profits double", "business", "ag_news") == "business"
