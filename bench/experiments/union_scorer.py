@@ -16,7 +16,9 @@ nothing: 26 of 1,183) keep copydesk's output. Modes:
 - delta: copydesk v11's output edited by the model: a copydesk paragraph is dropped when every
   DOM block holding its runs of 4 words scores below t_drop, a DOM block copydesk lacks is added
   when it scores at least t_add ((0, 1.01) is copydesk unchanged: the grid includes "no edit");
-  --only add / --only drop restricts the grid to one kind of edit.
+  --only add / --only drop restricts the grid to one kind of edit; --drop-min-words N never
+  drops a copydesk paragraph of fewer than N words (headlines, bylines: google-trends' truth
+  keeps them).
 Also: the per-block oracle of each mode (blocks labelled article kept).
 
 Figures (2026-12-02, this commit, cache from union_dump.py; F1 per set left out, macro):
@@ -34,6 +36,8 @@ Figures (2026-12-02, this commit, cache from union_dump.py; F1 per set left out,
     delta add-only logistic   0.9529   0.9050   0.9562   0.9140   0.9022   0.9337   0.9273
     delta add-only gbt        0.9542   0.9035   0.9565   0.9137   0.8942   0.9336   0.9259
     delta drop-only logistic  0.9642   0.9030   0.9561   0.9137   0.8843   0.9344   0.9259
+    ... --drop-min-words 10   0.9633   0.9025   0.9561   0.9147   0.8895   0.9323   0.9264
+    delta logistic/all-others 0.9564   0.9058   0.9563   0.9145   0.8895   0.9324   0.9258
 
 (1) readability-lxml as copydesk reads it (FastDocument on copydesk's tree, summary_lines), not
 bench/clean.py's stock Document on the raw markup (cleaneval 0.8964 there).
@@ -81,6 +85,7 @@ parser.add_argument("--drop", default="")
 parser.add_argument("--models", default="logistic,gbt")
 parser.add_argument("--regimes", default="shippable,all-others")
 parser.add_argument("--mode", default="union", choices=("union", "delta"))
+parser.add_argument("--drop-min-words", type=int, default=0, help="delta mode: never drop shorter paragraphs")
 parser.add_argument("--only", default="", choices=("", "add", "drop"), help="delta mode: only add, or only drop")
 args = parser.parse_args()
 
@@ -144,7 +149,11 @@ def output_of(p, keep) -> str:
         # copydesk's paragraphs, without those all of whose DOM blocks the model drops, then
         # the DOM blocks copydesk lacks that the model keeps (in page order, after).
         stay, add = keep
-        paras = [t for t, own in zip(r["copydesk"], r["owners"], strict=True) if not own or any(stay[j] for j in own)]
+        paras = [
+            t
+            for t, own in zip(r["copydesk"], r["owners"], strict=True)
+            if not own or any(stay[j] for j in own) or len(t.split()) < args.drop_min_words
+        ]
         added = [t for t, k, lack in zip(r["texts"], add, r["lacking"], strict=True) if k and lack]
         return "\n".join(paras + added)
     kept = [t for t, k in zip(r["texts"], keep, strict=True) if k]
