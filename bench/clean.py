@@ -56,9 +56,9 @@ def copydesk(html: str) -> str:
         return ""
 
 
-def baseline_extractor(ref: str) -> Extractor:
-    """copydesk's HTML cleaner as it was at git `ref` (tasks/cleaning and tasks/article.py taken
-    with git archive into a temporary package, copydesk_baseline), to compare in the same run."""
+def baseline_package(ref: str) -> dict:
+    """copydesk's cleaning package and tasks/article.py as they were at git `ref` (git archive
+    into a temporary package, copydesk_baseline): {"cleaning": module, "article": module}."""
     import importlib
     import io
     import subprocess
@@ -75,8 +75,16 @@ def baseline_extractor(ref: str) -> Extractor:
         archive.extractall(folder, filter="data")
     (folder / "tasks").rename(folder / "copydesk_baseline")
     sys.path.insert(0, str(folder))
-    cleaning = importlib.import_module("copydesk_baseline.cleaning")
-    bad_input = importlib.import_module("copydesk_baseline.article").BadInput
+    return {
+        "cleaning": importlib.import_module("copydesk_baseline.cleaning"),
+        "article": importlib.import_module("copydesk_baseline.article"),
+    }
+
+
+def baseline_extractor(ref: str) -> Extractor:
+    """copydesk's HTML cleaner as it was at git `ref` (baseline_package), to compare in the same run."""
+    package = baseline_package(ref)
+    cleaning, bad_input = package["cleaning"], package["article"].BadInput
 
     def run(html: str) -> str:
         try:

@@ -44,7 +44,7 @@ from typing import Any
 from lxml import etree
 from readability.readability import REGEXES, Document, is_video_url
 
-from .agreement import MAX_SEARCH, NGRAM, words
+from .agreement import MAX_SEARCH, NGRAM, ngrams, words
 from .normalize import normalize_inline
 from .result import Block
 
@@ -470,7 +470,7 @@ def summary_lines(root: Any) -> list[str]:
 def runs(block_words: Sequence[str]) -> set[tuple[str, ...]]:
     """The block's runs of NGRAM words (all its words as one run when fewer)."""
     n = min(NGRAM, len(block_words))
-    return {tuple(block_words[i : i + n]) for i in range(len(block_words) - n + 1)} if n else set()
+    return set(ngrams(block_words, n)) if n else set()
 
 
 def add_missing(
@@ -501,16 +501,16 @@ def add_missing(
         return blocks
     # Every run of the blocks' words (across block boundaries too) -> the block it starts in.
     owner = [index for index, one in enumerate(block_words) for _ in one]
-    where: dict[tuple[str, ...], int] = {}
-    for i in range(len(flat) - NGRAM + 1):
-        where.setdefault(tuple(flat[i : i + NGRAM]), owner[i])
+    # (Built backwards, so that the first block a run starts in is the one that stays.)
+    starts = list(ngrams(flat, NGRAM))
+    where = dict(zip(reversed(starts), reversed(owner[: len(starts)])))
     after: dict[int, list[Block]] = {}
     anchor = -1
     for line, line_words in zip(lines, lines_words, strict=True):
         line_runs = runs(line_words)
         if not line_runs:
             continue
-        known = [where[run] for run in line_runs if run in where]
+        known = [index for index in map(where.get, line_runs) if index is not None]
         if len(line_words) >= MISSING_MIN_WORDS and len(known) < MISSING_MAX_KNOWN * len(line_runs):
             after.setdefault(anchor, []).append(Block(line))
         elif known:
