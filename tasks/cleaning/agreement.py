@@ -60,7 +60,7 @@ def words(text: str) -> list[str]:
 def ngrams(sequence: Sequence[str], n: int) -> Iterator[tuple[str, ...]]:
     """The runs of n items in a row, in order: tuple(sequence[i : i + n]) for each i (one zip in C
     rather than a slice and a tuple per run)."""
-    return zip(*(sequence[k:] for k in range(n)))
+    return zip(*(sequence[k:] for k in range(n)), strict=False)
 
 
 class Reference:

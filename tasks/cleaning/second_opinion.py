@@ -503,7 +503,7 @@ def add_missing(
     owner = [index for index, one in enumerate(block_words) for _ in one]
     # (Built backwards, so that the first block a run starts in is the one that stays.)
     starts = list(ngrams(flat, NGRAM))
-    where = dict(zip(reversed(starts), reversed(owner[: len(starts)])))
+    where = dict(zip(reversed(starts), reversed(owner[: len(starts)]), strict=True))
     after: dict[int, list[Block]] = {}
     anchor = -1
     for line, line_words in zip(lines, lines_words, strict=True):
