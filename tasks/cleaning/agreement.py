@@ -82,6 +82,15 @@ class Reference:
         each other there)."""
         if len(blocks_words) * len(self.text) <= MAX_SEARCH:
             return [bool(w) and f" {' '.join(w)} " in self.text for w in blocks_words]
+        # A block of fewer than NGRAM words has one run, all its words: held when they occur in
+        # a row, which the string search tells alike. Searched while the short blocks' searches
+        # stay within MAX_SEARCH: no sets of shorter runs to build (most of the time here).
+        short = sum(1 for w in blocks_words if len(w) < NGRAM)
+        if short * len(self.text) <= MAX_SEARCH:
+            return [
+                bool(w) and f" {' '.join(w)} " in self.text if len(w) < NGRAM else self._holds_runs(w)
+                for w in blocks_words
+            ]
         return [self._holds_runs(w) for w in blocks_words]
 
     def _holds_runs(self, block_words: Sequence[str]) -> bool:

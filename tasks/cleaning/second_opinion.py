@@ -95,7 +95,9 @@ def matches(name: str, text: str) -> bool:
 
 #: Elements whose text summary_lines leaves out.
 FRAME_TAGS = frozenset({"iframe", "noframes"})
-HIDDEN_XPATH = etree.XPath("//*[@hidden or @style]")
+#: //*[@hidden or @style], in document order, found from the attributes (only the elements that
+#: have one are gathered, not every element of the page to test each).
+HIDDEN_XPATH = etree.XPath("//@hidden/.. | //@style/..")
 NAMED_XPATH = etree.XPath("//*[@class or @id]")
 
 #: readability's lines of at least this many words that the blocks lack are added ...
@@ -507,11 +509,16 @@ def add_missing(
     after: dict[int, list[Block]] = {}
     anchor = -1
     for line, line_words in zip(lines, lines_words, strict=True):
-        line_runs = runs(line_words)
-        if not line_runs:
+        if len(line_words) < MISSING_MIN_WORDS:
+            # Not added: it only moves the anchor, to the last block any of its runs starts in
+            # (a line of fewer than NGRAM words has no run of NGRAM: none is known).
+            found = [index for index in map(where.get, ngrams(line_words, NGRAM)) if index is not None]
+            if found:
+                anchor = max(anchor, max(found))
             continue
+        line_runs = runs(line_words)
         known = [index for index in map(where.get, line_runs) if index is not None]
-        if len(line_words) >= MISSING_MIN_WORDS and len(known) < MISSING_MAX_KNOWN * len(line_runs):
+        if len(known) < MISSING_MAX_KNOWN * len(line_runs):
             after.setdefault(anchor, []).append(Block(line))
         elif known:
             anchor = max(anchor, max(known))
