@@ -510,22 +510,31 @@ class TopicModel:
                 slots.setdefault(word, len(slots))
         self._known_slots = len(slots)
         self._slots = slots
-        table = np.empty((len(slots), SLOT_ENCODERS + len(encoders)), dtype=np.intp)
-        for word, slot in slots.items():
-            table[slot] = self._slot_row(word)
-        self._slot_table = table
+        # Column by column (as _slot_row gives each row); the dict's order is the slots' order.
+        words = list(slots)
+        word_feature_column = np.full(len(words), -1, dtype=np.intp)
+        word_feature_column[: len(word_feature)] = word_feature
+        word_id_column = np.full(len(words), self._no_word, dtype=np.intp)
+        word_id_column[: len(word_ids)] = np.arange(len(word_ids))
+        self._slot_table = np.column_stack([
+            word_feature_column,
+            np.array([stem_id(stems, word.decode()) for word in words], dtype=np.intp),
+            word_id_column,
+            *(np.fromiter(map(one.lookup.get, words, repeat(-1)), dtype=np.intp, count=len(words)) for one in encoders),
+        ])
         #: Each encoder's column in the slot table.
         self._encoder_column = {id(one): SLOT_ENCODERS + k for k, one in enumerate(encoders)}
 
     def _slot_row(self, word: bytes) -> list[int]:
         """The slot table's row of a word (see SLOT_COLUMNS)."""
         word_id = self._word_ids.get(word)
+        text = word.decode()
         row = [
-            self.index[word.decode()] if word_id is not None else -1,
-            stem_id(self._stems, word.decode()),
+            self.index[text] if word_id is not None else -1,
+            stem_id(self._stems, text),
             word_id if word_id is not None else self._no_word,
         ]
-        return row + [one.lookup.get(word, -1) for _, one in self._encoders()]
+        return row + [one.lookup.get(word, -1) for one in (self.encoder, self.second_encoder) if one is not None]
 
     def _slots_of(self, tokens: list[bytes]) -> np.ndarray:
         """Each word's slot in the slot table (see _build_lookup), giving words not seen yet one."""
