@@ -31,6 +31,12 @@ NON_ASCII_SEPARATORS = (
 ASCII_TABLE = bytes.maketrans(
     (string.punctuation + string.digits).encode(), (" " * len(string.punctuation) + "0" * 10).encode()
 )
+#: ASCII_TABLE that also lower-cases: for an ASCII text, the same bytes as str.lower() then
+#: ASCII_TABLE, without the str.lower() pass.
+ASCII_LOWER_TABLE = bytes.maketrans(
+    (string.punctuation + string.digits + string.ascii_uppercase).encode(),
+    (" " * len(string.punctuation) + "0" * 10 + string.ascii_lowercase).encode(),
+)
 
 # AG News keeps escapes of its source feeds: "#39;" (apostrophe), " quot;", "&lt;b&gt;", and a
 # literal backslash for a line break. Real cleaned articles have none of these; removing them
@@ -47,7 +53,10 @@ def normalise(text: str) -> str:
 
 def word_bytes(text: str) -> list[bytes]:
     """Lower-cased words (UTF-8) of the first MAX_CHARS characters, at most MAX_WORDS of them."""
-    text = normalise(text[:MAX_CHARS]).lower()
+    text = normalise(text[:MAX_CHARS])
+    if text.isascii():
+        return text.encode().translate(ASCII_LOWER_TABLE).split()[:MAX_WORDS]
+    text = text.lower()
     if not text.isascii():
         for separator in NON_ASCII_SEPARATORS:
             if separator in text:

@@ -32,10 +32,13 @@ MODEL_FILE = "model.npz"
 CARD_FILE = "model_card.json"
 #: The static word encoder distilled from MiniLM (build_encoder): a committed input of the model.
 ENCODER_FILE = "encoder.npz"
-#: Words outside the vocabulary whose stem look-up is remembered (per model; see _token_codes).
+#: Words outside the vocabulary and the encoders that keep their slot (per model; see _build_lookup).
 UNKNOWN_WORDS_CACHED = 200_000
-#: What the token table answers for a word it has not seen yet.
-NOT_SEEN = np.iinfo(np.int64).min
+#: The columns of a model's slot table (TopicModel._build_lookup): a word's feature id (-1: not a
+#: vocabulary word), its stem's feature id (-1: none), its word id for bigram codes, then its row in
+#: each encoder (-1: none), first encoder then second.
+SLOT_WORD_FEATURE, SLOT_STEM_FEATURE, SLOT_WORD_ID = 0, 1, 2
+SLOT_ENCODERS = 3
 #: 1 + log(tf) for every count a feature can reach (at most once per word of MAX_WORDS): one
 #: table look-up instead of a conversion, a log and an addition per article. Rounded to 6
 #: decimals (np.log's last digit depends on the CPU's SIMD level; training reads the same table).
@@ -224,11 +227,22 @@ class Encoder:
 
     def vector(self, tokens: list[bytes]) -> np.ndarray:
         """The article's vector (float64, L2 norm 1; zeros when none of its words is known)."""
-        ids = np.fromiter(map(self.lookup.get, tokens, repeat(-1)), dtype=np.intp, count=len(tokens))
-        return normed(np.add.reduce(self.rows.take(ids[ids >= 0], axis=0), axis=0, dtype=np.int64))
+        return self.vector_of(np.fromiter(map(self.lookup.get, tokens, repeat(-1)), dtype=np.intp, count=len(tokens)))
+
+    def vector_of(self, found: np.ndarray) -> np.ndarray:
+        """vector() of the words whose rows (-1: none) the caller has looked up already."""
+        ids = found[found >= 0]
+        # Integer sums: exact in int32 as long as they cannot pass 2**31 (int16 rows, fewer than
+        # 2**16 of them), and int32 sums are the faster ones.
+        dtype = np.int32 if len(ids) < 1 << 16 else np.int64
+        return normed(np.add.reduce(self.rows.take(ids, axis=0), axis=0, dtype=dtype).astype(np.int64))
 
     def probabilities(self, tokens: list[bytes]) -> list[float]:
         return softmax((self._weights64 @ self.vector(tokens) + self._bias64).tolist(), self.temperature)
+
+    def probabilities_of(self, found: np.ndarray) -> list[float]:
+        """probabilities() of the words whose rows (-1: none) the caller has looked up already."""
+        return softmax((self._weights64 @ self.vector_of(found) + self._bias64).tolist(), self.temperature)
 
     def hash_parts(self) -> tuple[list[np.ndarray], dict]:
         arrays = [self.word_weights.astype(np.float16), self.weights.astype(np.float16), self.bias]
@@ -263,7 +277,6 @@ class TopicModel:
             raise ModelError(f"labels outside {TOPIC_LABELS}: {sorted(unknown)}")
         self.vocabulary = vocabulary
         self.index = {term: i for i, term in enumerate(vocabulary)}
-        self._build_lookup()
         # Every learned number is quantised on the way in (a freshly trained model and the same
         # model loaded from its file compute the same scores), so that the version, a hash of
         # them, does not depend on the last digits a given CPU's SIMD code or BLAS produced.
@@ -288,6 +301,9 @@ class TopicModel:
         self._encoder_of = {
             language: one for one in (second_encoder, encoder) if one is not None for language in one.languages
         }
+        self._build_lookup()
+        self._margins = margins_of(self.weights)
+        self._long_margins = margins_of(self.long.weights) if self.long is not None else None
         self.version = version or self.content_hash()
         self.card = card or {}
         # Labels the model was not trained on get probability 0 in the record.
@@ -446,9 +462,14 @@ class TopicModel:
         """Tables that find a text's features with one dict look-up per word and numpy for the rest.
 
         Looking up every bigram and stem string in a 200k-entry dict was most of the time per
-        article. Instead: words → small word ids (one dict), bigrams → sorted int codes of word-id
-        pairs (searchsorted), stems of known words → a table by word id. A bigram with min_df ≥ 2
-        implies both its words have it too, so every vocabulary bigram is reachable this way.
+        article. Instead: one dict gives each word a slot, a row of the slot table that holds what
+        the word is to the model (see SLOT_COLUMNS: its word feature, its stem feature, its word id
+        for bigrams, its row in each encoder), so that one numpy gather answers for all the words
+        of an article; bigrams → sorted int codes of word-id pairs (searchsorted). A bigram with
+        min_df ≥ 2 implies both its words have it too, so every vocabulary bigram is reachable
+        this way. The words of the vocabulary and of the encoders have their slots from the start;
+        other words get one on first sight (news reuses them: most articles then need no Python per
+        word), at most UNKNOWN_WORDS_CACHED of them.
         """
         word_ids: dict[bytes, int] = {}
         word_feature: list[int] = []
@@ -464,18 +485,10 @@ class TopicModel:
                 word_ids[term.encode()] = len(word_feature)
                 word_feature.append(feature_id)
         self._word_ids = word_ids
-        self._word_feature = np.array(word_feature, dtype=np.intp)
         self._stems = stems
-        # One dict look-up per word answers everything: a vocabulary word gives its word id
-        # (>= 0); any other word gives -2 - (id of its stem feature), or -1 without one. Other
-        # words are added on first sight (news reuses them: most articles then need no Python
-        # per word), at most UNKNOWN_WORDS_CACHED of them.
-        self._token_codes: dict[bytes, int] = dict(word_ids)
-        self._word_stem = np.array(
-            [stem_id(stems, word.decode()) for word in word_ids],
-            dtype=np.intp,
-        )
         n_words = max(1, len(word_ids))
+        if n_words >= 1 << 20:
+            raise ModelError(f"{n_words} words: bigram codes (word id pairs, see _features_of) need fewer than 2**20")
         codes, feature_ids = [], []
         for first, second, feature_id in bigrams:
             first_key, second_key = first.encode(), second.encode()
@@ -487,39 +500,85 @@ class TopicModel:
         self._bigram_codes = np.append(np.array(codes, dtype=np.int64)[order], np.iinfo(np.int64).max)
         self._bigram_feature = np.append(np.array(feature_ids, dtype=np.intp)[order], -1)
         self._n_words = n_words
+        # A word outside the vocabulary has word id n_words**2 in the slot table: a pair with it
+        # makes a code of at least n_words**2, past every bigram's (and below 2**63).
+        self._no_word = n_words * n_words
+        encoders = [one for _, one in self._encoders()]
+        slots: dict[bytes, int] = dict(word_ids)  # a vocabulary word's slot is its word id
+        for one in encoders:
+            for word in one.lookup:
+                slots.setdefault(word, len(slots))
+        self._known_slots = len(slots)
+        self._slots = slots
+        # Column by column (as _slot_row gives each row); the dict's order is the slots' order.
+        words = list(slots)
+        word_feature_column = np.full(len(words), -1, dtype=np.intp)
+        word_feature_column[: len(word_feature)] = word_feature
+        word_id_column = np.full(len(words), self._no_word, dtype=np.intp)
+        word_id_column[: len(word_ids)] = np.arange(len(word_ids))
+        self._slot_table = np.column_stack([
+            word_feature_column,
+            np.array([stem_id(stems, word.decode()) for word in words], dtype=np.intp),
+            word_id_column,
+            *(np.fromiter(map(one.lookup.get, words, repeat(-1)), dtype=np.intp, count=len(words)) for one in encoders),
+        ])
+        #: Each encoder's column in the slot table.
+        self._encoder_column = {id(one): SLOT_ENCODERS + k for k, one in enumerate(encoders)}
 
-    def _codes(self, tokens: list[bytes]) -> np.ndarray:
-        """The token table's code of every word (see _build_lookup), adding words not seen yet."""
-        table = self._token_codes
-        codes = np.fromiter(map(table.get, tokens, repeat(NOT_SEEN)), dtype=np.int64, count=len(tokens))
-        unseen = np.flatnonzero(codes == NOT_SEEN)
-        if len(unseen):
-            if len(table) - len(self._word_ids) + len(unseen) > UNKNOWN_WORDS_CACHED:
-                self._token_codes = table = dict(self._word_ids)
-            for position in unseen:
+    def _slot_row(self, word: bytes) -> list[int]:
+        """The slot table's row of a word (see SLOT_COLUMNS)."""
+        word_id = self._word_ids.get(word)
+        text = word.decode()
+        row = [
+            self.index[text] if word_id is not None else -1,
+            stem_id(self._stems, text),
+            word_id if word_id is not None else self._no_word,
+        ]
+        return row + [one.lookup.get(word, -1) for one in (self.encoder, self.second_encoder) if one is not None]
+
+    def _slots_of(self, tokens: list[bytes]) -> np.ndarray:
+        """Each word's slot in the slot table (see _build_lookup), giving words not seen yet one."""
+        slots = self._slots
+        found = np.fromiter(map(slots.get, tokens, repeat(-1)), dtype=np.intp, count=len(tokens))
+        if len(tokens) and found.min() < 0:
+            unseen = np.flatnonzero(found < 0)
+            if len(slots) - self._known_slots + len(unseen) > UNKNOWN_WORDS_CACHED:
+                # Start again from the known words; the rows past them are overwritten.
+                self._slots = slots = {word: slot for word, slot in slots.items() if slot < self._known_slots}
+            for position in unseen.tolist():
                 token = tokens[position]
-                code = table.get(token)
-                if code is None:
-                    code = table[token] = -2 - stem_id(self._stems, token.decode())
-                codes[position] = code
-        return codes
+                slot = slots.get(token)
+                if slot is None:
+                    slot = slots[token] = len(slots)
+                    if slot == len(self._slot_table):
+                        grown = min(2 * slot, self._known_slots + UNKNOWN_WORDS_CACHED) - slot
+                        self._slot_table = np.concatenate((self._slot_table, np.empty((grown, self._slot_table.shape[1]), dtype=np.intp)))
+                    self._slot_table[slot] = self._slot_row(token)
+                found[position] = slot
+        return found
+
+    def _rows_of(self, tokens: list[bytes]) -> np.ndarray:
+        """The slot table's rows of the words, in order."""
+        slots = self._slots_of(tokens)  # first: it may grow the table
+        return self._slot_table.take(slots, axis=0)
+
+    def _features_of(self, rows: np.ndarray) -> np.ndarray:
+        """Vocabulary ids of the features of the words whose slot-table rows these are, one per
+        occurrence (as features_of_words), and -1 for each word without a word or stem feature."""
+        parts = [rows[:, SLOT_WORD_FEATURE], rows[:, SLOT_STEM_FEATURE]]
+        if len(rows) > 1:
+            word = rows[:, SLOT_WORD_ID]
+            codes = word[:-1] * self._n_words + word[1:]
+            # Sorted queries walk the sorted codes in order: fewer cache misses.
+            codes.sort()
+            where = self._bigram_codes.searchsorted(codes)
+            parts.append(self._bigram_feature[where[self._bigram_codes[where] == codes]])
+        return np.concatenate(parts)
 
     def _feature_ids(self, tokens: list[bytes]) -> np.ndarray:
         """Vocabulary ids of the features of the words, one per occurrence (as features_of_words)."""
-        small = self._codes(tokens)
-        known = small >= 0
-        known_small = small[known]
-        parts = [self._word_feature[known_small]]
-        if len(tokens) > 1:
-            pair = known[:-1] & known[1:]
-            # Sorted queries walk the sorted codes in order: fewer cache misses.
-            codes = np.sort(small[:-1][pair] * self._n_words + small[1:][pair])
-            where = np.searchsorted(self._bigram_codes, codes)
-            parts.append(self._bigram_feature[where[self._bigram_codes[where] == codes]])
-        stem_ids = self._word_stem[known_small]
-        parts.append(stem_ids[stem_ids >= 0])
-        parts.append(-2 - small[small <= -2])
-        return np.concatenate(parts)
+        found = self._features_of(self._rows_of(tokens))
+        return found[found >= 0]
 
     def _weigh(self, ids: np.ndarray, tf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not len(ids):
@@ -528,9 +587,15 @@ class TopicModel:
         values /= np.sqrt(np.dot(values, values))
         return ids, values
 
+    def _vector_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids, tf = counted(self._features_of(rows))
+        if len(ids) and ids[0] < 0:  # the words without a feature
+            ids, tf = ids[1:], tf[1:]
+        return self._weigh(ids, tf)
+
     def _vector(self, tokens: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Indices and TF-IDF values of the known features of the words (sublinear tf, L2 norm)."""
-        return self._weigh(*counted(self._feature_ids(tokens)))
+        return self._vector_of(self._rows_of(tokens))
 
     def _vector_reference(self, tokens: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """The same as _vector, the plain way (feature strings → dict); kept to test _vector against."""
@@ -541,24 +606,33 @@ class TopicModel:
         return self._weigh(ids, tf)
 
     def _scores(self, tokens: list[bytes]):
-        ids, values = self._vector(tokens)
+        return self._scores_of(self._rows_of(tokens))
+
+    def _scores_of(self, rows: np.ndarray):
+        ids, values = self._vector_of(rows)
         weights, bias, temperature = self.weights, self.bias, self.temperature
-        if self.long is not None and len(tokens) >= self.long.min_words:
+        if self.long is not None and len(rows) >= self.long.min_words:
             weights, bias, temperature = self.long.weights, self.long.bias, self.long.temperature
-        rows = weights[ids]
-        raw = (values @ rows + bias if len(ids) else bias).tolist()
-        return softmax(raw, temperature), ids, values, rows
+        weight_rows = weights[ids]
+        raw = (values @ weight_rows + bias if len(ids) else bias).tolist()
+        return softmax(raw, temperature), ids, values, weight_rows
 
     def explain(
         self, ids: np.ndarray, values: np.ndarray, rows: np.ndarray, label_index: int, tokens: list[bytes],
-        n: int = EXPLANATION_TERMS,
+        n: int = EXPLANATION_TERMS, margins: np.ndarray | None = None,
     ) -> list[str]:
-        """The terms that pushed most towards label_index rather than towards the other labels."""
+        """The terms that pushed most towards label_index rather than towards the other labels.
+
+        margins: margins_of() the weights that `rows` were taken from, when the caller has it (the
+        same numbers, looked up instead of computed from rows)."""
         if not len(ids):
             return []
-        chosen = rows[:, label_index]
-        others = (rows.sum(axis=1) - chosen) / max(1, rows.shape[1] - 1)
-        contribution = values * (chosen - others)
+        if margins is None:
+            chosen = rows[:, label_index]
+            others = (rows.sum(axis=1) - chosen) / max(1, rows.shape[1] - 1)
+            contribution = values * (chosen - others)
+        else:
+            contribution = values * margins[label_index].take(ids)
         keep = min(len(contribution), n * 2)
         top = np.argpartition(-contribution, keep - 1)[:keep]
         top = top[np.argsort(-contribution[top])]
@@ -584,23 +658,36 @@ class TopicModel:
         (computed from the same words); otherwise, or without a language, the linear model answers
         alone."""
         tokens = word_bytes(text)
-        listed, ids, values, rows = self._scores(tokens)
+        slot_rows = self._rows_of(tokens)
+        listed, ids, values, rows = self._scores_of(slot_rows)
         encoder = self._encoder_of.get(language) if language is not None else None
         if encoder is not None:
             share = encoder.blend
-            listed = [(1 - share) * p + share * q for p, q in zip(listed, encoder.probabilities(tokens), strict=True)]
+            found = slot_rows[:, self._encoder_column[id(encoder)]]
+            listed = [(1 - share) * p + share * q for p, q in zip(listed, encoder.probabilities_of(found), strict=True)]
         order = sorted(range(len(listed)), key=listed.__getitem__, reverse=True)
         scores = [(self.labels[i], listed[i]) for i in order]
         scores.extend((label, 0.0) for label in self._missing)
         best = order[0]
+        long = self.long is not None and len(slot_rows) >= self.long.min_words
         return Prediction(
             scores=scores,
             uncertain=listed[best] < self.threshold or not len(ids),
-            terms=self.explain(ids, values, rows, best, tokens),
+            terms=self.explain(ids, values, rows, best, tokens, margins=self._long_margins if long else self._margins),
         )
 
     def supports(self, language_code: str | None) -> bool:
         return language_code in self.languages
+
+
+def margins_of(weights: np.ndarray) -> np.ndarray:
+    """For each label (row) and feature (column): the feature's weight for the label minus its mean
+    weight for the other labels, per unit of its TF-IDF value (what explain() ranks terms by). The
+    same float32 operations as explain() on the rows of an article's features, taken once for the
+    whole table: a row's sum over the labels is the same sum whichever rows are gathered with it."""
+    total = weights.sum(axis=1)
+    others = max(1, weights.shape[1] - 1)
+    return np.stack([weights[:, label] - (total - weights[:, label]) / others for label in range(weights.shape[1])])
 
 
 def counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

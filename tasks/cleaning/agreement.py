@@ -24,7 +24,7 @@ by MAX_SEARCH; beyond, word runs looked up in sets: linear).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .result import Block
 
@@ -57,6 +57,12 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in WORDS_RE.findall(text)]
 
 
+def ngrams(sequence: Sequence[str], n: int) -> Iterator[tuple[str, ...]]:
+    """The runs of n items in a row, in order: tuple(sequence[i : i + n]) for each i (one zip in C
+    rather than a slice and a tuple per run)."""
+    return zip(*(sequence[k:] for k in range(n)), strict=False)
+
+
 class Reference:
     """readability's text of a page as words, for `shares`."""
 
@@ -76,6 +82,15 @@ class Reference:
         each other there)."""
         if len(blocks_words) * len(self.text) <= MAX_SEARCH:
             return [bool(w) and f" {' '.join(w)} " in self.text for w in blocks_words]
+        # A block of fewer than NGRAM words has one run, all its words: held when they occur in
+        # a row, which the string search tells alike. Searched while the short blocks' searches
+        # stay within MAX_SEARCH: no sets of shorter runs to build (most of the time here).
+        short = sum(1 for w in blocks_words if len(w) < NGRAM)
+        if short * len(self.text) <= MAX_SEARCH:
+            return [
+                bool(w) and f" {' '.join(w)} " in self.text if len(w) < NGRAM else self._holds_runs(w)
+                for w in blocks_words
+            ]
         return [self._holds_runs(w) for w in blocks_words]
 
     def _holds_runs(self, block_words: Sequence[str]) -> bool:
@@ -84,8 +99,8 @@ class Reference:
             return False
         runs = self._runs.get(n)
         if runs is None:
-            runs = self._runs[n] = {tuple(self.words[i : i + n]) for i in range(len(self.words) - n + 1)}
-        return all(tuple(block_words[i : i + n]) in runs for i in range(len(block_words) - n + 1))
+            runs = self._runs[n] = set(ngrams(self.words, n))
+        return runs.issuperset(ngrams(block_words, n))
 
 
 def droppable_tail(block_words: Sequence[Sequence[str]]) -> bool:

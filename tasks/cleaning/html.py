@@ -196,9 +196,18 @@ def left_out(page: list[str], paragraphs: list[str], title: str | None) -> list[
     so only the first LEFT_OUT_MAX_BLOCKS blocks are looked at (bounded time on huge pages)."""
     kept = "\n".join(paragraphs)
     whole = set(paragraphs)
-    return [
-        block for block in page[:LEFT_OUT_MAX_BLOCKS] if block != title and block not in whole and block not in kept
-    ]
+    # A block the page repeats (menu items, "edit" links) is searched for once.
+    outside: dict[str, bool] = {}
+    removed = []
+    for block in page[:LEFT_OUT_MAX_BLOCKS]:
+        if block == title or block in whole:
+            continue
+        absent = outside.get(block)
+        if absent is None:
+            absent = outside[block] = block not in kept
+        if absent:
+            removed.append(block)
+    return removed
 
 
 def body_blocks(body: etree._Element) -> list[Block]:

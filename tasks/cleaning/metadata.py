@@ -28,11 +28,18 @@ JSONLD_XPATH = etree.XPath("//script[@type='application/ld+json']/text()")
 CANONICAL_XPATH = etree.XPath("//link[@rel='canonical' or @rel='Canonical']/@href")
 BASE_XPATH = etree.XPath("//base/@href")
 H1_XPATH = etree.XPath("//h1")
-TITLE_XPATH = etree.XPath("//head/title/text() | //title/text()")
+#: (//head/title/text() | //title/text(): the first is part of the second.)
+TITLE_XPATH = etree.XPath("//title/text()")
+#: The elements //*[@rel='author' or (@itemprop='name' and ancestor::*[@itemprop='author']) or
+#: (@itemprop='author' and not(*))], in document order, found from the attributes: `//*[...]`
+#: gathers every element of the page and tests each, `//@rel[...]/..` gathers only the elements
+#: with that attribute (a sixth of the time over the six extraction sets).
 AUTHOR_MARKUP_XPATH = etree.XPath(
-    "//*[@rel='author' or (@itemprop='name' and ancestor::*[@itemprop='author']) or (@itemprop='author' and not(*))]"
+    "//@rel[.='author']/.. | //@itemprop[.='name' or .='author']/parent::*"
+    "[(@itemprop='name' and ancestor::*[@itemprop='author']) or (@itemprop='author' and not(*))]"
 )
-TIME_XPATH = etree.XPath("//*[@itemprop='datePublished']/@*[name()='datetime' or name()='content']")
+#: //*[@itemprop='datePublished']/@*[...], found from the attributes (as AUTHOR_MARKUP_XPATH).
+TIME_XPATH = etree.XPath("//@itemprop[.='datePublished']/../@*[name()='datetime' or name()='content']")
 
 #: <meta> names/properties per field, most trusted first (compared lower-cased).
 TITLE_META = ("og:title", "twitter:title", "dc.title", "title")

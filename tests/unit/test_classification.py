@@ -412,7 +412,7 @@ def test_unknown_words_are_remembered_within_a_bound(monkeypatch):
     monkeypatch.setattr(topics, "UNKNOWN_WORDS_CACHED", 3)
     for text in ("goal zebras matches", "profit quokkas shares", "the goal of goals", "shares sharesies zebras"):
         tokens = F.word_bytes(text)
-        assert len(model._token_codes) - len(model._word_ids) <= 3
+        assert len(model._slots) - model._known_slots <= 3
         fast_ids, fast_values = model._vector(tokens)
         plain_ids, plain_values = model._vector_reference(tokens)
         assert np.array_equal(fast_ids, plain_ids) and np.allclose(fast_values, plain_values)
