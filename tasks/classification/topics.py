@@ -303,7 +303,7 @@ class TopicModel:
         }
         self._build_lookup()
         self._margins = margins_of(self.weights)
-        self._long_margins = margins_of(self.long.weights) if self.long is not None else None
+        self._long_margins = margins_of(self.long.weights) if self.long is not None else self._margins
         self.version = version or self.content_hash()
         self.card = card or {}
         # Labels the model was not trained on get probability 0 in the record.
@@ -463,7 +463,7 @@ class TopicModel:
 
         Looking up every bigram and stem string in a 200k-entry dict was most of the time per
         article. Instead: one dict gives each word a slot, a row of the slot table that holds what
-        the word is to the model (see SLOT_COLUMNS: its word feature, its stem feature, its word id
+        the word is to the model (the SLOT_ columns: its word feature, its stem feature, its word id
         for bigrams, its row in each encoder), so that one numpy gather answers for all the words
         of an article; bigrams → sorted int codes of word-id pairs (searchsorted). A bigram with
         min_df ≥ 2 implies both its words have it too, so every vocabulary bigram is reachable
@@ -484,7 +484,6 @@ class TopicModel:
             else:
                 word_ids[term.encode()] = len(word_feature)
                 word_feature.append(feature_id)
-        self._word_ids = word_ids
         self._stems = stems
         n_words = max(1, len(word_ids))
         if n_words >= 1 << 20:
@@ -510,7 +509,7 @@ class TopicModel:
                 slots.setdefault(word, len(slots))
         self._known_slots = len(slots)
         self._slots = slots
-        # Column by column (as _slot_row gives each row); the dict's order is the slots' order.
+        # Column by column; the dict's order is the slots' order.
         words = list(slots)
         word_feature_column = np.full(len(words), -1, dtype=np.intp)
         word_feature_column[: len(word_feature)] = word_feature
@@ -525,16 +524,11 @@ class TopicModel:
         #: Each encoder's column in the slot table.
         self._encoder_column = {id(one): SLOT_ENCODERS + k for k, one in enumerate(encoders)}
 
-    def _slot_row(self, word: bytes) -> list[int]:
-        """The slot table's row of a word (see SLOT_COLUMNS)."""
-        word_id = self._word_ids.get(word)
-        text = word.decode()
-        row = [
-            self.index[text] if word_id is not None else -1,
-            stem_id(self._stems, text),
-            word_id if word_id is not None else self._no_word,
-        ]
-        return row + [one.lookup.get(word, -1) for one in (self.encoder, self.second_encoder) if one is not None]
+    def _unseen_row(self, word: bytes) -> list[int]:
+        """The slot table's row of a word outside the vocabulary and the encoders (their words have
+        their slots from the start, so only these get one later): no word feature, no encoder row,
+        at most its stem's feature."""
+        return [-1, stem_id(self._stems, word.decode()), self._no_word] + [-1] * len(self._encoder_column)
 
     def _slots_of(self, tokens: list[bytes]) -> np.ndarray:
         """Each word's slot in the slot table (see _build_lookup), giving words not seen yet one."""
@@ -553,7 +547,7 @@ class TopicModel:
                     if slot == len(self._slot_table):
                         grown = min(2 * slot, self._known_slots + UNKNOWN_WORDS_CACHED) - slot
                         self._slot_table = np.concatenate((self._slot_table, np.empty((grown, self._slot_table.shape[1]), dtype=np.intp)))
-                    self._slot_table[slot] = self._slot_row(token)
+                    self._slot_table[slot] = self._unseen_row(token)
                 found[position] = slot
         return found
 
@@ -609,30 +603,25 @@ class TopicModel:
         return self._scores_of(self._rows_of(tokens))
 
     def _scores_of(self, rows: np.ndarray):
+        """Probabilities of the article whose words' slot-table rows these are, its feature ids and
+        TF-IDF values, and the margins (margins_of) of the weights that scored it: the long model's
+        for articles of at least its min_words words."""
         ids, values = self._vector_of(rows)
-        weights, bias, temperature = self.weights, self.bias, self.temperature
+        weights, bias, temperature, margins = self.weights, self.bias, self.temperature, self._margins
         if self.long is not None and len(rows) >= self.long.min_words:
-            weights, bias, temperature = self.long.weights, self.long.bias, self.long.temperature
-        weight_rows = weights[ids]
-        raw = (values @ weight_rows + bias if len(ids) else bias).tolist()
-        return softmax(raw, temperature), ids, values, weight_rows
+            weights, bias, temperature, margins = self.long.weights, self.long.bias, self.long.temperature, self._long_margins
+        raw = (values @ weights[ids] + bias if len(ids) else bias).tolist()
+        return softmax(raw, temperature), ids, values, margins
 
     def explain(
-        self, ids: np.ndarray, values: np.ndarray, rows: np.ndarray, label_index: int, tokens: list[bytes],
-        n: int = EXPLANATION_TERMS, margins: np.ndarray | None = None,
+        self, ids: np.ndarray, values: np.ndarray, margins: np.ndarray, label_index: int, tokens: list[bytes],
+        n: int = EXPLANATION_TERMS,
     ) -> list[str]:
-        """The terms that pushed most towards label_index rather than towards the other labels.
-
-        margins: margins_of() the weights that `rows` were taken from, when the caller has it (the
-        same numbers, looked up instead of computed from rows)."""
+        """The terms that pushed most towards label_index rather than towards the other labels
+        (margins: margins_of() the weights that scored the article)."""
         if not len(ids):
             return []
-        if margins is None:
-            chosen = rows[:, label_index]
-            others = (rows.sum(axis=1) - chosen) / max(1, rows.shape[1] - 1)
-            contribution = values * (chosen - others)
-        else:
-            contribution = values * margins[label_index].take(ids)
+        contribution = values * margins[label_index].take(ids)
         keep = min(len(contribution), n * 2)
         top = np.argpartition(-contribution, keep - 1)[:keep]
         top = top[np.argsort(-contribution[top])]
@@ -659,7 +648,7 @@ class TopicModel:
         alone."""
         tokens = word_bytes(text)
         slot_rows = self._rows_of(tokens)
-        listed, ids, values, rows = self._scores_of(slot_rows)
+        listed, ids, values, margins = self._scores_of(slot_rows)
         encoder = self._encoder_of.get(language) if language is not None else None
         if encoder is not None:
             share = encoder.blend
@@ -669,11 +658,10 @@ class TopicModel:
         scores = [(self.labels[i], listed[i]) for i in order]
         scores.extend((label, 0.0) for label in self._missing)
         best = order[0]
-        long = self.long is not None and len(slot_rows) >= self.long.min_words
         return Prediction(
             scores=scores,
             uncertain=listed[best] < self.threshold or not len(ids),
-            terms=self.explain(ids, values, rows, best, tokens, margins=self._long_margins if long else self._margins),
+            terms=self.explain(ids, values, margins, best, tokens),
         )
 
     def supports(self, language_code: str | None) -> bool:
@@ -683,8 +671,9 @@ class TopicModel:
 def margins_of(weights: np.ndarray) -> np.ndarray:
     """For each label (row) and feature (column): the feature's weight for the label minus its mean
     weight for the other labels, per unit of its TF-IDF value (what explain() ranks terms by). The
-    same float32 operations as explain() on the rows of an article's features, taken once for the
-    whole table: a row's sum over the labels is the same sum whichever rows are gathered with it."""
+    same float32 operations explain() used to do on the weight rows of each article's features,
+    done once for the whole table: a row's sum over the labels is the same sum whichever rows are
+    gathered with it, so the terms are the same."""
     total = weights.sum(axis=1)
     others = max(1, weights.shape[1] - 1)
     return np.stack([weights[:, label] - (total - weights[:, label]) / others for label in range(weights.shape[1])])
