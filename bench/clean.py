@@ -57,28 +57,12 @@ def copydesk(html: str) -> str:
 
 
 def baseline_package(ref: str) -> dict:
-    """copydesk's cleaning package and tasks/article.py as they were at git `ref` (git archive
-    into a temporary package, copydesk_baseline): {"cleaning": module, "article": module}."""
-    import importlib
-    import io
-    import subprocess
-    import tarfile
-    import tempfile
+    """copydesk's cleaning package and tasks/article.py as they were at git `ref` (_baseline.py):
+    {"cleaning": module, "article": module}."""
+    from _baseline import modules_at
 
-    root = Path(__file__).resolve().parents[1]
-    data = subprocess.run(
-        ["git", "archive", ref, "tasks/__init__.py", "tasks/article.py", "tasks/cleaning"],
-        cwd=root, check=True, capture_output=True,
-    ).stdout
-    folder = Path(tempfile.mkdtemp(prefix="copydesk-baseline-"))
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        archive.extractall(folder, filter="data")
-    (folder / "tasks").rename(folder / "copydesk_baseline")
-    sys.path.insert(0, str(folder))
-    return {
-        "cleaning": importlib.import_module("copydesk_baseline.cleaning"),
-        "article": importlib.import_module("copydesk_baseline.article"),
-    }
+    cleaning, article = modules_at(ref, ["tasks/article.py", "tasks/cleaning"], ["cleaning", "article"])
+    return {"cleaning": cleaning, "article": article}
 
 
 def baseline_extractor(ref: str) -> Extractor:

@@ -25,14 +25,9 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
 
 import argparse  # noqa: E402
-import importlib  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tarfile  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -40,22 +35,16 @@ from typing import Any  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _baseline import modules_at  # noqa: E402
+
 from tasks.classification import labels as data  # noqa: E402
 from tasks.classification.topics import TopicModel  # noqa: E402
 
 
 def baseline_model(ref: str) -> Any:
     """The topic model as the code at git `ref` loads it (its own shipped model folder)."""
-    archive = subprocess.run(
-        ["git", "archive", ref, "tasks/__init__.py", "tasks/classification", "tasks/models/topics"],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout
-    folder = Path(tempfile.mkdtemp(prefix="copydesk-baseline-"))
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(folder, filter="data")
-    (folder / "tasks").rename(folder / "copydesk_baseline")
-    sys.path.insert(0, str(folder))
-    return importlib.import_module("copydesk_baseline.classification.topics").TopicModel.load()
+    (topics,) = modules_at(ref, ["tasks/classification", "tasks/models/topics"], ["classification.topics"])
+    return topics.TopicModel.load()
 
 
 def speed_articles() -> list[str]:
