@@ -142,6 +142,31 @@ def errors(parts, meta, name: str, truth_label: str | None, predicted_label: str
             break
 
 
+def relabel_rows(new_label: str, terms: str, picks, part=lambda text, source: text) -> None:
+    """Wrap labels.shipped_training_data: a row whose (label, source) `picks` accepts and whose
+    `part(text, source)` names one of `terms` (a regex alternation, whole words, any case) is
+    labelled `new_label`; every other row stays as it is."""
+    import re
+
+    from tasks.classification import labels
+
+    pattern = re.compile(r"\b(?:" + terms + r")\b", re.I)
+    original = labels.shipped_training_data
+
+    def relabelled():
+        return [
+            (text, new_label if picks(label, source) and pattern.search(part(text, source)) else label, source)
+            for text, label, source in original()
+        ]
+
+    labels.shipped_training_data = relabelled
+
+
+def headline(text: str, source: str) -> str:
+    """A HuffPost row's headline (its first line)."""
+    return text.split("\n", 1)[0]
+
+
 @variant("no_health_rule")
 def _no_health_rule() -> None:
     """The training rows as published (before the health rule, labels.HEALTH_TERMS): the before column."""
@@ -176,22 +201,7 @@ BUSINESS_TERMS = (
 @variant("business_rule")
 def _business_rule() -> None:
     """HuffPost world and politics headlines about markets, prices, jobs and companies: business by the guidelines."""
-    import re
-
-    from tasks.classification import labels
-
-    pattern = re.compile(r"\b(?:" + BUSINESS_TERMS + r")\b", re.I)
-    original = labels.shipped_training_data
-
-    def relabelled():
-        out = []
-        for text, label, source in original():
-            if source == "huffpost" and label in ("world", "politics") and pattern.search(text.split("\n", 1)[0]):
-                label = "business"
-            out.append((text, label, source))
-        return out
-
-    labels.shipped_training_data = relabelled
+    relabel_rows("business", BUSINESS_TERMS, lambda label, source: source == "huffpost" and label in ("world", "politics"), headline)
 
 
 #: Company money in a tech section (issue 14, LABEL_GUIDELINES' business | scitech line: a tech company's
@@ -206,23 +216,12 @@ MONEY_TERMS = (
 def _scitech_money_rule() -> None:
     """AG Sci/Tech and HuffPost TECH/SCIENCE rows about a company's money (MONEY_TERMS in AG's snippet / the
     HuffPost headline), not already health by the health rule: business, as the business | scitech line says."""
-    import re
-
-    from tasks.classification import labels
-
-    pattern = re.compile(r"\b(?:" + MONEY_TERMS + r")\b", re.I)
-    original = labels.shipped_training_data
-
-    def relabelled():
-        out = []
-        for text, label, source in original():
-            head = text if source == "ag_news" else text.split("\n", 1)[0]
-            if source in ("ag_news", "huffpost") and label == "scitech" and pattern.search(head):
-                label = "business"
-            out.append((text, label, source))
-        return out
-
-    labels.shipped_training_data = relabelled
+    relabel_rows(
+        "business",
+        MONEY_TERMS,
+        lambda label, source: source in ("ag_news", "huffpost") and label == "scitech",
+        lambda text, source: text if source == "ag_news" else headline(text, source),
+    )
 
 
 @variant("no_ag_world_rule")
@@ -242,20 +241,7 @@ MEDICINE_TERMS = r"fda|food and drug administration|vaccines?|clinical trials?|d
 def _health_rule_ag_business_medicine() -> None:
     """AG Business rows naming a medicine's approval, trial, recall or a vaccine (MEDICINE_TERMS): health
     (measured, not kept)."""
-    import re
-
-    from tasks.classification import labels
-
-    pattern = re.compile(r"\b(?:" + MEDICINE_TERMS + r")\b", re.I)
-    original = labels.shipped_training_data
-
-    def relabelled():
-        return [
-            (text, "health" if source == "ag_news" and label == "business" and pattern.search(text) else label, source)
-            for text, label, source in original()
-        ]
-
-    labels.shipped_training_data = relabelled
+    relabel_rows("health", MEDICINE_TERMS, lambda label, source: source == "ag_news" and label == "business")
 
 
 #: Sports bodies named in a business snippet or article (LABEL_GUIDELINES' sports | business line).
@@ -268,24 +254,9 @@ CLUB_TERMS = (
 @variant("sports_money_rule")
 def _sports_money_rule() -> None:
     """AG and BBC business rows naming a sports body (CLUB_TERMS, first 400 characters): sports (measured, not kept)."""
-    import re
-
-    from tasks.classification import labels
-
-    pattern = re.compile(r"\b(?:" + CLUB_TERMS + r")\b", re.I)
-    original = labels.shipped_training_data
-
-    def relabelled():
-        return [
-            (
-                text,
-                "sports" if source in ("ag_news", "bbc_news") and label == "business" and pattern.search(text[:400]) else label,
-                source,
-            )
-            for text, label, source in original()
-        ]
-
-    labels.shipped_training_data = relabelled
+    relabel_rows(
+        "sports", CLUB_TERMS, lambda label, source: source in ("ag_news", "bbc_news") and label == "business", lambda text, source: text[:400]
+    )
 
 
 def main() -> None:
