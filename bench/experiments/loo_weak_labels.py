@@ -15,7 +15,10 @@ politics headlines about markets, prices and jobs to business; measured, not kep
 (AG Sci/Tech and HuffPost TECH/SCIENCE rows about a company's money to business; measured, not kept),
 no_ag_world_rule (the health rule without AG's World section, as model 8840aefe4a16 was trained),
 health_rule_ag_business_medicine (AG Business rows naming a drug approval, trial, recall or a vaccine to
-health) and sports_money_rule (AG and BBC business rows naming a sports body to sports): both measured, not kept.
+health) and sports_money_rule (AG and BBC business rows naming a sports body to sports): both measured, not kept;
+written_round5 (the fifth written round, data/news_en_round5.jsonl, trained as part of the written set) and
+written_round5_own_fold (the same rows under a source of their own, so that the written fold trains on them too):
+measured, not kept.
 """
 
 from __future__ import annotations
@@ -256,6 +259,46 @@ def _sports_money_rule() -> None:
     """AG and BBC business rows naming a sports body (CLUB_TERMS, first 400 characters): sports (measured, not kept)."""
     relabel_rows(
         "sports", CLUB_TERMS, lambda label, source: source in ("ag_news", "bbc_news") and label == "business", lambda text, source: text[:400]
+    )
+
+
+#: The fifth written round (tasks/classification/data/news_en_round5.jsonl, issue 14): 152 articles written
+#: to the label guidelines' boundary lines (health-service news, consumer finance and rates abroad, economic
+#: policy fought over, tech products vs tech money, research on nature vs disasters abroad); measured, not kept.
+ROUND5 = Path(__file__).resolve().parents[2] / "tasks" / "classification" / "data" / "news_en_round5.jsonl"
+
+
+def add_round5(source: str) -> None:
+    """Wrap labels.shipped_training_data: the fifth round's rows added with this source name."""
+    from tasks.classification import labels
+
+    original = labels.shipped_training_data
+    rows = [json.loads(line) for line in ROUND5.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels.shipped_training_data = lambda: original() + [(row["text"], row["label"], source) for row in rows]
+
+
+@variant("written_round5")
+def _written_round5() -> None:
+    """The fifth written round in training as part of the written set (source news_en, weight 3): the written
+    fold leaves it out with the rest and scores the 1,452 items as before; the other folds train on it."""
+    add_round5("news_en")
+
+
+@variant("written_round5_own_fold")
+def _written_round5_own_fold() -> None:
+    """The fifth round under a source of its own (weight 3, as news_en) that the written fold keeps in training
+    when the written set is left out (outlets.Outlet.kept), so that fold scores the 1,452 earlier items with the
+    round trained on: a check by the same hand, not a new outlet. Only the written fold's figure means anything
+    here (the other folds do not see the round)."""
+    import dataclasses
+
+    from tasks.classification import build_shipped, labels, outlets
+
+    build_shipped.SOURCE_WEIGHTS["news_en_round5"] = build_shipped.SOURCE_WEIGHTS["news_en"]
+    add_round5("news_en_round5")
+    outlets.OUTLETS["written"] = dataclasses.replace(
+        outlets.OUTLETS["written"],
+        kept=lambda: [row for row in labels.shipped_training_data() if row[2] == "news_en_round5"],
     )
 
 
