@@ -3,7 +3,8 @@ five sets and scored on the sixth, for each set in turn, beside v11 and the libr
 
 Per page, from one run of copydesk's own code (clean_html with the judge's verdict recorded, not
 applied): copydesk's v11 reading (trafilatura's blocks with readability's second opinion),
-readability-lxml's reading as copydesk reads it (second_opinion.readability_lines), and the
+readability-lxml's reading as copydesk reads it (second_opinion.readability_lines; scored as v12
+takes it, with v11's long paragraphs it lacks: html.readability_reading), and the
 judge's text (resiliparse, judge.judge_text); and the libraries as bench/clean.py runs them
 (trafilatura with copydesk's options and its defaults, readability-lxml). The judge takes
 readability's reading when resiliparse agrees with it by more than the margin over v11's.
@@ -16,6 +17,7 @@ against the next margin down, the knob's step).
     nice -n 10 .venv/bin/python bench/experiments/judge.py            # ~3 min, builds the cache
     nice -n 10 .venv/bin/python bench/experiments/judge.py --cached   # from .bench-cache/judge.json
     ... --losses   # the pages where the judge took readability's reading and lost the most
+    ... --raw      # readability's reading as its lines alone (v12's first form)
 
 Figures: see the module's commit message and /work/results-vote.md (issue 10, w-vote).
 """
@@ -34,6 +36,7 @@ from _extraction_data import SETS, cached_rows, page_counts  # noqa: E402
 import tasks.cleaning.html as html_module  # noqa: E402
 from tasks.article import BadInput  # noqa: E402
 from tasks.cleaning import judge  # noqa: E402
+from tasks.cleaning.result import Block  # noqa: E402
 
 import clean as bench_clean  # noqa: E402  (bench/clean.py)
 
@@ -46,7 +49,7 @@ LIBRARIES = ("trafilatura-copydesk-opts", "trafilatura", "readability-lxml")
 
 def page_row(html: str) -> dict:
     """The page's readings: v11, readability's (copydesk's), the judge's text, the libraries'."""
-    seen: dict = {}
+    seen: dict = {"markup_chars": len(html)}
 
     def recorder(markup, v11, readability, margin=judge.MARGIN):
         seen["v11"] = "\n".join(v11)
@@ -69,6 +72,13 @@ def page_row(html: str) -> dict:
     return seen
 
 
+def reading(row: dict) -> str:
+    """readability's reading as v12 takes it (html.readability_reading), from the row's texts."""
+    lines = [line for line in row["readability"].split("\n") if line]
+    kept = [Block(line) for line in row["v11"].split("\n") if line]
+    return "\n".join(block.text for block in html_module.readability_reading(lines, kept))
+
+
 def set_f1(counts: list[tuple[float, float, float]]) -> float:
     """bench/_extraction_data.score's F1 from per-page (tp, fp, fn)."""
     ps = [tp / (tp + fp) for tp, fp, fn in counts if tp + fp > 0]
@@ -82,8 +92,10 @@ def agreements(row: dict) -> tuple[float, float] | None:
     """(judge with v11, judge with readability) as judge.choose computes them; None: no choice."""
     if not row.get("readability") or not row.get("judge"):
         return None
-    if max(len(row["v11"]), len(row["readability"])) > judge.JUDGE_MAX_CHARS:
+    if max(len(row["v11"]), len(row["readability"]), len(row["judge"])) > judge.JUDGE_MAX_CHARS:
         return None  # not judged: a cost bound (judge.JUDGE_MAX_CHARS)
+    if row.get("markup_chars", 0) > judge.JUDGE_MAX_MARKUP_CHARS:
+        return None  # not judged: a cost bound (judge.JUDGE_MAX_MARKUP_CHARS)
     text = judge.shingles(judge.words(row["judge"]))
     if not text:
         return None
@@ -100,8 +112,11 @@ def main() -> None:
     for name in LIBRARIES:
         out[name] = [row[name] if row else "" for row in rows]
     counts = {name: [page_counts(out[name][i], truths[i]) for i in range(n)] for name in out}
+    raw = "--raw" in sys.argv  # readability's lines alone, without v11's long paragraphs they lack
     rd_counts = [
-        page_counts(row["readability"], truths[i]) if row and row.get("readability") else counts["copydesk"][i]
+        page_counts(row["readability"] if raw else reading(row), truths[i])
+        if row and row.get("readability")
+        else counts["copydesk"][i]
         for i, row in enumerate(rows)
     ]
     agree = [agreements(row) if row else None for row in rows]

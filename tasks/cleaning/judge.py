@@ -18,8 +18,8 @@ wins only when resiliparse agrees with it by more than MARGIN over copydesk's v1
 The judge parses the markup again (lexbor's parser, not lxml's) and is only asked about pages
 that copydesk's own parse accepted within the parse limits and that got readability's opinion
 (html.py: at most REFERENCE_MAX_ELEMENTS elements, not thick), only when the two readings' words
-differ (three pages in four of the six sets) and neither is over JUDGE_MAX_CHARS: its cost stays
-bounded (parse and extraction
+differ (three pages in four of the six sets), and within JUDGE_MAX_CHARS and
+JUDGE_MAX_MARKUP_CHARS: its cost stays bounded (parse and extraction
 ~2.3 ms a page on average, 58 ms on the largest page of the sets, 1 MB). Any failure of it (not
 installed, a parser error) is contained: v11's reading stays, and the verdict says why.
 """
@@ -38,11 +38,17 @@ __all__ = ["READABILITY_READING", "V11_READING", "Verdict", "agreement", "choose
 #: readability's reading wins when resiliparse's text agrees with it by more than this over
 #: copydesk's v11 reading (shingle F1, 0 to 1). Chosen leave-one-set-out (bench/experiments/judge.py).
 MARGIN = 0.0
-#: Readings longer than this (characters, paragraphs joined by line breaks) are not judged: v11's
-#: stays. A cost bound, not a quality choice: the comparison costs ~3.5 us a word of the three
-#: texts (a 21,000-word page took 75 ms), and cleaning's p99 is made of such pages. 44 of the
-#: 1,183 bench pages have a reading this long; judging them too moved macro F1 by +0.0002.
+#: Texts longer than this (characters; a reading's paragraphs joined by line breaks, or the judge's
+#: text) are not compared: v11's reading stays. A cost bound, not a quality choice: comparing
+#: costs ~3.5 us a word of the three texts (a 21,000-word page took 75 ms, a judge's text of
+#: 176,000 characters 50 ms), and cleaning's p99 is made of such pages. 44 of the 1,183 bench pages
+#: have a reading this long and 14 more a judge's text this long; judging them too moved macro F1
+#: by +0.0002.
 JUDGE_MAX_CHARS = 30_000
+#: Markup longer than this (characters) is not given to the judge: resiliparse's parse and
+#: extraction cost up to ~65 ns a character (61 ms on a 900,000-character page). A cost bound: 11
+#: of the 1,183 bench pages (scrapinghub 3, google-trends 6, readability 2), F1 unchanged.
+JUDGE_MAX_MARKUP_CHARS = 1_000_000
 #: Words compared as runs of this many (the benchmark metric's shingles).
 SHINGLE = 4
 #: resiliparse's options: its main-content heuristics, text only (no alt texts, bullets or URLs:
@@ -89,17 +95,20 @@ def choose(markup: str, v11: Sequence[str], readability: Sequence[str], margin: 
     more: readability's only when by more than `margin`. Never raises: a judge that fails or
     finds nothing leaves v11's reading."""
     ours_text, theirs_text = "\n".join(v11), "\n".join(readability)
-    if max(len(ours_text), len(theirs_text)) > JUDGE_MAX_CHARS:
+    if max(len(ours_text), len(theirs_text)) > JUDGE_MAX_CHARS or len(markup) > JUDGE_MAX_MARKUP_CHARS:
         return Verdict(skipped="too_long")
     ours_words, theirs_words = words(ours_text), words(theirs_text)
     if ours_words == theirs_words:
         return Verdict(skipped="same_text")
     try:
-        judged = words(judge_text(markup))
+        judged_text = judge_text(markup)
     except ImportError:
         return Verdict(failure="no_judge")
     except Exception as exc:  # the judge's failure is contained: v11's reading stays
         return Verdict(failure=type(exc).__name__)
+    if len(judged_text) > JUDGE_MAX_CHARS:
+        return Verdict(skipped="too_long")
+    judged = words(judged_text)
     if not judged:
         return Verdict(skipped="no_text")
     judge = shingles(judged)

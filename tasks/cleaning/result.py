@@ -42,7 +42,8 @@ class Verdict:
     agrees_v11: float | None = None
     agrees_readability: float | None = None
     #: "same_text": the two readings have the same words (a quarter of the bench pages), so no
-    #: judge is needed; "too_long": a reading is over judge.JUDGE_MAX_CHARS (a cost bound);
+    #: judge is needed; "too_long": a reading, the markup or the judge's text is over judge's
+    #: JUDGE_MAX_CHARS or JUDGE_MAX_MARKUP_CHARS (cost bounds);
     #: "no_text": resiliparse found no text.
     skipped: str | None = None
     #: The judge failed: "no_judge" (resiliparse not installed) or the class of its error.

@@ -61,6 +61,13 @@ def test_long_readings_are_not_judged(monkeypatch):
     long = ARTICLE * (judge.JUDGE_MAX_CHARS // len(" ".join(ARTICLE)) + 1)
     assert choose(PAGE, long, ARTICLE) == Verdict(V11_READING, skipped="too_long")
     assert choose(PAGE, ARTICLE, long) == Verdict(V11_READING, skipped="too_long")
+    huge_page = PAGE.replace("</body>", "<!--" + "x" * judge.JUDGE_MAX_MARKUP_CHARS + "--></body>")
+    assert choose(huge_page, ARTICLE + TEASERS, ARTICLE) == Verdict(V11_READING, skipped="too_long")
+
+
+def test_a_long_judge_text_is_not_compared(monkeypatch):
+    monkeypatch.setattr(judge, "judge_text", lambda markup: "word " * judge.JUDGE_MAX_CHARS)
+    assert choose(PAGE, ARTICLE + TEASERS, ARTICLE) == Verdict(V11_READING, skipped="too_long")
 
 
 def test_a_tie_keeps_v11s_reading_and_the_margin_holds_readability_back():
@@ -166,3 +173,17 @@ def test_verdict_log_fields():
     }
     assert Verdict(failure="no_judge").as_log() == {"reading": "trafilatura", "judge_failure": "no_judge"}
     assert Verdict(skipped="same_text").as_log() == {"reading": "trafilatura", "judge_skipped": "same_text"}
+
+
+def test_readability_s_reading_gets_v11s_long_paragraphs_it_lacks():
+    from tasks.cleaning.result import Block
+
+    embedded = (
+        "Interesting to see the new console running at an unstable sixty frames a second here, "
+        "a bit tired tonight and the service barely runs on my home connection right now."
+    )
+    v11 = [Block(ARTICLE[0]), Block(embedded), Block("Short line v11 has."), Block(ARTICLE[1])]
+    reading = html.readability_reading([ARTICLE[0], ARTICLE[1]], v11)
+    # The long paragraph is added where it sat (after the last line both hold before it); the
+    # short one is not (fewer than MISSING_MIN_WORDS words).
+    assert [b.text for b in reading] == [ARTICLE[0], embedded, ARTICLE[1]]
