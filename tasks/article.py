@@ -77,5 +77,5 @@ class Article:
     index_document: dict[str, Any] | None = None
 
     timings_ms: dict[str, float] = field(default_factory=dict)
-    #: Contained failures of optional stages: {"stage", "error", "message"}.
+    #: Contained failures of optional stages, and of the clean stage's judge ("judge:ErrorClass"): {"stage", "error"}.
     notes: list[dict[str, str]] = field(default_factory=list)
