@@ -19,8 +19,8 @@ against the next margin down, the knob's step).
     ... --losses   # the pages where the judge took readability's reading and lost the most
     ... --raw      # readability's reading as its lines alone (v12's first form)
 
-Figures (issue 10, clean stage v12; --cached, the cache built 2026-12-02 from the code at 9dc4993,
-whose readings are v12's), F1 per set: scrapinghub, cleaneval, cleanportaleval, dragnet,
+Figures (issue 10, clean stage v12; the cache built afresh 2026-12-02 13:22-13:25 UTC at 4173021,
+~3 min, nice -n 10, shared machine), F1 per set: scrapinghub, cleaneval, cleanportaleval, dragnet,
 google-trends-2017, readability, macro:
 
     copydesk v11                        0.9609 0.9050 0.9562 0.9140 0.9022 0.9337  0.9287
