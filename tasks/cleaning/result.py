@@ -43,8 +43,7 @@ class Verdict:
     agrees_readability: float | None = None
     #: "same_text": the two readings have the same words (a quarter of the bench pages), so no
     #: judge is needed; "too_long": a reading, the markup or the judge's text is over judge's
-    #: JUDGE_MAX_CHARS or JUDGE_MAX_MARKUP_CHARS (cost bounds);
-    #: "no_text": resiliparse found no text.
+    #: JUDGE_MAX_CHARS or JUDGE_MAX_MARKUP_CHARS (cost bounds); "no_text": resiliparse found no text.
     skipped: str | None = None
     #: The judge failed: "no_judge" (resiliparse not installed) or the class of its error.
     failure: str | None = None
@@ -60,7 +59,6 @@ class Verdict:
         if self.failure:
             fields["judge_failure"] = self.failure
         return fields
-
 
 
 @dataclass
