@@ -63,6 +63,9 @@ class Article:
     removed_chars: int = 0
     #: The boilerplate lines that were dropped, for the log and the demo table (not the record).
     removed_samples: list[str] = field(default_factory=list)
+    #: HTML: which reading the clean stage kept and why (its judge's verdict as log fields,
+    #: tasks/cleaning/judge.py), for the log (not the record); None for other media types.
+    reading: dict[str, Any] | None = None
 
     # Filled by the classify stages.
     language: dict[str, Any] | None = None
@@ -74,5 +77,5 @@ class Article:
     index_document: dict[str, Any] | None = None
 
     timings_ms: dict[str, float] = field(default_factory=dict)
-    #: Contained failures of optional stages: {"stage", "error", "message"}.
+    #: Contained failures of optional stages, and of the clean stage's judge ("judge:ErrorClass"): {"stage", "error"}.
     notes: list[dict[str, str]] = field(default_factory=list)

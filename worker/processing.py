@@ -293,6 +293,7 @@ class ArticleJob:
             topic=_best_topic(article),
             notes=len(article.notes),
             timings_ms=dict(timings),
+            **({"reading": article.reading} if article.reading is not None else {}),
         )
         self._flush_log(run)
         if run.prior != "none":

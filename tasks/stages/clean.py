@@ -1,8 +1,9 @@
 """Clean: keep the article body and its metadata, drop the site's boilerplate.
 
 The work is in tasks/cleaning: HTML through trafilatura's full extractor with readability-lxml as
-its second opinion (v11), XML news formats (NITF, NewsML-G2, XHTML) parsed safely, plain text
-line by line.
+its second opinion (v11) and a judge, resiliparse, picking between that reading and readability's
+own (v12, tasks/cleaning/judge.py), XML news formats (NITF, NewsML-G2, XHTML) parsed safely, plain
+text line by line.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ REMOVED_SAMPLES = 20
 class Clean(Stage):
     name = "clean"
     #: Bump whenever the output for the same input changes.
-    version = "11"
+    version = "12"
 
     def __init__(self, limits: ParseLimits | None = None):
         #: Bounds of one page's parse (from the worker's settings; defaults otherwise).
@@ -38,3 +39,11 @@ class Clean(Stage):
         article.removed_lines = len(cleaned.removed)
         article.removed_chars = sum(len(line) for line in cleaned.removed)
         article.removed_samples = cleaned.removed[:REMOVED_SAMPLES]
+        verdict = cleaned.verdict
+        if verdict is not None:
+            # Which reading the judge picked, with its two agreements: a field of the article's
+            # one INFO event (worker/processing.py), not an event of its own.
+            article.reading = verdict.as_log()
+            if verdict.failure:
+                # A contained failure of the judge: v11's reading was kept.
+                article.notes.append({"stage": self.name, "error": f"judge:{verdict.failure}"})
