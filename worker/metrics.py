@@ -58,6 +58,7 @@ class _Metrics:
     tasks_in_flight: Any
     worker_processes: Any
     stage_seconds: Any
+    clean_readings: Any
     article_seconds: Any
     store_read_bytes: Any
     store_written_bytes: Any
@@ -99,6 +100,7 @@ def _create() -> _Metrics:
         tasks_in_flight=Gauge("copydesk_tasks_in_flight", "Tasks running now, by task.", ["task"], multiprocess_mode="livesum", registry=registry),
         worker_processes=Gauge("copydesk_worker_processes", "Worker pool processes alive.", multiprocess_mode="livesum", registry=registry),
         stage_seconds=Histogram("copydesk_stage_duration_seconds", "Time per stage of an article, in seconds.", ["stage"], buckets=STAGE_BUCKETS, registry=registry),
+        clean_readings=Counter("copydesk_clean_readings", "HTML articles by the reading the clean stage kept (trafilatura, readability) and what its judge did (compared, skipped, failed).", ["reading", "judge"], registry=registry),
         article_seconds=Histogram("copydesk_article_duration_seconds", "Time per processed article (fetch to write), in seconds.", buckets=STAGE_BUCKETS, registry=registry),
         store_read_bytes=Counter("copydesk_store_read_bytes", "Bytes read from the store by article jobs.", registry=registry),
         store_written_bytes=Counter("copydesk_store_written_bytes", "Bytes written to the store by article jobs.", registry=registry),
@@ -116,6 +118,14 @@ def observe_timings(timings_ms: dict[str, float]) -> None:
             m.article_seconds.observe(ms / 1000)
         else:
             m.stage_seconds.labels(stage).observe(ms / 1000)
+
+
+def observe_reading(reading: dict[str, Any]) -> None:
+    """The clean stage's reading of an HTML article (the record's log field `reading`, the judge's
+    verdict): which reading was kept, and whether the judge compared the two, was not asked
+    (`judge_skipped`) or failed (`judge_failure`; v11's reading was kept)."""
+    judge = "failed" if "judge_failure" in reading else "skipped" if "judge_skipped" in reading else "compared"
+    _m().clean_readings.labels(str(reading.get("reading", "unknown")), judge).inc()
 
 
 def listener_event(source: str, result: str) -> None:

@@ -307,6 +307,8 @@ class ArticleJob:
         timings["total"] = round((time.perf_counter() - run.started) * 1000, 3)
         if self.instrumented:
             metrics.observe_timings(timings)
+            if article.reading is not None:
+                metrics.observe_reading(article.reading)
         self.store.put(outputs["record"], _json(record), content_type="application/json", durable=self.durable_records)
         log.debug("stage_finished", stage="write", duration_ms=timings["write"])
         return Outcome(

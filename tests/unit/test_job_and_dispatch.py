@@ -315,3 +315,48 @@ def test_only_records_are_written_durable_and_only_when_set(pipeline, sample_byt
     assert job.run(good, etags[0]).status == PROCESSED
     assert job.run(bad, etags[1]).status == QUARANTINED
     assert spy.durable == {"processed": durable_records, "quarantine": durable_records, "logs": False, "index": False}
+
+
+def test_an_html_articles_reading_is_logged_and_counted(store, pipeline):
+    from pathlib import Path
+
+    from worker import metrics
+
+    m = metrics._m()
+
+    def counted() -> float:
+        return sum(sample.value for family in m.clean_readings.collect() for sample in family.samples
+                   if sample.name == "copydesk_clean_readings_total")
+
+    page = (Path(__file__).resolve().parents[2] / "examples" / "battery-plant-jobs.html").read_bytes()
+    before = counted()
+    etag = store.put("incoming/plant.html", page).etag
+    assert make_job(store, pipeline).run("incoming/plant.html", etag).status == PROCESSED
+    processed = log_lines(store, "incoming/plant.html")[-1]
+    assert processed["event"] == "article_processed"
+    assert processed["reading"]["reading"] in ("trafilatura", "readability")
+    assert counted() == before + 1
+    # Plain text has no readings to choose from: nothing logged, nothing counted.
+    etag = store.put("incoming/note.txt", b"A plain text article of a few words, long enough to be kept by the cleaner.").etag
+    assert make_job(store, pipeline).run("incoming/note.txt", etag).status == PROCESSED
+    assert "reading" not in log_lines(store, "incoming/note.txt")[-1]
+    assert counted() == before + 1
+
+
+def test_the_reading_counter_tells_compared_skipped_and_failed_judges():
+    from worker import metrics
+
+    m = metrics._m()
+
+    def value(reading: str, judge: str) -> float:
+        return m.clean_readings.labels(reading, judge)._value.get()
+
+    cases = [
+        ({"reading": "readability", "agrees_v11": 0.5, "agrees_readability": 0.9}, ("readability", "compared")),
+        ({"reading": "trafilatura", "judge_skipped": "same_text"}, ("trafilatura", "skipped")),
+        ({"reading": "trafilatura", "judge_failure": "RuntimeError"}, ("trafilatura", "failed")),
+    ]
+    for reading, labels in cases:
+        before = value(*labels)
+        metrics.observe_reading(reading)
+        assert value(*labels) == before + 1
