@@ -13,6 +13,7 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,11 @@ def shingles(text: str) -> Counter:
 
 def page_counts(predicted: str, truth: str) -> tuple[float, float, float]:
     """(tp, fp, fn) of one page, normalised so they sum to 1 (all zero when both are empty)."""
-    pred, gold = shingles(predicted), shingles(truth)
+    return shingle_counts(shingles(predicted), shingles(truth))
+
+
+def shingle_counts(pred: Counter, gold: Counter) -> tuple[float, float, float]:
+    """page_counts from the two texts' shingles (for callers that keep a truth's shingles)."""
     tp = sum((pred & gold).values())
     fp = sum((pred - gold).values())
     fn = sum((gold - pred).values())
@@ -124,18 +129,34 @@ class Score:
     pages: int
 
 
-def score(predictions: list[str], truths: list[str]) -> Score:
-    precisions, recalls, exact = [], [], 0
-    for predicted, truth in zip(predictions, truths, strict=True):
-        tp, fp, fn = page_counts(predicted, truth)
+def precision_recall(counts: Iterable[tuple[float, float, float]]) -> tuple[float, float]:
+    """The metric's precision and recall of a set from its pages' (tp, fp, fn): each averaged
+    over the pages where it is defined."""
+    precisions, recalls = [], []
+    for tp, fp, fn in counts:
         if tp + fp > 0:
             precisions.append(tp / (tp + fp))
         if tp + fn > 0:
             recalls.append(tp / (tp + fn))
-        exact += tokens(predicted) == tokens(truth)
     p = sum(precisions) / len(precisions) if precisions else 0.0
     r = sum(recalls) / len(recalls) if recalls else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r
+
+
+def harmonic_mean(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def set_f1(counts: Iterable[tuple[float, float, float]]) -> float:
+    """The metric's F1 of a set from its pages' (tp, fp, fn): the harmonic mean of the averages."""
+    return harmonic_mean(*precision_recall(counts))
+
+
+def score(predictions: list[str], truths: list[str]) -> Score:
+    pairs = list(zip(predictions, truths, strict=True))
+    p, r = precision_recall(page_counts(predicted, truth) for predicted, truth in pairs)
+    f1 = harmonic_mean(p, r)
+    exact = sum(tokens(predicted) == tokens(truth) for predicted, truth in pairs)
     return Score(p, r, f1, exact / len(truths) if truths else 0.0, len(truths))
 
 

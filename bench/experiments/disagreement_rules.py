@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "bench" / "experiments"))
-from _extraction_data import SETS, load_set, page_counts  # noqa: E402
+from _extraction_data import SETS, load_set, page_counts, set_f1  # noqa: E402
 from lxml import etree  # noqa: E402
 
 import second_opinion as so_exp  # noqa: E402
@@ -158,21 +158,14 @@ def main():
             return rd_fusion(page.row, page.own, *config[1:])
         return disagree(page, *config)
 
+    def counts(i, config):
+        text = output(i, config)
+        if (i, text) not in memo:
+            memo[(i, text)] = page_counts(text, truths[i])
+        return memo[(i, text)]
+
     def f1(config, set_name):
-        precisions, recalls = [], []
-        for i, s in enumerate(set_of):
-            if s != set_name:
-                continue
-            text = output(i, config)
-            if (i, text) not in memo:
-                memo[(i, text)] = page_counts(text, truths[i])
-            tp, fp, fn = memo[(i, text)]
-            if tp + fp > 0:
-                precisions.append(tp / (tp + fp))
-            if tp + fn > 0:
-                recalls.append(tp / (tp + fn))
-        p, r = statistics.mean(precisions), statistics.mean(recalls)
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return set_f1(counts(i, config) for i, s in enumerate(set_of) if s == set_name)
 
     def line(name, values):
         print(f"{name:<52}", " ".join(f"{values[s]:.4f}" for s in SETS), f"macro {statistics.mean(values.values()):.4f}",

@@ -51,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _extraction_data import SETS, cached_rows, page_counts  # noqa: E402
+from _extraction_data import SETS, cached_rows, page_counts, set_f1  # noqa: E402
 
 import tasks.cleaning.html as html_module  # noqa: E402
 from tasks.article import BadInput  # noqa: E402
@@ -97,15 +97,6 @@ def reading(row: dict) -> str:
     lines = [line for line in row["readability"].split("\n") if line]
     kept = [Block(line) for line in row["v11"].split("\n") if line]
     return "\n".join(block.text for block in html_module.readability_reading(lines, kept))
-
-
-def set_f1(counts: list[tuple[float, float, float]]) -> float:
-    """bench/_extraction_data.score's F1 from per-page (tp, fp, fn)."""
-    ps = [tp / (tp + fp) for tp, fp, fn in counts if tp + fp > 0]
-    rs = [tp / (tp + fn) for tp, fp, fn in counts if tp + fn > 0]
-    p = sum(ps) / len(ps) if ps else 0.0
-    r = sum(rs) / len(rs) if rs else 0.0
-    return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def agreements(row: dict) -> tuple[float, float] | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".bench-cache" / "loso-candidates.json"
 sys.path.insert(0, str(ROOT / "bench"))
-from _extraction_data import SETS, load_set
+from _extraction_data import SETS, load_set, set_f1, shingle_counts
 
 TOK = re.compile(r"\w+")
 
@@ -38,22 +38,7 @@ sets = SETS
 
 
 def score(preds, golds):
-    P = []
-    R = []
-    for pr, g in zip(preds, golds, strict=True):
-        tp = sum((pr & g).values())
-        fp = sum((pr - g).values())
-        fn = sum((g - pr).values())
-        tot = tp + fp + fn
-        if tot == 0:
-            continue
-        if tp + fp > 0:
-            P.append(tp / (tp + fp))
-        if tp + fn > 0:
-            R.append(tp / (tp + fn))
-    p = sum(P) / len(P) if P else 0
-    r = sum(R) / len(R) if R else 0
-    return 2 * p * r / (p + r) if p + r else 0
+    return set_f1(shingle_counts(pr, g) for pr, g in zip(preds, golds, strict=True))
 
 
 REASONS = ("headline", "standfirst", "link", "call_to_action", "dateline", "boilerplate_run")

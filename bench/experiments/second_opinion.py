@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "bench" / "experiments"))
 
 import trafilatura  # noqa: E402
-from _extraction_data import SETS, cached_rows, page_counts  # noqa: E402
+from _extraction_data import SETS, cached_rows, page_counts, set_f1  # noqa: E402
 
 from tasks.cleaning import agreement, second_opinion  # noqa: E402
 from tasks.cleaning.html import EXTRACT_OPTIONS, MIN_ARTICLE_WORDS, body_blocks  # noqa: E402
@@ -90,16 +90,7 @@ def main():
         return memo[key]
 
     def f1(config, s):
-        precisions, recalls = [], []
-        for i in index[s]:
-            tp, fp, fn = counts(i, output(rows[i], *config))
-            if tp + fp > 0:
-                precisions.append(tp / (tp + fp))
-            if tp + fn > 0:
-                recalls.append(tp / (tp + fn))
-        p = sum(precisions) / len(precisions) if precisions else 0.0
-        r = sum(recalls) / len(recalls) if recalls else 0.0
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return set_f1(counts(i, output(rows[i], *config)) for i in index[s])
 
     modes = ("texts", "fast") if rows and any(r and r.get("fast") is not None for r in rows) else ("texts",)
     configs = list(itertools.product(TRIMS, ADDS, modes))

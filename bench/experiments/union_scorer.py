@@ -66,7 +66,7 @@ CACHE = ROOT / ".bench-cache" / "union-blocks.pkl"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import numpy as np  # noqa: E402
-from _extraction_data import SETS, SHIPPABLE_SETS, shingles  # noqa: E402
+from _extraction_data import SETS, SHIPPABLE_SETS, set_f1, shingle_counts, shingles  # noqa: E402
 
 from tasks.cleaning.agreement import words  # noqa: E402
 import time  # noqa: E402
@@ -101,23 +101,7 @@ for p in pages:
 
 def score_set(preds, set_name) -> float:
     """The metric of _extraction_data.score (F1 only), with the truths' shingles computed once."""
-    precisions, recalls = [], []
-    for predicted, p in zip(preds, by_set[set_name], strict=True):
-        pred, gold = shingles(predicted), p["gold"]
-        tp = sum((pred & gold).values())
-        fp = sum((pred - gold).values())
-        fn = sum((gold - pred).values())
-        total = tp + fp + fn
-        if total == 0:
-            continue
-        tp, fp, fn = tp / total, fp / total, fn / total
-        if tp + fp > 0:
-            precisions.append(tp / (tp + fp))
-        if tp + fn > 0:
-            recalls.append(tp / (tp + fn))
-    pr = sum(precisions) / len(precisions) if precisions else 0.0
-    rc = sum(recalls) / len(recalls) if recalls else 0.0
-    return 2 * pr * rc / (pr + rc) if pr + rc else 0.0
+    return set_f1(shingle_counts(shingles(predicted), p["gold"]) for predicted, p in zip(preds, by_set[set_name], strict=True))
 
 
 def prepare(p) -> None:
